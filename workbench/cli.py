@@ -1,0 +1,121 @@
+"""The ``workbench`` command line: ``run``, ``runs``, ``demo`` and ``audit verify``.
+
+Heavy libraries are imported inside the commands, so ``workbench --help`` stays fast.
+Exit codes: 0 success, 1 a phase failed, 2 bad config, data or parameters (nothing run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from workbench.exceptions import WorkbenchError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description="Notebook-centric ML lifecycle workbench.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the lifecycle phases (validate, train, baseline, evaluate, register)")
+    _config_arg(run)
+    run.add_argument("--phases", help="comma-separated subset of phases (their inputs come from earlier runs)")
+    run.add_argument("--jobs", type=int, help="phases run in parallel (default: number of cores)")
+    run.add_argument("--run-id", help="name of the run folder (default: <UTC time>-train-<hex>)")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="notebook parameter for every phase that declares it (JSON value, else string)")
+
+    runs = sub.add_parser("runs", help="list recorded runs, oldest first")
+    _config_arg(runs)
+
+    demo = sub.add_parser("demo", help="generate the demo data (if missing) for the config")
+    _config_arg(demo)
+
+    audit = sub.add_parser("audit", help="audit trail commands")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_sub.add_parser("verify", help="check the audit log's hash chain")
+    _config_arg(verify)
+    return parser
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="workbench.yaml", help="project config (default: ./workbench.yaml)")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("workbench")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _load(args: argparse.Namespace):  # noqa: ANN202
+    from workbench.config import load_config
+    from workbench.store import apply_safe_env
+
+    apply_safe_env()
+    return load_config(args.config)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from workbench import params, runner
+
+    config = _load(args)
+    values = dict(params.parse_assignment(text) for text in args.param)
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()] if args.phases else None
+    result = runner.run(config, phases=phases, jobs=args.jobs, run_id=args.run_id, params=values)
+    print(runner.summary(result, config))
+    return result.exit_code
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from workbench import results
+
+    config = _load(args)
+    for info in results.list_runs(config):
+        phases = " ".join(f"{n}:{e['status']}" for n, e in info.manifest.get("phases", {}).items())
+        print(f"{info.run_id}  {info.status:<9} {phases}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from workbench import sources
+
+    config = _load(args)
+    made = sources.ensure_demo_data(config)
+    print(f"demo data {'generated' if made else 'already present'} at {config.data.reference.parent}")
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from workbench import audit
+
+    config = _load(args)
+    result = audit.verify(config.store)
+    if result.ok:
+        print(f"audit log OK: {result.records} records, chain intact ({audit.log_path(config.store)})")
+        return 0
+    print(f"audit log BROKEN: {result.problem} ({audit.log_path(config.store)})", file=sys.stderr)
+    return 1
+
+
+_COMMANDS = {"run": _cmd_run, "runs": _cmd_runs, "demo": _cmd_demo, "audit": _cmd_audit}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""The project config (``workbench.yaml``): pydantic models for the public contract.
+
+Relative paths resolve against the folder of the config file, so a project folder can
+live anywhere. Every problem becomes one :class:`~workbench.exceptions.ConfigError`
+whose message names the file, the key and the fix; the CLI turns it into exit code 2
+before anything runs or is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from workbench.exceptions import ConfigError, DataError
+
+DEFAULT_CONFIG = "workbench.yaml"
+
+# Named scikit-learn estimators a config may ask for, per task. Kept here (not in the
+# training module) so a typo is refused at config time, before any kernel starts.
+ESTIMATORS: dict[str, tuple[str, ...]] = {
+    "binary": ("hist_gradient_boosting", "random_forest", "logistic_regression", "gradient_boosting"),
+    "regression": ("hist_gradient_boosting", "random_forest", "ridge", "gradient_boosting"),
+}
+BASELINES: dict[str, tuple[str, ...]] = {
+    "binary": ("logistic_regression", "dummy"),
+    "regression": ("ridge", "dummy"),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """Where the data lives and what its columns mean."""
+
+    reference: Path
+    batches: str | None = None
+    target: str
+    id: str | None = None
+    timestamp: str | None = None
+    numeric: list[str] | None = None
+    categorical: list[str] | None = None
+    sensitive: list[str] = Field(default_factory=list)
+    features: list[str] | None = None
+
+
+class ModelConfig(_Strict):
+    """The estimator to train and the static baseline kept as a fallback."""
+
+    task: Literal["binary", "regression"] = "binary"
+    estimator: str = "hist_gradient_boosting"
+    params: dict[str, Any] = Field(default_factory=dict)
+    baseline: str | None = None
+    test_size: float = Field(0.25, gt=0.0, lt=1.0)
+    seed: int = 42
+
+    @property
+    def baseline_name(self) -> str:
+        """The baseline estimator, defaulting per task."""
+        return self.baseline or BASELINES[self.task][0]
+
+
+class Thresholds(_Strict):
+    """Monitoring thresholds (the seed's defaults)."""
+
+    data_drift: float = Field(0.05, gt=0.0, lt=1.0)
+    concept_drift: float = Field(0.1, gt=0.0)
+    feature_drift: float = Field(0.02, gt=0.0)
+
+
+class RunnerConfig(_Strict):
+    """How the runner executes phase notebooks."""
+
+    jobs: int | None = Field(None, ge=1)
+    timeout_s: int = Field(900, ge=1)
+    kernel: str = "python3"
+
+
+class Config(_Strict):
+    """The whole ``workbench.yaml``; paths are absolute once loaded."""
+
+    project: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    store: Path = Path(".workbench")
+    reports: Path = Path("reports")
+    tracking_uri: str | None = None
+    demo: bool = False
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    source: Path = Field(default=Path(DEFAULT_CONFIG), exclude=True)
+
+    @field_validator("store", "reports")
+    @classmethod
+    def _not_empty(cls, value: Path) -> Path:
+        if not str(value).strip():
+            raise ValueError("must be a non-empty path")
+        return value
+
+    @property
+    def mlflow_uri(self) -> str:
+        """The MLflow tracking URI: the configured one, else the embedded sqlite store."""
+        return self.tracking_uri or f"sqlite:///{self.store / 'mlflow.db'}"
+
+    def sha256(self) -> str:
+        """Hash of the validated config (not the file's bytes), for lineage."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def find_config(path: str | Path = DEFAULT_CONFIG) -> Path:
+    """Locate a config file.
+
+    An absolute path or one that exists from the working directory is used as is; a bare
+    relative path is otherwise searched for in the parent folders (as git finds ``.git``),
+    so a notebook opened in ``notebooks/`` finds the project's ``workbench.yaml``.
+    """
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute() or candidate.exists():
+        return candidate.resolve()
+    for folder in Path.cwd().resolve().parents:
+        if (folder / candidate).is_file():
+            return (folder / candidate).resolve()
+    raise ConfigError(
+        f"{path}: config file not found in {Path.cwd()} or its parent folders. "
+        f"Fix: pass --config PATH or create {DEFAULT_CONFIG} (see README, 'Config keys')."
+    )
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG, *, check_data: bool = True) -> Config:
+    """Read, validate and resolve a config file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file; see :func:`find_config` for how a relative path is found.
+    check_data : bool
+        Also check that the data files exist and the declared columns are in them.
+
+    Raises
+    ------
+    ConfigError
+        One message naming the file, the key and the fix.
+    """
+    source = find_config(path)
+    raw = _read_yaml(source)
+    try:
+        config = Config.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_describe(source, exc)) from None
+    config = _resolve_paths(config, source.parent)
+    _check_model(config)
+    if check_data:
+        check_data_paths(config)
+    return config
+
+
+def _read_yaml(source: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read the config ({exc.strerror}).") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}: not valid YAML{where}. Fix the syntax and retry.") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys (project, data, model, ...), got {type(raw).__name__}.")
+    return raw
+
+
+def _describe(source: Path, exc: ValidationError) -> str:
+    """Turn pydantic's first error into one line: file, key, problem, fix."""
+    err = exc.errors()[0]
+    loc = [str(part) for part in err["loc"]]
+    key = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        return f"{source}: unknown key '{key}'{_suggest(loc)}."
+    if err["type"] == "missing":
+        return f"{source}: missing required key '{key}'. Fix: add it (see README, 'Config keys')."
+    got = err.get("input")
+    return f"{source}: key '{key}': {err['msg'].lower()} (got {got!r}). Fix the value in the config."
+
+
+def _suggest(loc: list[str]) -> str:
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    valid = [name for name in model.model_fields if name != "source"]
+    close = difflib.get_close_matches(loc[-1], valid, n=1)
+    hint = f" — did you mean '{close[0]}'?" if close else ""
+    return f"{hint} Valid keys here: {', '.join(valid)}"
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    def absolute(p: Path) -> Path:
+        p = p.expanduser()
+        return p if p.is_absolute() else (base / p).resolve()
+
+    batches = config.data.batches
+    if batches is not None and not Path(batches).is_absolute():
+        batches = str((base / batches).resolve()) if not _is_glob(batches) else str(base / batches)
+    data = config.data.model_copy(update={"reference": absolute(config.data.reference), "batches": batches})
+    return config.model_copy(
+        update={"store": absolute(config.store), "reports": absolute(config.reports), "data": data}
+    )
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
+def _check_model(config: Config) -> None:
+    task = config.model.task
+    for key, name, valid in (
+        ("model.estimator", config.model.estimator, ESTIMATORS[task]),
+        ("model.baseline", config.model.baseline_name, BASELINES[task]),
+    ):
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"{config.source}: key '{key}': unknown estimator {name!r} for task {task!r}.{hint} "
+                f"Valid names: {', '.join(valid)}."
+            )
+
+
+def check_data_paths(config: Config) -> None:
+    """Check the reference file exists (or is demo data to generate) and the columns are in it."""
+    from workbench import data
+
+    reference = config.data.reference
+    if not reference.exists():
+        if config.demo:
+            return  # generated on first run; its columns are known to match
+        raise ConfigError(
+            f"{config.source}: key 'data.reference': file {reference} does not exist. "
+            "Fix: point data.reference at a CSV or Parquet file."
+        )
+    try:
+        columns = data.read_columns(reference)
+        _check_columns(config, columns)
+    except DataError as exc:
+        raise ConfigError(f"{config.source}: {exc}") from None
+
+
+def _check_columns(config: Config, columns: list[str]) -> None:
+    d = config.data
+    declared: list[tuple[str, str]] = [("data.target", d.target)]
+    declared += [(key, col) for key, col in (("data.id", d.id), ("data.timestamp", d.timestamp)) if col]
+    for key in ("numeric", "categorical", "sensitive", "features"):
+        declared += [(f"data.{key}", col) for col in (getattr(d, key) or [])]
+    for key, col in declared:
+        if col not in columns:
+            close = difflib.get_close_matches(col, columns, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"{config.source}: key '{key}': column {col!r} not found in {d.reference.name}.{hint} "
+                f"Columns are: {', '.join(columns)}."
+            )

@@ -1,0 +1,55 @@
+"""The phase DAG: each phase's notebook and the phases it needs.
+
+The runner knows the DAG; the notebooks do not import each other. Notebook names are
+``NN_phase.ipynb`` with gaps so phases can be inserted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.exceptions import WorkbenchError
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One notebook and its upstream phases."""
+
+    name: str
+    notebook: str
+    needs: tuple[str, ...] = ()
+    stage: str = "prototype"
+
+    @property
+    def path(self) -> Path:
+        """The template notebook."""
+        return NOTEBOOKS / self.notebook
+
+
+LIFECYCLE: tuple[Phase, ...] = (
+    Phase("validate", "10_validate.ipynb"),
+    Phase("train", "20_train.ipynb", ("validate",)),
+    Phase("baseline", "25_baseline.ipynb", ("validate",)),
+    Phase("evaluate", "30_evaluate.ipynb", ("train", "baseline")),
+    Phase("register", "40_register.ipynb", ("evaluate",), stage="pilot"),
+)
+BY_NAME = {p.name: p for p in LIFECYCLE}
+
+
+def select(names: list[str] | None) -> list[Phase]:
+    """The phases to run, in DAG order; unknown names are refused with the valid ones listed."""
+    if not names:
+        return list(LIFECYCLE)
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise WorkbenchError(f"unknown phase(s): {', '.join(unknown)}. Valid phases: {', '.join(BY_NAME)}.")
+    return [p for p in LIFECYCLE if p.name in names]
+
+
+def upstream_in(phase: Phase, planned: list[Phase]) -> tuple[str, ...]:
+    """The phase's needs that are part of this run (others are read from earlier runs)."""
+    names = {p.name for p in planned}
+    return tuple(n for n in phase.needs if n in names)
