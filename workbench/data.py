@@ -1,7 +1,6 @@
 """Datasets: load CSV or Parquet tables, infer their schema and check their quality.
 
-Independent of the config: callers pass plain arguments, and messages name the config key
-(``data.target``, ...) a column came from. pandas and pyarrow are imported lazily.
+Callers pass plain arguments (no config import); messages name the config key of a column.
 """
 
 from __future__ import annotations
@@ -19,9 +18,6 @@ if TYPE_CHECKING:
     import os
 
     import pandas as pd
-
-__all__ = ["Check", "QualityReport", "Schema", "Table", "category_levels", "check_quality",
-           "infer_schema", "load_table", "read_columns"]
 
 SCHEMA_VERSION = 1
 SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
@@ -116,7 +112,7 @@ class QualityReport:
         import pandas as pd
 
         names = ["name", "column", "severity", "message", "value"]
-        return pd.DataFrame([[getattr(c, n) for n in names] for c in self.checks], columns=names)
+        return pd.DataFrame([asdict(c) for c in self.checks], columns=names)
 
     def raise_for_errors(self) -> QualityReport:
         """Raise :class:`DataError` naming every error; return ``self`` when there is none."""
@@ -128,33 +124,29 @@ class QualityReport:
         raise DataError(f"{self.source}: {_n(len(self.errors), 'data error')}: {problems}. {fix}")
 
 
-def load_table(path: str | os.PathLike[str], *, parse_dates: Iterable[str] = (),
-               string_columns: Iterable[str] = ()) -> Table:
+def load_table(path: str | os.PathLike[str], *, parse_dates: Iterable[str] = ()) -> Table:
     """Read a CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``) file.
+
+    CSV types are inferred by pandas (text stays text); the frame gets a default index
+    (named Parquet index levels become columns). Raises :class:`DataError` for an
+    unsupported suffix, or a missing, unreadable or empty file.
 
     Parameters
     ----------
-    path : str or path-like
     parse_dates : iterable of str
         Columns to convert to datetimes; nothing else is parsed as a date.
-    string_columns : iterable of str
-        CSV columns kept as text (ids with leading zeros); pandas infers the others.
-
-    Returns
-    -------
-    Table
-        With a default index (named Parquet index levels become columns).
-
-    Raises
-    ------
-    DataError
-        Unsupported suffix, or a missing, unreadable or empty file.
     """
     import pandas as pd
+    import pyarrow.parquet as pq
 
     path, fmt = _checked_path(path)
     with _reading(path, fmt):
-        frame = _read(path, fmt, {c: str for c in string_columns})
+        if fmt == "CSV":  # low_memory=False: chunked type inference warns on mixed columns
+            frame = pd.read_csv(path, low_memory=False)
+        else:  # the footer check fails with a clearer message than read_parquet gives
+            pq.read_metadata(path)
+            frame = pd.read_parquet(path)
+            frame = frame.reset_index(drop=all(n is None for n in frame.index.names))
     _require_rows(path, len(frame), frame.columns)
     for column in parse_dates:
         _require(list(frame.columns), column, "parse_dates", path, "list only these in {key}")
@@ -174,9 +166,12 @@ def read_columns(path: str | os.PathLike[str]) -> list[str]:
         if fmt == "CSV":
             head = pd.read_csv(path, nrows=1)
             columns, rows = [str(c) for c in head.columns], len(head)
-        else:
+        else:  # load_table turns named index levels into leading columns
             metadata = pq.read_metadata(path)
-            columns, rows = _parquet_columns(metadata.schema.to_arrow_schema()), metadata.num_rows
+            schema = metadata.schema.to_arrow_schema()
+            index = (schema.pandas_metadata or {}).get("index_columns", [])
+            columns = [c for c in index if isinstance(c, str) and "__index_level_" not in c]
+            columns, rows = columns + [n for n in schema.names if n not in index], metadata.num_rows
     _require_rows(path, rows, columns)
     return columns
 
@@ -185,12 +180,10 @@ def infer_schema(frame: pd.DataFrame, *, target: str | None, id: str | None = No
                  timestamp: str | None = None, numeric: Iterable[str] | None = None,
                  categorical: Iterable[str] | None = None, sensitive: Iterable[str] = (),
                  features: Iterable[str] | None = None, source: str = "<data>") -> Schema:
-    """Work out column roles and kinds, checking every declared column against ``frame``.
+    """Work out column roles and kinds; raise :class:`DataError` for a bad declaration.
 
     Parameters
     ----------
-    frame : pandas.DataFrame
-        The reference data.
     target, id, timestamp : str or None
         Role columns: never features, never inferred as numeric or categorical.
     numeric, categorical : iterable of str, optional
@@ -199,13 +192,6 @@ def infer_schema(frame: pd.DataFrame, *, target: str | None, id: str | None = No
         Columns for fairness analysis; features only when listed in ``features``.
     features : iterable of str, optional
         Model inputs; numeric + categorical minus sensitive by default, in frame order.
-    source : str
-        The file name for messages.
-
-    Raises
-    ------
-    DataError
-        A declared column is missing or has two roles, or a numeric column holds text.
     """
     columns = list(frame.columns)
     roles = {c: f"data.{k}" for k, c in zip(_ROLES, (target, id, timestamp)) if c is not None}
@@ -246,10 +232,6 @@ def check_quality(frame: pd.DataFrame, schema: Schema, *, source: str | os.PathL
 
     Parameters
     ----------
-    frame, schema : pandas.DataFrame, Schema
-        The data (reference set or batch) and the columns it must provide.
-    source : str or path-like
-        The file name for messages.
     reference : Schema, optional
         The training-time schema whose column kinds must not change (default ``schema``).
     reference_categories : mapping, optional
@@ -306,26 +288,6 @@ def _reading(path: Path, what: str) -> Iterator[None]:
                         f"the file, check that it is complete, or correct the values.") from exc
 
 
-def _read(path: Path, fmt: str, dtype: dict[str, type]) -> pd.DataFrame:
-    """Read the whole file into a frame with a default index."""
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    if fmt == "CSV":
-        # low_memory=False: chunked type inference makes mixed-type columns (DtypeWarning).
-        return pd.read_csv(path, low_memory=False, dtype=dtype)
-    pq.read_metadata(path)  # a corrupt file fails here with a clearer message than pandas gives
-    frame = pd.read_parquet(path)
-    return frame.reset_index(drop=all(n is None for n in frame.index.names))
-
-
-def _parquet_columns(schema: Any) -> list[str]:
-    """Column names of an Arrow schema in the order :func:`_read` returns them."""
-    index = [c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)]
-    named = [c for c in index if not (c.startswith("__index_level_") and c.endswith("__"))]
-    return named + [n for n in schema.names if n not in index]
-
-
 def _require_rows(path: Path, rows: int, columns: Iterable[Any]) -> None:
     if rows == 0:
         raise DataError(f"{path}: file has columns ({_quoted(list(columns), 20, '')}) but no "
@@ -372,74 +334,67 @@ def _levels(series: pd.Series) -> set[str]:
 
 
 def _check_columns(frame: pd.DataFrame, schema: Schema, expected: Schema,
-                   require_target: bool) -> list[Check]:
+                   require_target: bool) -> Iterator[Check]:
     """Missing declared columns, undeclared columns, and kinds that differ from ``expected``."""
-    checks, declared = [], schema.declared
-    for column, key in declared.items():
-        if column not in frame.columns and column == schema.target and not require_target:
-            checks.append(Check("no_target", column, "info",
-                                f"target column '{column}' is absent (labels may arrive later)"))
-        elif column not in frame.columns:
-            checks.append(Check("missing_column", column, "error", f"column '{column}' is missing",
-                                keys=(key,)))
+    declared = schema.declared
+    for column, key in ((c, k) for c, k in declared.items() if c not in frame.columns):
+        if column == schema.target and not require_target:
+            yield Check("no_target", column, "info",
+                        f"target column '{column}' is absent (labels may arrive later)")
+        else:
+            yield Check("missing_column", column, "error", f"column '{column}' is missing",
+                        keys=(key,))
     extra = [str(c) for c in frame.columns
              if c not in declared and c not in schema.dtypes and c not in expected.dtypes]
     if extra:
-        checks.append(Check("extra_columns", None, "warning", f"{_n(len(extra), 'column')} "
-                            f"not in the schema: {_quoted(extra)}", extra))
+        yield Check("extra_columns", None, "warning",
+                    f"{_n(len(extra), 'column')} not in the schema: {_quoted(extra)}", extra)
     for column, was in expected.dtypes.items():
         # An all-missing column has no kind of its own (pandas reads it as float).
         now = _kind(frame[column]) if column in frame and frame[column].notna().any() else was
         if now != was:
-            checks.append(Check("dtype_change", column, "error", f"column '{column}' changed type "
-                                f"from {was} to {now}", {"from": was, "to": now},
-                                ("data.numeric", "data.categorical")))
-    return checks
+            yield Check("dtype_change", column, "error", f"column '{column}' changed type from "
+                        f"{was} to {now}", {"from": was, "to": now},
+                        ("data.numeric", "data.categorical"))
 
 
 def _check_missing(frame: pd.DataFrame, schema: Schema, max_missing: float,
-                   require_target: bool) -> list[Check]:
+                   require_target: bool) -> Iterator[Check]:
     """Share of missing values per column, and missing labels."""
-    checks, declared = [], schema.declared
     for column, count in frame.isna().sum().items():
         share = float(count / len(frame))
         message = f"column '{column}' has {_n(int(count), 'missing value')} ({share * 100:.3g}%)"
         if count and column == schema.target:
-            checks.append(Check("missing_target", column, "error" if require_target else "info",
-                                f"target {message}", share))
+            yield Check("missing_target", column, "error" if require_target else "info",
+                        f"target {message}", share)
         elif share > max_missing:
-            checks.append(Check("missing_values", column, "error", f"{message}, more than the "
-                                f"{max_missing * 100:.3g}% allowed", share,
-                                (declared[column],) if column in declared else ()))
+            yield Check("missing_values", column, "error", f"{message}, more than the "
+                        f"{max_missing * 100:.3g}% allowed", share,
+                        tuple(v for k, v in schema.declared.items() if k == column))
         elif count:
-            checks.append(Check("missing_values", column, "warning", message, share))
-    return checks
+            yield Check("missing_values", column, "warning", message, share)
 
 
 def _check_values(frame: pd.DataFrame, schema: Schema,
-                  reference_categories: Mapping[str, Iterable[str]]) -> list[Check]:
+                  reference_categories: Mapping[str, Iterable[str]]) -> Iterator[Check]:
     """Constant columns, categories the reference never had, and repeated ids."""
-    checks = []
     for column in frame.columns if len(frame) > 1 else []:  # one row is always constant
         values = frame[column].dropna().unique()
         if len(values) == 1:
-            checks.append(Check("constant", str(column), "warning",
-                                f"column '{column}' is constant ('{values[0]}')", str(values[0])))
+            yield Check("constant", str(column), "warning",
+                        f"column '{column}' is constant ('{values[0]}')", str(values[0]))
     for column in (c for c in schema.categorical if c in frame and c in reference_categories):
         new = sorted(_levels(frame[column]) - {str(v) for v in reference_categories[column]})
         if new:
             noun = "category" if len(new) == 1 else "categories"
-            checks.append(Check("unseen_categories", column, "warning", f"column '{column}' has "
-                                f"{len(new)} {noun} not seen in the reference: {_quoted(new)}",
-                                len(new)))
-    ids = frame[schema.id].dropna() if schema.id is not None and schema.id in frame else None
-    repeated = sorted({str(v) for v in ids[ids.duplicated()]}) if ids is not None else []
-    if repeated:
-        count = int(ids.duplicated().sum())
-        checks.append(Check("duplicate_ids", schema.id, "error", f"column '{schema.id}' has "
-                            f"{_n(count, 'duplicate id')}, e.g. {_quoted(repeated, 5)}", count,
-                            ("data.id",)))
-    return checks
+            yield Check("unseen_categories", column, "warning", f"column '{column}' has "
+                        f"{len(new)} {noun} not seen in the reference: {_quoted(new)}", len(new))
+    repeated = frame[schema.id].dropna() if schema.id is not None and schema.id in frame else ()
+    repeated = repeated[repeated.duplicated()] if len(repeated) else ()
+    if len(repeated):
+        yield Check("duplicate_ids", schema.id, "error", f"column '{schema.id}' has "
+                    f"{_n(len(repeated), 'duplicate id')}, e.g. "
+                    f"{_quoted(sorted({str(v) for v in repeated}), 5)}", len(repeated), ("data.id",))
 
 
 def _quoted(names: list[Any], limit: int = 10, quote: str = "'") -> str:

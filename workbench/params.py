@@ -7,6 +7,7 @@ the declared type.
 
 from __future__ import annotations
 
+import difflib
 import json
 import keyword
 from pathlib import Path
@@ -61,8 +62,10 @@ def validate(notebook: str | Path, values: dict[str, Any], spec: dict[str, dict[
     for name, value in values.items():
         check_value(name, value)
         if name not in spec:
+            close = difflib.get_close_matches(name, list(spec), n=1)
+            hint = f" — did you mean {close[0]!r}?" if close else "."
             raise ParameterError(
-                f"{Path(notebook).name}: unknown parameter {name!r}. "
+                f"{Path(notebook).name}: unknown parameter {name!r}{hint} "
                 f"Declared parameters: {', '.join(sorted(spec)) or '(none)'}."
             )
         expected = spec[name]["type"]

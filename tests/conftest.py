@@ -1,0 +1,52 @@
+"""Shared fixtures: throwaway project folders with real data, a real store and real kernels."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+@pytest.fixture(scope="session")
+def demo_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo data, generated once per test session."""
+    from workbench import demo
+
+    folder = tmp_path_factory.mktemp("demo-data")
+    demo.generate(folder)
+    return folder
+
+
+def write_config(folder: Path, overrides: dict | None = None, *, data: dict | None = None) -> Path:
+    """A project config in ``folder``: the demo's, with ``data`` and top-level ``overrides``."""
+    base = yaml.safe_load((REPO / "workbench.yaml").read_text())
+    base["demo"] = False
+    if data is not None:
+        base["data"] = data
+    base.update(overrides or {})
+    path = folder / "workbench.yaml"
+    path.write_text(yaml.safe_dump(base, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path, demo_files: Path) -> Path:
+    """A project folder holding a copy of the demo data and a config pointing at it."""
+    shutil.copytree(demo_files, tmp_path / "data" / "demo")
+    write_config(tmp_path)
+    return tmp_path
+
+
+def workbench(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real ``workbench`` console script."""
+    return subprocess.run([str(BIN / "workbench"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
