@@ -6,25 +6,24 @@ Callers pass plain arguments (no config import); messages name the config key of
 from __future__ import annotations
 
 import contextlib
+import os
 import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from workbench._io import _jsonable, sha256_file
 from workbench.exceptions import DataError
 
 if TYPE_CHECKING:
-    import os
-
     import pandas as pd
 
 SCHEMA_VERSION = 1
 SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 _ROLES = ("target", "id", "timestamp", "sensitive", "numeric", "categorical", "features")
-_OBJECT_KINDS = {"boolean": "bool", "integer": "numeric", "floating": "numeric",
-                 "mixed-integer-float": "numeric", "decimal": "numeric",
-                 "datetime": "datetime", "datetime64": "datetime", "date": "datetime"}
+_KINDS = {**dict.fromkeys(["integer", "floating", "mixed-integer-float", "decimal"], "numeric"),
+          **dict.fromkeys(["datetime", "datetime64", "date"], "datetime"), "boolean": "bool"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,8 +54,7 @@ class Schema:
     def declared(self) -> dict[str, str]:
         """Every column with a role, mapped to the config key that declares it."""
         keys: dict[str, str] = {}
-        for role in _ROLES:
-            value = getattr(self, role)
+        for role, value in ((r, getattr(self, r)) for r in _ROLES):
             for column in [value] if isinstance(value, str) else value or []:
                 keys.setdefault(column, f"data.{role}")
         return keys
@@ -127,14 +125,9 @@ class QualityReport:
 def load_table(path: str | os.PathLike[str], *, parse_dates: Iterable[str] = ()) -> Table:
     """Read a CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``) file.
 
-    CSV types are inferred by pandas (text stays text); the frame gets a default index
-    (named Parquet index levels become columns). Raises :class:`DataError` for an
-    unsupported suffix, or a missing, unreadable or empty file.
-
-    Parameters
-    ----------
-    parse_dates : iterable of str
-        Columns to convert to datetimes; nothing else is parsed as a date.
+    pandas infers CSV types (text stays text); only ``parse_dates`` columns become dates.
+    The frame has a default index (named Parquet index levels become columns). Raises
+    :class:`DataError` for an unsupported suffix, or a missing, unreadable or empty file.
     """
     import pandas as pd
     import pyarrow.parquet as pq
@@ -168,10 +161,10 @@ def read_columns(path: str | os.PathLike[str]) -> list[str]:
             columns, rows = [str(c) for c in head.columns], len(head)
         else:  # load_table turns named index levels into leading columns
             metadata = pq.read_metadata(path)
-            schema = metadata.schema.to_arrow_schema()
-            index = (schema.pandas_metadata or {}).get("index_columns", [])
-            columns = [c for c in index if isinstance(c, str) and "__index_level_" not in c]
-            columns, rows = columns + [n for n in schema.names if n not in index], metadata.num_rows
+            schema, rows = metadata.schema.to_arrow_schema(), metadata.num_rows
+            index = [str(c) for c in (schema.pandas_metadata or {}).get("index_columns", [])]
+            columns = [c for c in index if c in schema.names and "__index_level_" not in c]
+            columns += [n for n in schema.names if n not in index]
     _require_rows(path, rows, columns)
     return columns
 
@@ -194,8 +187,8 @@ def infer_schema(frame: pd.DataFrame, *, target: str | None, id: str | None = No
         Model inputs; numeric + categorical minus sensitive by default, in frame order.
     """
     columns = list(frame.columns)
-    roles = {c: f"data.{k}" for k, c in zip(_ROLES, (target, id, timestamp)) if c is not None}
-    given = zip(_ROLES[3:], (sensitive, numeric, categorical, features))
+    roles = {c: f"data.{k}" for k, c in zip(_ROLES[:3], (target, id, timestamp), strict=True) if c is not None}
+    given = zip(_ROLES[3:], (sensitive, numeric, categorical, features), strict=True)
     lists = {k: list(dict.fromkeys([v] if isinstance(v, str) else v or [])) for k, v in given}
     for column, key in roles.items():
         _require(columns, column, key, source, "set {key} to one of these columns")
@@ -281,11 +274,10 @@ def _reading(path: Path, what: str) -> Iterator[None]:
     try:
         yield
     except (OSError, ValueError, TypeError, EOFError, zlib.error, pyarrow.ArrowException) as exc:
-        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        lines = str(exc).split(". You might")[0].strip().splitlines() or [type(exc).__name__]
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else lines[0]
-        reason = reason.rsplit(". ", 1)[0] if reason.endswith(":") else reason  # "Try this:"
-        raise DataError(f"{path}: cannot read {what} ({reason.rstrip('.')}). Fix: re-export "
-                        f"the file, check that it is complete, or correct the values.") from exc
+        raise DataError(f"{path}: cannot read {what} ({reason.rstrip('.')}). "
+                        "Fix: re-export the file (CSV as UTF-8), check it is complete, or correct the values.") from exc
 
 
 def _require_rows(path: Path, rows: int, columns: Iterable[Any]) -> None:
@@ -318,8 +310,8 @@ def _kind(series: pd.Series) -> str:
     from pandas.api import types
 
     dtype = series.dtype
-    if dtype == object:
-        return _OBJECT_KINDS.get(types.infer_dtype(series, skipna=True), "categorical")
+    if types.is_object_dtype(dtype):
+        return _KINDS.get(types.infer_dtype(series, skipna=True), "categorical")
     if types.is_bool_dtype(dtype):
         return "bool"
     if types.is_datetime64_any_dtype(dtype) or types.is_timedelta64_dtype(dtype):
@@ -329,13 +321,13 @@ def _kind(series: pd.Series) -> str:
 
 def _levels(series: pd.Series) -> set[str]:
     """Distinct values as text; 1.0 reads '1' so ints widened to float by NaN still match."""
-    whole = (lambda v: type(v).__name__.startswith("float") and float(v).is_integer())
-    return {str(int(v)) if whole(v) else str(v) for v in series.dropna().unique()}
+    return {str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+            for v in series.dropna().unique()}
 
 
 def _check_columns(frame: pd.DataFrame, schema: Schema, expected: Schema,
                    require_target: bool) -> Iterator[Check]:
-    """Missing declared columns, undeclared columns, and kinds that differ from ``expected``."""
+    """Missing and undeclared columns; changed kinds (ignoring all-missing, read as float)."""
     declared = schema.declared
     for column, key in ((c, k) for c, k in declared.items() if c not in frame.columns):
         if column == schema.target and not require_target:
@@ -350,12 +342,10 @@ def _check_columns(frame: pd.DataFrame, schema: Schema, expected: Schema,
         yield Check("extra_columns", None, "warning",
                     f"{_n(len(extra), 'column')} not in the schema: {_quoted(extra)}", extra)
     for column, was in expected.dtypes.items():
-        # An all-missing column has no kind of its own (pandas reads it as float).
         now = _kind(frame[column]) if column in frame and frame[column].notna().any() else was
         if now != was:
-            yield Check("dtype_change", column, "error", f"column '{column}' changed type from "
-                        f"{was} to {now}", {"from": was, "to": now},
-                        ("data.numeric", "data.categorical"))
+            yield Check("dtype_change", column, "error", f"column '{column}' changed type from {was} to {now}",
+                        {"from": was, "to": now}, ("data.numeric", "data.categorical"))
 
 
 def _check_missing(frame: pd.DataFrame, schema: Schema, max_missing: float,
@@ -368,9 +358,8 @@ def _check_missing(frame: pd.DataFrame, schema: Schema, max_missing: float,
             yield Check("missing_target", column, "error" if require_target else "info",
                         f"target {message}", share)
         elif share > max_missing:
-            yield Check("missing_values", column, "error", f"{message}, more than the "
-                        f"{max_missing * 100:.3g}% allowed", share,
-                        tuple(v for k, v in schema.declared.items() if k == column))
+            yield Check("missing_values", column, "error", f"{message}, more than the {max_missing * 100:.3g}% allowed",
+                        share, tuple(v for k, v in schema.declared.items() if k == column))
         elif count:
             yield Check("missing_values", column, "warning", message, share)
 
@@ -392,9 +381,9 @@ def _check_values(frame: pd.DataFrame, schema: Schema,
     repeated = frame[schema.id].dropna() if schema.id is not None and schema.id in frame else ()
     repeated = repeated[repeated.duplicated()] if len(repeated) else ()
     if len(repeated):
-        yield Check("duplicate_ids", schema.id, "error", f"column '{schema.id}' has "
-                    f"{_n(len(repeated), 'duplicate id')}, e.g. "
-                    f"{_quoted(sorted({str(v) for v in repeated}), 5)}", len(repeated), ("data.id",))
+        examples = _quoted(sorted({str(v) for v in repeated}), 5)
+        message = f"column '{schema.id}' has {_n(len(repeated), 'duplicate id')}, e.g. {examples}"
+        yield Check("duplicate_ids", schema.id, "error", message, len(repeated), ("data.id",))
 
 
 def _quoted(names: list[Any], limit: int = 10, quote: str = "'") -> str:

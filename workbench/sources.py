@@ -37,7 +37,7 @@ def read(config: Config, path: str | Path, *, purpose: str) -> Table:
 
     d = config.data
     parse = [d.timestamp] if d.timestamp and str(path).endswith((".csv", ".csv.gz")) else []
-    table = data.load_table(path, parse_dates=parse, string_columns=[d.id] if d.id else [])
+    table = data.load_table(path, parse_dates=parse)
     audit.record(config.store, "data_access", str(table.path), sha256=table.sha256, rows=table.rows, purpose=purpose)
     return table
 
