@@ -574,7 +574,7 @@ def frames(draw):
     return pd.DataFrame(data)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frame=frames(), data=st.data())
 def test_inferred_schema_is_consistent_and_checks_its_own_data(frame, data):
     columns = list(frame.columns)

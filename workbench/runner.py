@@ -85,6 +85,7 @@ def run(config: Config, *, phases: list[str] | None = None, jobs: int | None = N
                         extra={"mlflow_parent_run_id": parent.info.run_id, "mlflow_experiment_id": experiment_id,
                                "parameters": per_phase, "jobs": jobs or config.runner.jobs or os.cpu_count() or 1})
     manifest.write(run_dir, data)
+    _share_cores(data["jobs"])
     executor = _Executor(config, run_dir, data, planned, per_phase, out)
     executor.execute(data["jobs"])
     return RunResult(run_id, run_dir, data)
@@ -164,6 +165,14 @@ class _Executor:
         manifest.write(self.run_dir, self.data)
         state = "FINISHED" if self.data["status"] == "succeeded" else "FAILED"
         store.client_for(self.config).set_terminated(self.data["mlflow_parent_run_id"], state)
+
+
+def _share_cores(jobs: int) -> None:
+    """Give each kernel its share of the cores: OpenMP (HistGradientBoosting) spin-waits and
+    slows down many-fold when parallel kernels each start one thread per core."""
+    share = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, share)
 
 
 def _public(phases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
