@@ -73,7 +73,7 @@ def test_aliases_and_lineage_tags_read_back_from_mlflow(two_runs) -> None:
     champion = client.get_model_version_by_alias("churn-demo", "champion")
     challenger = client.get_model_version_by_alias("churn-demo", "challenger")
     baseline = client.get_model_version_by_alias("churn-demo", "baseline")
-    assert (champion.version, baseline.version, challenger.version) == ("1", "2", "3")
+    assert (str(champion.version), str(baseline.version), str(challenger.version)) == ("1", "2", "3")
     reference_sha = sha256_file(project / "data" / "demo" / "reference.parquet")
     config_sha = load_config(project / "workbench.yaml").sha256()
     for mv in (champion, challenger):

@@ -158,7 +158,7 @@ def _load(phase: PhaseContext, upstream: str) -> Any:
     from workbench import models
 
     logged = phase.input_result(upstream)["model"]
-    return models.load_model(logged["uri"], logged["sha256"], label=f"{upstream} model")
+    return models.load_model(logged["uri"], logged["sha256"], label=f"{upstream} model", tracking_uri=phase.config.mlflow_uri)
 
 
 def plot(phase: PhaseContext, evaluation: Evaluation) -> Any:

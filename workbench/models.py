@@ -105,7 +105,7 @@ def log_model(model: Any, *, name: str, input_example: Any) -> LoggedModel:
     return LoggedModel(uri=info.model_uri, sha256=digest, estimator=type(model[-1]).__name__)
 
 
-def load_model(uri: str, expected_sha256: str, *, label: str | None = None) -> Any:
+def load_model(uri: str, expected_sha256: str, *, label: str | None = None, tracking_uri: str | None = None) -> Any:
     """Load a skops model from MLflow after checking its sha256.
 
     Raises
@@ -116,7 +116,7 @@ def load_model(uri: str, expected_sha256: str, *, label: str | None = None) -> A
     """
     import skops.io
 
-    path = _download(uri) / MODEL_FILE
+    path = _download(uri, tracking_uri) / MODEL_FILE
     label = label or uri
     if not path.exists():
         raise ModelIntegrityError(f"model {label}: artifact {MODEL_FILE} is missing from {uri}.")
@@ -130,9 +130,9 @@ def load_model(uri: str, expected_sha256: str, *, label: str | None = None) -> A
     return skops.io.load(path, trusted=list(TRUSTED_TYPES))
 
 
-def _download(uri: str) -> Path:
+def _download(uri: str, tracking_uri: str | None = None) -> Path:
     """Copy a model's artifacts to a fresh temp folder and return it."""
     import mlflow.artifacts
 
     dst = tempfile.mkdtemp(prefix="workbench-model-")
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst))
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst, tracking_uri=tracking_uri))

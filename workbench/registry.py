@@ -90,6 +90,7 @@ def load(config: Config, ref: str) -> LoadedVersion:
     """Load a version by alias (``champion``…) or number, refusing a tampered artifact."""
     from workbench import models
 
+    ref = str(ref)
     mv = alias_version(config, ref) if not ref.isdigit() else _client(config).get_model_version(config.project, ref)
     if mv is None:
         raise RegistryError(f"model {config.project!r} has no version with alias {ref!r}. Fix: run `workbench run` first.")
@@ -97,7 +98,8 @@ def load(config: Config, ref: str) -> LoadedVersion:
     if not expected:
         raise RegistryError(f"model {config.project!r} v{mv.version} has no recorded sha256; refusing to load it.")
     label = f"{config.project!r} v{mv.version} ({mv.tags.get(TAG + 'semver')})"
-    model = models.load_model(f"models:/{config.project}/{mv.version}", expected, label=label)
+    source = _client(config).get_model_version_download_uri(config.project, mv.version)
+    model = models.load_model(source, expected, label=label, tracking_uri=config.mlflow_uri)
     return LoadedVersion(mv.version, mv.tags.get(TAG + "semver", ""), model, dict(mv.tags))
 
 
