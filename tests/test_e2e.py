@@ -192,3 +192,12 @@ def test_phase_notebooks_run_top_to_bottom_under_nbval(tmp_path: Path) -> None:
     assert " passed" in proc.stdout and "failed" not in proc.stdout
     assert (tmp_path / ".workbench" / "mlflow.db").exists()
     assert len(list((tmp_path / "reports").glob("*/register/result.json"))) == 1
+
+
+def test_plain_papermill_runs_a_phase_notebook_by_hand(demo_project: Path) -> None:
+    out = demo_project / "out.ipynb"
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(REPO / "notebooks" / "10_validate.ipynb"), str(out),
+                           "-p", "config", "workbench.yaml"], cwd=demo_project, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    runs = [p for p in (demo_project / "reports").iterdir() if (p / "validate" / "result.json").exists()]
+    assert len(runs) == 1 and json.loads((runs[0] / "manifest.json").read_text())["status"] == "succeeded"

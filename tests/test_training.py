@@ -41,3 +41,27 @@ def test_features_casts_categoricals_to_strings_and_keeps_missing() -> None:
     x = training.features(df, schema)
     assert x["n"].tolist()[:2] == ["1", "2"] and pd.isna(x["n"].iloc[2])
     assert x["k"].dtype == float and np.isnan(x["k"].iloc[1])
+
+
+@pytest.mark.parametrize(
+    ("values", "task", "found"),
+    [(["yes", "no", "yes"], "binary", "no, yes"), ([1, 1, 1], "binary", "1"), ([0, 1, 2], "binary", "0, 1, 2")],
+    ids=["strings", "one-class", "three-classes"],
+)
+def test_unusable_binary_labels_are_refused_with_the_column(values, task: str, found: str) -> None:
+    from workbench.exceptions import DataError
+
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "label": values})
+    schema = infer_schema(df, target="label")
+    with pytest.raises(DataError) as err:
+        training.check_target(df, schema, task, source="my.csv")
+    assert str(err.value) == (f"my.csv: column 'label' (data.target) must hold the two classes 0 and 1 for model.task 'binary'; "
+                              f"found {found}. Fix: encode the positive class as 1.")
+
+
+def test_regression_needs_a_numeric_target() -> None:
+    from workbench.exceptions import DataError
+
+    df = pd.DataFrame({"a": [1.0, 2.0], "label": ["x", "y"]})
+    with pytest.raises(DataError, match="must be numeric for model.task 'regression'"):
+        training.check_target(df, infer_schema(df, target="label", categorical=["a"]), "regression", source="my.csv")

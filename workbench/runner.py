@@ -186,7 +186,9 @@ def execute_notebook(template: Path, output: Path, values: dict[str, Any], *, ke
     tmp = output.with_name(f".{output.stem}.partial.ipynb")  # papermill wants .ipynb
     try:
         papermill.execute_notebook(str(template), str(tmp), parameters=values, kernel_name=kernel, progress_bar=False,
-                                   execution_timeout=timeout, cwd=str(template.parent), log_output=False)
+                                   execution_timeout=timeout, cwd=str(template.parent), log_output=False,
+                                   # ipykernel 7 warns on every start that loopback TCP is unencrypted
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
         return None
     except papermill.PapermillExecutionError as exc:
         return f"{exc.ename}: {exc.evalue} (cell {exc.exec_count}); see {output}"

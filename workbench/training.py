@@ -97,6 +97,24 @@ def target(frame: pd.DataFrame, schema: Schema, task: str) -> pd.Series:
     return y.astype(int) if task == "binary" else y.astype(float)
 
 
+def check_target(frame: pd.DataFrame, schema: Schema, task: str, *, source: str) -> None:
+    """Refuse labels the task cannot use: binary needs 0/1 (or booleans) with both classes present."""
+    import pandas as pd
+
+    from workbench.exceptions import DataError
+
+    y = frame[schema.target].dropna()
+    if task == "regression":
+        if not pd.api.types.is_numeric_dtype(y):
+            raise DataError(f"{source}: column '{schema.target}' (data.target) must be numeric for model.task "
+                            "'regression'. Fix: point data.target at a numeric column or set model.task: binary.")
+        return
+    levels = sorted(map(str, y.unique()))
+    if not set(levels) <= {"0", "1", "True", "False"} or len(levels) != 2:
+        raise DataError(f"{source}: column '{schema.target}' (data.target) must hold the two classes 0 and 1 for "
+                        f"model.task 'binary'; found {', '.join(levels[:10])}. Fix: encode the positive class as 1.")
+
+
 def split(frame: pd.DataFrame, schema: Schema, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Deterministic train/holdout split (stratified for binary tasks)."""
     from sklearn.model_selection import train_test_split
@@ -176,6 +194,7 @@ def prepare(phase: PhaseContext) -> Prepared:
     table = sources.read_reference(phase.config)
     schema = sources.schema(phase.config, table.frame, source=str(table.path))
     data.check_quality(table.frame, schema, source=str(table.path), require_target=True).raise_for_errors()
+    check_target(table.frame, schema, phase.config.model.task, source=str(table.path))
     train, holdout = split(table.frame, schema, phase.config)
     phase.save_table(HOLDOUT_FILE, holdout)
     facts = {"path": str(table.path), "sha256": table.sha256, "rows": table.rows}
