@@ -222,6 +222,12 @@ def _is_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
 
 
+def did_you_mean(name: str, valid: list[str] | tuple[str, ...]) -> str:
+    """`` Did you mean 'x'?`` for the closest valid name, or an empty string."""
+    close = difflib.get_close_matches(name, list(valid), n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
 def _check_model(config: Config) -> None:
     task = config.model.task
     for key, name, valid in (
@@ -229,10 +235,8 @@ def _check_model(config: Config) -> None:
         ("model.baseline", config.model.baseline_name, BASELINES[task]),
     ):
         if name not in valid:
-            close = difflib.get_close_matches(name, valid, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
             raise ConfigError(
-                f"{config.source}: key '{key}': unknown estimator {name!r} for task {task!r}.{hint} "
+                f"{config.source}: key '{key}': unknown estimator {name!r} for task {task!r}.{did_you_mean(name, valid)} "
                 f"Valid names: {', '.join(valid)}."
             )
 
@@ -264,9 +268,7 @@ def _check_columns(config: Config, columns: list[str]) -> None:
         declared += [(f"data.{key}", col) for col in (getattr(d, key) or [])]
     for key, col in declared:
         if col not in columns:
-            close = difflib.get_close_matches(col, columns, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
             raise ConfigError(
-                f"{config.source}: key '{key}': column {col!r} not found in {d.reference.name}.{hint} "
+                f"{config.source}: key '{key}': column {col!r} not found in {d.reference.name}.{did_you_mean(col, columns)} "
                 f"Columns are: {', '.join(columns)}."
             )
