@@ -45,7 +45,8 @@ def time_notebook(path: Path, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        papermill.execute_notebook(str(path), str(path.with_suffix(".out.ipynb")), progress_bar=False, kernel_name="python3")
+        papermill.execute_notebook(str(path), str(path.with_suffix(".out.ipynb")), progress_bar=False, kernel_name="python3",
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
