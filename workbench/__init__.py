@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "audit", "changelog", "config", "data", "demo", "evaluation", "lineage", "manifest", "models",
     "params", "phase", "phases", "registry", "results", "runner", "sources", "store", "training",
-    "validation", "start_phase", "load_config", "WorkbenchError",
+    "validation", "scoring", "monitoring", "drift", "concept", "history", "retrain", "evidently_report",
+    "start_phase", "load_config", "WorkbenchError",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,4 +1,4 @@
-"""The ``workbench`` command line: ``run``, ``runs``, ``demo`` and ``audit verify``.
+"""The ``workbench`` command line: ``run``, ``monitor``, ``runs``, ``demo`` and ``audit verify``.
 
 Heavy libraries are imported inside the commands, so ``workbench --help`` stays fast.
 Exit codes: 0 success, 1 a phase failed, 2 bad config, data or parameters (nothing run).
@@ -25,6 +25,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="name of the run folder (default: <UTC time>-train-<hex>)")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="notebook parameter for every phase that declares it (JSON value, else string)")
+
+    monitor = sub.add_parser("monitor", help="score and check drift on one batch (--batch) or on every configured batch in order")
+    _config_arg(monitor)
+    monitor.add_argument("--batch", help="one batch file (CSV or Parquet); default: every file in data.batches, in name order")
+    monitor.add_argument("--jobs", type=int, help="phases run in parallel (default: number of cores)")
+    monitor.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                         help="notebook parameter (e.g. mode=sketch) for every phase that declares it")
 
     runs = sub.add_parser("runs", help="list recorded runs, oldest first")
     _config_arg(runs)
@@ -84,6 +91,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench import params, runner, sources
+
+    config = _load(args)
+    values = dict(params.parse_assignment(text) for text in args.param)
+    batches = [Path(args.batch).resolve()] if args.batch else sources.list_batches(config)
+    if args.batch and not batches[0].is_file():
+        raise WorkbenchError(f"batch file {args.batch} does not exist. Fix: pass an existing CSV or Parquet file.")
+    if not batches:
+        raise WorkbenchError(f"no batch files found under data.batches ({config.data.batches}).")
+    code = 0
+    for path in batches:
+        result = runner.run(config, jobs=args.jobs, params={**values, "batch": str(path)}, kind="monitor")
+        print(runner.summary(result, config))
+        code = max(code, result.exit_code)
+    return code
+
+
 def _cmd_runs(args: argparse.Namespace) -> int:
     from workbench import results
 
@@ -115,7 +142,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 1
 
 
-_COMMANDS = {"run": _cmd_run, "runs": _cmd_runs, "demo": _cmd_demo, "audit": _cmd_audit}
+_COMMANDS = {"run": _cmd_run, "monitor": _cmd_monitor, "runs": _cmd_runs, "demo": _cmd_demo, "audit": _cmd_audit}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

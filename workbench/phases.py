@@ -36,17 +36,24 @@ LIFECYCLE: tuple[Phase, ...] = (
     Phase("evaluate", "30_evaluate.ipynb", ("train", "baseline")),
     Phase("register", "40_register.ipynb", ("evaluate",), stage="pilot"),
 )
-BY_NAME = {p.name: p for p in LIFECYCLE}
+# Post-production, on one production batch (``workbench monitor``).
+MONITOR: tuple[Phase, ...] = (
+    Phase("score", "50_score.ipynb", stage="production"),
+    Phase("drift", "60_drift.ipynb", ("score",), stage="post-production"),
+)
+DAGS = {"train": LIFECYCLE, "monitor": MONITOR}
+BY_NAME = {p.name: p for p in LIFECYCLE + MONITOR}
 
 
-def select(names: list[str] | None) -> list[Phase]:
+def select(names: list[str] | None, dag: tuple[Phase, ...] = LIFECYCLE) -> list[Phase]:
     """The phases to run, in DAG order; unknown names are refused with the valid ones listed."""
     if not names:
-        return list(LIFECYCLE)
-    unknown = [n for n in names if n not in BY_NAME]
+        return list(dag)
+    valid = [p.name for p in dag]
+    unknown = [n for n in names if n not in valid]
     if unknown:
-        raise WorkbenchError(f"unknown phase(s): {', '.join(unknown)}. Valid phases: {', '.join(BY_NAME)}.")
-    return [p for p in LIFECYCLE if p.name in names]
+        raise WorkbenchError(f"unknown phase(s): {', '.join(unknown)}. Valid phases: {', '.join(valid)}.")
+    return [p for p in dag if p.name in names]
 
 
 def upstream_in(phase: Phase, planned: list[Phase]) -> tuple[str, ...]:

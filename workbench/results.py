@@ -56,7 +56,7 @@ def list_runs(config: Config, *, kind: str | None = None, since: datetime | None
         if (since and started < since) or (until and started >= until):
             continue
         runs.append(info)
-    return runs
+    return sorted(runs, key=lambda r: (r.manifest["started"], r.run_id))
 
 
 def _try_read(folder: Path) -> RunInfo | None:

@@ -65,9 +65,9 @@ def run(config: Config, *, phases: list[str] | None = None, jobs: int | None = N
     Everything that can be refused (phase names, parameters, run id, model params) is
     checked before anything is written.
     """
-    from workbench import sources, store, training
+    from workbench import registry, sources, store, training
 
-    planned = phases_mod.select(phases)
+    planned = phases_mod.select(phases, phases_mod.DAGS[kind])
     specs = {p.name: params_mod.declared(p.path) for p in planned}
     per_phase = assign_params(params or {}, specs)
     for p in planned:
@@ -79,6 +79,8 @@ def run(config: Config, *, phases: list[str] | None = None, jobs: int | None = N
         raise WorkbenchError(f"run {run_id!r} already exists in {config.reports}. Fix: choose another --run-id.")
     sources.ensure_demo_data(config)
     experiment_id = store.init_store(config)  # once, serially, before anything runs in parallel
+    if kind == "monitor" and registry.alias_version(config, "champion") is None:
+        raise WorkbenchError(f"model {config.project!r} has no champion to monitor yet. Fix: run `workbench run` first.")
     (run_dir / "notebooks").mkdir(parents=True)
     parent = store.client_for(config).create_run(experiment_id, run_name=run_id, tags={"workbench.run_id": run_id, "workbench.kind": kind})
     data = manifest.new(run_id, kind=kind, config=config, phases={p.name: f"notebooks/{p.notebook}" for p in planned},
@@ -228,6 +230,9 @@ def summary(result: RunResult, config: Config) -> str:
     for name, entry in result.manifest["phases"].items():
         took = f"{entry['duration_s']:.1f}s" if entry.get("duration_s") is not None else "-"
         lines.append(f"  {name:<10} {entry['status']:<9} {took:>7}  {entry.get('error') or ''}".rstrip())
+    verdict = result.run_dir / "drift" / "verdict.json"
+    if verdict.exists():
+        lines.append(_verdict_line(verdict))
     reg = result.run_dir / "register" / "result.json"
     if reg.exists():
         from workbench._io import read_json
@@ -236,3 +241,18 @@ def summary(result: RunResult, config: Config) -> str:
         lines.append(f"  model:    {r['model_name']} v{r['version']} (semver {r['semver']}, {', '.join(r['aliases'])})")
     lines.append(f"  mlflow:   mlflow ui --backend-store-uri {config.mlflow_uri}")
     return "\n".join(lines)
+
+
+def _verdict_line(path: Path) -> str:
+    from workbench._io import read_json
+
+    v = read_json(path)
+    drifted = v["drifted_columns"]
+    columns = f" ({len(drifted)} column(s) drifted: {', '.join(drifted)})" if drifted else ""
+    parts = [f"batch {v['batch']['name']}: data drift {'YES' if v['data_drift'] else 'no'}{columns}",
+             f"concept drift {'YES' if v['concept_drift'] else 'no'}", f"feature drift {'YES' if v['feature_drift'] else 'no'}"]
+    if v["fallback"]["used"]:
+        parts.append("scored by the BASELINE (champion failed)")
+    if v.get("retrain_request"):
+        parts.append(f"retrain request {v['retrain_request']['id']} filed")
+    return "  verdict:  " + "; ".join(parts)

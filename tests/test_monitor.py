@@ -1,0 +1,144 @@
+"""Monitoring end to end on the demo: scoring with fallback, drift verdicts per planted scenario, history."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO, workbench
+from workbench import audit, history, retrain
+from workbench._io import sha256_file
+from workbench.config import load_config
+
+pytestmark = pytest.mark.slow
+
+
+def _ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The demo trained once, then every batch monitored in order."""
+    project = tmp_path_factory.mktemp("monitor-project")
+    shutil.copy(REPO / "workbench.yaml", project / "workbench.yaml")
+    _ok(workbench("run", cwd=project))
+    return project, _ok(workbench("monitor", cwd=project, timeout=1200))
+
+
+def _verdicts(project: Path) -> dict[str, dict]:
+    out = {}
+    for folder in sorted((project / "reports").glob("*-monitor-*")):
+        v = json.loads((folder / "drift" / "verdict.json").read_text())
+        out[v["batch"]["name"].removesuffix(".parquet")] = v
+    return out
+
+
+def test_every_batch_was_monitored_by_the_champion(monitored) -> None:
+    project, proc = monitored
+    verdicts = _verdicts(project)
+    assert sorted(verdicts) == [f"2026-0{m}" for m in range(1, 9)]
+    assert all(v["model"]["version"] == "1" and not v["fallback"]["used"] for v in verdicts.values())
+    assert proc.stdout.count("verdict:  batch 2026-") == 8
+
+
+def test_clean_batches_raise_no_alarm(monitored) -> None:
+    verdicts = _verdicts(monitored[0])
+    for month in ("2026-01", "2026-02"):
+        v = verdicts[month]
+        assert not v["data_drift"] and v["drifted_columns"] == [] and not v["concept_drift"] and not v["alert"], (month, v["reasons"])
+
+
+def test_gradual_data_drift_flags_the_drifted_column(monitored) -> None:
+    verdicts = _verdicts(monitored[0])
+    for month in ("2026-03", "2026-04", "2026-06", "2026-08"):
+        assert "monthly_charges" in verdicts[month]["drifted_columns"], month
+    assert "region" not in verdicts["2026-08"]["drifted_columns"]  # never drifted
+
+
+def test_concept_drift_batch_raises_concept_and_feature_drift(monitored) -> None:
+    project, _ = monitored
+    verdicts = _verdicts(project)
+    assert not verdicts["2026-04"]["concept_drift"]
+    v = verdicts["2026-05"]
+    assert v["concept_drift"] and v["feature_drift"] and v["alert"]
+    assert v["retrain_request"]["status"] == "pending"
+    concept = json.loads((project / "reports" / v["retrain_request"]["run_id"] / "drift" / "concept.json").read_text())
+    assert concept["performance"]["degraded"] and concept["performance"]["difference"] < -0.05
+    residuals = pd.read_parquet(project / "reports" / v["retrain_request"]["run_id"] / "drift" / "feature_drift.parquet")
+    assert {"tenure_months", "contract"} & set(residuals.loc[residuals["drifted"], "feature"])
+
+
+def test_run_folder_holds_every_result(monitored) -> None:
+    project, _ = monitored
+    folder = sorted((project / "reports").glob("*-monitor-*"))[-1]
+    drift = folder / "drift"
+    for name in ("columns.parquet", "data_drift.json", "concept.json", "feature_drift.parquet", "verdict.json",
+                 "evidently.html", "drift.png", "history.parquet", "history.png"):
+        assert (drift / name).is_file(), name
+    columns = pd.read_parquet(drift / "columns.parquet")
+    assert {"column", "statistic", "p_value", "effect_size", "effect_threshold", "drifted", "n_reference", "n_batch",
+            "missing_share_batch"} <= set(columns.columns)
+    assert "evidently DataDriftPreset on a seeded sample" in (drift / "evidently.html").read_text()
+    assert (folder / "html" / "60_drift.html").is_file()
+
+
+def test_history_shows_when_drift_began(monitored) -> None:
+    project, _ = monitored
+    dataset, columns = history.build(load_config(project / "workbench.yaml"))
+    assert dataset["batch"].tolist() == [f"2026-0{m}.parquet" for m in range(1, 9)]
+    first_concept = dataset.loc[dataset["concept_drift"], "batch"].iloc[0]
+    assert first_concept == "2026-05.parquet"
+    charges = columns[columns["column"] == "monthly_charges"].set_index("batch")["effect_size"]
+    assert charges["2026-08.parquet"] > charges["2026-04.parquet"] > charges["2026-01.parquet"]
+    stored = pd.read_parquet(sorted((project / "reports").glob("*-monitor-*"))[-1] / "drift" / "history.parquet")
+    assert len(stored) == 8
+
+
+def test_retrain_requests_and_audit(monitored) -> None:
+    project, _ = monitored
+    config = load_config(project / "workbench.yaml")
+    pending = retrain.pending(config)
+    assert pending and all(r["trigger"] == "drift" for r in pending)
+    events = audit.read(config.store)
+    assert sum(e["action"] == "score" for e in events) == 8
+    assert sum(e["action"] == "retrain_request" for e in events) == len(pending)
+    assert audit.verify(config.store).ok
+
+
+def test_tampered_champion_falls_back_to_the_baseline(monitored, tmp_path: Path) -> None:
+    project, _ = monitored
+    config = load_config(project / "workbench.yaml")
+    from workbench import registry
+
+    expected = registry.alias_version(config, "champion").tags["workbench.model_sha256"]
+    target = next(p for p in (config.store / "artifacts").rglob("model.skops") if sha256_file(p) == expected)
+    backup = tmp_path / "model.skops"
+    shutil.copy(target, backup)
+    try:
+        target.write_bytes(target.read_bytes() + b"x")
+        proc = _ok(workbench("monitor", "--batch", "data/demo/batches/2026-01.parquet", cwd=project))
+    finally:
+        shutil.copy(backup, target)
+    assert "scored by the BASELINE (champion failed)" in proc.stdout
+    folder = sorted((project / "reports").glob("*-monitor-*"), key=lambda p: json.loads((p / "manifest.json").read_text())["started"])[-1]
+    result = json.loads((folder / "score" / "result.json").read_text())
+    assert result["fallback"]["used"] and "ModelIntegrityError" in result["fallback"]["reason"]
+    assert result["model"]["role"] == "baseline"
+    predictions = pd.read_parquet(folder / "score" / "predictions.parquet")
+    assert set(predictions["model_role"]) == {"baseline"} and set(predictions["model_version"]) == {"2"}
+
+
+def test_batch_missing_a_feature_fails_with_its_name(monitored) -> None:
+    project, _ = monitored
+    broken = pd.read_parquet(project / "data" / "demo" / "batches" / "2026-01.parquet").drop(columns=["tenure_months"])
+    broken.to_parquet(project / "broken.parquet")
+    proc = workbench("monitor", "--batch", "broken.parquet", cwd=project)
+    assert proc.returncode == 1
+    assert "lacks feature column(s) tenure_months" in proc.stdout and "baseline fallback failed too" in proc.stdout

@@ -1,0 +1,138 @@
+"""The scoring phase: score a production batch with the champion, falling back to the baseline.
+
+The champion is loaded only after its artifact's hash check. When it cannot be loaded, or
+it fails on the batch, the static ``baseline`` version scores the batch instead and the
+fallback (with its reason) is recorded in the result, the predictions (``model_role`` per
+row), the MLflow run and the audit log. Only when both fail does the phase fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.exceptions import PhaseError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from workbench.config import Config
+    from workbench.data import Schema, Table
+    from workbench.phase import PhaseContext
+
+PREDICTIONS_FILE = "predictions.parquet"
+SCORE = "score"
+
+
+def pick_batch(config: Config, batch: str) -> Path:
+    """The batch file to score: ``batch`` (relative to the config folder), else the latest configured batch."""
+    if batch:
+        path = Path(batch).expanduser()
+        path = path if path.is_absolute() else (config.source.parent / path)
+        if not path.is_file():
+            raise PhaseError(f"batch file {path} does not exist. Fix: pass an existing CSV or Parquet file (--batch).")
+        return path.resolve()
+    from workbench import sources
+
+    batches = sources.list_batches(config)
+    if not batches:
+        raise PhaseError(f"no batch files found under data.batches ({config.data.batches}). Fix: add a batch or pass --batch.")
+    return batches[-1]
+
+
+@dataclass
+class Scored:
+    """The batch's predictions and how they were made."""
+
+    batch: dict[str, Any]
+    model: dict[str, Any]
+    fallback: dict[str, Any]
+    predictions: pd.DataFrame = field(repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe form for ``result.json``."""
+        scores = self.predictions[SCORE]
+        return {"batch": self.batch, "model": self.model, "fallback": self.fallback, "rows": len(self.predictions),
+                "labelled_rows": int(self.predictions["label"].notna().sum()) if "label" in self.predictions else 0,
+                "score_mean": float(scores.mean()), "score_min": float(scores.min()), "score_max": float(scores.max())}
+
+    def _repr_html_(self) -> str:
+        import pandas as pd
+
+        facts = {"batch": self.batch["name"], "rows": self.batch["rows"], "model": f"v{self.model['version']} ({self.model['semver']})",
+                 "role": self.model["role"], "fallback": self.fallback["reason"] or "no", "mean score": round(float(self.predictions[SCORE].mean()), 4)}
+        return pd.Series(facts).to_frame("value")._repr_html_() + self.predictions.head(10)._repr_html_()
+
+
+def score(phase: PhaseContext, batch: str = "") -> Scored:
+    """Score one batch (see the module docstring) and save ``predictions.parquet``."""
+    from workbench import audit, sources
+
+    cfg = phase.config
+    path = pick_batch(cfg, batch)
+    table = sources.read(cfg, path, purpose="score")
+    frame, model, fallback = _score_with_fallback(cfg, table)
+    predictions = _predictions_frame(table.frame, frame, model, cfg)
+    phase.save_table(PREDICTIONS_FILE, predictions)
+    info = {"name": path.name, "path": str(path), "sha256": table.sha256, "rows": table.rows}
+    phase.log_metrics({"rows": table.rows, "fallback": float(fallback["used"]), "score_mean": float(frame.mean())})
+    audit.record(cfg.store, "score", f"{cfg.project}/{model['version']}", batch=str(path), sha256=table.sha256,
+                 rows=table.rows, role=model["role"], fallback=fallback["reason"], run_id=phase.run_id)
+    return Scored(info, model, fallback, predictions)
+
+
+def _score_with_fallback(config: Config, table: Table) -> tuple[pd.Series, dict[str, Any], dict[str, Any]]:
+    try:
+        return (*_score_alias(config, table, "champion"), {"used": False, "reason": None})
+    except Exception as exc:  # any failure of the champion (tampered file, bad batch, bug) triggers the fallback
+        reason = f"champion failed: {type(exc).__name__}: {exc}"
+    try:
+        scores, model = _score_alias(config, table, "baseline")
+    except Exception as exc:
+        raise PhaseError(f"{table.path}: {reason}; the baseline fallback failed too: {type(exc).__name__}: {exc}") from exc
+    return scores, model, {"used": True, "reason": reason}
+
+
+def _score_alias(config: Config, table: Table, alias: str) -> tuple[pd.Series, dict[str, Any]]:
+    import pandas as pd
+
+    from workbench import registry, training
+    from workbench.data import Schema
+
+    loaded = registry.load(config, alias)
+    schema = Schema.from_dict(loaded.schema)
+    missing = [c for c in schema.features if c not in table.frame.columns]
+    if missing:
+        raise PhaseError(f"batch lacks feature column(s) {', '.join(missing)} that model v{loaded.version} needs")
+    scores = pd.Series(training.predict(loaded.model, table.frame, schema, config.model.task), index=table.frame.index)
+    return scores, {"version": str(loaded.version), "semver": loaded.semver, "role": alias}
+
+
+def _predictions_frame(batch: pd.DataFrame, scores: pd.Series, model: dict[str, Any], config: Config) -> pd.DataFrame:
+    import pandas as pd
+
+    d = config.data
+    out = pd.DataFrame(index=batch.index)
+    for col in (d.id, d.timestamp):
+        if col and col in batch:
+            out[col] = batch[col]
+    out[SCORE] = scores.astype(float)
+    out["label"] = batch[d.target] if d.target in batch else pd.Series(float("nan"), index=batch.index)
+    out["model_version"] = model["version"]
+    out["model_semver"] = model["semver"]
+    out["model_role"] = model["role"]
+    return out.reset_index(drop=True)
+
+
+def schema_of(config: Config, alias: str = "champion") -> Schema:
+    """The training schema of the version holding ``alias``."""
+    import json
+
+    from workbench import registry
+    from workbench.data import Schema
+
+    mv = registry.alias_version(config, alias)
+    if mv is None:
+        raise PhaseError(f"model {config.project!r} has no {alias!r} version. Fix: run `workbench run` first.")
+    return Schema.from_dict(json.loads(mv.tags[registry.TAG + "schema"]))
