@@ -65,7 +65,8 @@ def test_gradual_data_drift_flags_the_drifted_column(monitored) -> None:
 def test_concept_drift_batch_raises_concept_and_feature_drift(monitored) -> None:
     project, _ = monitored
     verdicts = _verdicts(project)
-    assert not verdicts["2026-04"]["concept_drift"]
+    for month in ("2026-01", "2026-02", "2026-03", "2026-04"):
+        assert not verdicts[month]["concept_drift"] and not verdicts[month]["feature_drift"], (month, verdicts[month]["reasons"])
     v = verdicts["2026-05"]
     assert v["concept_drift"] and v["feature_drift"] and v["alert"]
     assert v["retrain_request"]["status"] == "pending"
@@ -131,6 +132,8 @@ def test_tampered_champion_falls_back_to_the_baseline(monitored, tmp_path: Path)
     result = json.loads((folder / "score" / "result.json").read_text())
     assert result["fallback"]["used"] and "ModelIntegrityError" in result["fallback"]["reason"]
     assert result["model"]["role"] == "baseline"
+    concept = json.loads((folder / "drift" / "concept.json").read_text())
+    assert concept["scored_by"] == "baseline" and not concept["prediction_drift"]["drift"]  # against the baseline's own reference
     predictions = pd.read_parquet(folder / "score" / "predictions.parquet")
     assert set(predictions["model_role"]) == {"baseline"} and set(predictions["model_version"]) == {"2"}
 

@@ -79,12 +79,13 @@ def plot(dataset: pd.DataFrame, columns: pd.DataFrame) -> Any:
     fig = Figure(figsize=(max(6.0, 0.9 * len(dataset) + 3), 3 + 0.28 * len(grid)))
     top, bottom = fig.subplots(2, 1, height_ratios=[1, max(1.5, 0.2 * len(grid))])
     x = np.arange(len(dataset))
+    labels = [str(b).rsplit(".", 1)[0] for b in dataset["batch"]]
     top.plot(x, dataset["drifted_share"], marker="o", label="share of drifted columns")
     top.plot(x, dataset["score_psi"], marker="s", label="score PSI")
     for i, row in dataset.iterrows():
         if row["concept_drift"] or row["feature_drift"]:
             top.axvspan(i - 0.4, i + 0.4, color="#f6ad55", alpha=0.3)
-    top.set_xticks(x, dataset["batch"])
+    top.set_xticks(x, labels, rotation=30, fontsize=8)
     top.legend(loc="upper left", fontsize=8)
     top.set_title("Drift history (shaded: concept or feature drift)")
     image = bottom.imshow(grid.to_numpy(dtype=float), aspect="auto", cmap="Reds", vmin=0)
@@ -92,7 +93,7 @@ def plot(dataset: pd.DataFrame, columns: pd.DataFrame) -> Any:
         if flag is True or flag == 1:
             bottom.text(j, i, "●", ha="center", va="center", fontsize=7)
     bottom.set_yticks(range(len(grid)), grid.index, fontsize=8)
-    bottom.set_xticks(x, dataset["batch"], fontsize=8)
+    bottom.set_xticks(x, labels, rotation=30, fontsize=8)
     fig.colorbar(image, ax=bottom, label="effect size (● drifted)")
     fig.tight_layout()
     return fig

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.data import Schema
     from workbench.phase import PhaseContext
 
-SCORED_HOLDOUT = "reference_scored.parquet"
+SCORED_HOLDOUT = {"champion": "reference_scored.parquet", "baseline": "reference_scored_baseline.parquet"}
 VERDICT_FILE = "verdict.json"
 
 
@@ -34,8 +34,13 @@ class Reference:
     semver: str
     schema: Schema
     profile: Any
-    scored: pd.DataFrame
+    scored_by: dict[str, pd.DataFrame]
     folder: Path
+
+    @property
+    def scored(self) -> pd.DataFrame:
+        """The holdout with labels (``y``) and the champion's scores (``score``)."""
+        return self.scored_by["champion"]
 
     @property
     def numeric(self) -> list[str]:
@@ -68,13 +73,14 @@ def reference(config: Config, *, mode: str = "exact") -> Reference:
             numeric = [c for c in schema.features if c in schema.numeric]
             categorical = [c for c in schema.features if c not in schema.numeric]
             drift.build_profile(ref_frame, numeric=numeric, categorical=categorical, mode=mode).save(folder / mode)
-        if not (folder / SCORED_HOLDOUT).exists():
-            _score_holdout(config, tags, schema, folder / SCORED_HOLDOUT)
+        for alias, name in SCORED_HOLDOUT.items():
+            if not (folder / name).exists():
+                _score_holdout(config, tags, schema, folder / name, alias)
     import pandas as pd
 
     profile = drift.ReferenceProfile.load(folder / mode)
-    return Reference(str(mv.version), tags.get(registry.TAG + "semver", ""), schema, profile,
-                     pd.read_parquet(folder / SCORED_HOLDOUT), folder)
+    scored = {alias: pd.read_parquet(folder / name) for alias, name in SCORED_HOLDOUT.items()}
+    return Reference(str(mv.version), tags.get(registry.TAG + "semver", ""), schema, profile, scored, folder)
 
 
 def _reference_frame(config: Config, tags: dict[str, str]) -> pd.DataFrame:
@@ -90,8 +96,12 @@ def _reference_frame(config: Config, tags: dict[str, str]) -> pd.DataFrame:
     return table.frame
 
 
-def _score_holdout(config: Config, tags: dict[str, str], schema: Schema, target: Path) -> None:
-    """Score the version's holdout (its labels kept) with the champion itself."""
+def _score_holdout(config: Config, tags: dict[str, str], schema: Schema, target: Path, alias: str) -> None:
+    """Score the champion's holdout (its labels kept) with the model holding ``alias``.
+
+    The baseline's scores are kept too: when a batch falls back to the baseline, its
+    prediction drift is measured against the baseline's own reference scores.
+    """
     import pandas as pd
 
     from workbench import registry, training
@@ -102,10 +112,10 @@ def _score_holdout(config: Config, tags: dict[str, str], schema: Schema, target:
         holdout = pd.read_parquet(holdout_path)
     else:  # reports cleaned up: the split is deterministic, so recompute it
         holdout = training.split(_reference_frame(config, tags), schema, config)[1]
-    champion = registry.load(config, "champion")
+    model = registry.load(config, alias)
     scored = training.features(holdout, schema)
     scored["y"] = training.target(holdout, schema, config.model.task).to_numpy()
-    scored["score"] = training.predict(champion.model, holdout, schema, config.model.task)
+    scored["score"] = training.predict(model.model, holdout, schema, config.model.task)
     with atomic_path(target) as tmp:
         scored.reset_index(drop=True).to_parquet(tmp, index=False)
 
@@ -139,24 +149,32 @@ def data_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame) -> Any:
     return result
 
 
-def concept_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame) -> dict[str, Any]:
-    """Prediction drift, performance change and residual (feature) drift; saved as ``concept.json``."""
+def concept_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, role: str = "champion") -> dict[str, Any]:
+    """Prediction drift, performance change and residual (feature) drift; saved as ``concept.json``.
+
+    ``role`` is the model that scored the batch (``baseline`` after a fallback): the batch is
+    compared with that model's scores on the reference holdout. Residual drift is tested
+    per feature at alpha / number of features (Bonferroni), so ten clean features do not
+    give a ~40 % chance of some false alarm in every batch.
+    """
     from workbench import concept
 
     cfg, task = phase.config, phase.config.model.task
-    pred = concept.prediction_drift(ref.scored["score"].to_numpy(), batch["score"].to_numpy(), task=task,
+    scored = ref.scored_by[role]
+    pred = concept.prediction_drift(scored["score"].to_numpy(), batch["score"].to_numpy(), task=task,
                                     threshold=cfg.thresholds.concept_drift)
     labelled = batch[batch["y"].notna()]
-    perf = concept.performance_change(ref.scored["y"].to_numpy(), ref.scored["score"].to_numpy(),
+    perf = concept.performance_change(scored["y"].to_numpy(), scored["score"].to_numpy(),
                                       labelled["y"].to_numpy() if len(labelled) else None,
                                       labelled["score"].to_numpy() if len(labelled) else None, task=task, seed=cfg.model.seed)
     residuals = None
     if perf.get("status", "ok") == "ok" and len(labelled):
-        residuals = concept.residual_drift(ref.scored, labelled, features=ref.schema.features, numeric=ref.numeric, task=task,
-                                           threshold=cfg.thresholds.feature_drift, alpha=cfg.thresholds.data_drift)
+        alpha = cfg.thresholds.data_drift / max(1, len(ref.schema.features))
+        residuals = concept.residual_drift(scored, labelled, features=ref.schema.features, numeric=ref.numeric, task=task,
+                                           threshold=cfg.thresholds.feature_drift, alpha=alpha)
         phase.save_table("feature_drift.parquet", residuals)
     verdict = concept.concept_verdict(pred, perf, residuals)
-    out = {"prediction_drift": pred, "performance": perf, "verdict": verdict}
+    out = {"scored_by": role, "prediction_drift": pred, "performance": perf, "verdict": verdict}
     phase.save_json("concept.json", out)
     phase.log_metrics({"score_psi": pred["psi"], "concept_drift": float(verdict["concept_drift"]),
                        "feature_drift": float(verdict["feature_drift"])} | ({"performance_delta": perf["difference"]} if "difference" in perf else {}))

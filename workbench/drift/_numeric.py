@@ -132,6 +132,8 @@ def quantile_values(sorted_values: np.ndarray, bins: int) -> np.ndarray:
 
 def distinct(sorted_values: np.ndarray) -> np.ndarray:
     """The distinct values of a sorted array."""
+    if sorted_values.size == 0:
+        return sorted_values
     return sorted_values[np.r_[True, sorted_values[1:] != sorted_values[:-1]]]
 
 

@@ -21,7 +21,8 @@ from workbench.exceptions import DataError
 MODES = ("exact", "sketch")
 SCHEMA_VERSION = 1
 PSI_BINS = 10  # PSI and Jensen-Shannon of numeric columns use reference deciles
-META_FILE, ARRAYS_FILE = "profile.json", "arrays.npz"
+META_FILE = "profile.json"
+_ARRAY_FIELDS = ("psi_edges", "psi_counts", "values", "edges", "counts")
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,44 +81,53 @@ class ReferenceProfile:
         return [*self.numeric, *self.categorical]
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Write ``profile.json`` and ``arrays.npz`` into ``folder``, each atomically; return the folder.
+        """Write ``profile.json`` and its ``arrays-<profile_id>.npz`` into ``folder``; return the folder.
 
-        The arrays are written first, so a reader that finds ``profile.json`` finds them too.
+        Each file is written to a temp path and renamed. The arrays go first under a name of
+        their own and ``profile.json``, which names them, last: a reader sees the old profile or
+        the new one, never a mix, and a failed save leaves the old one in place.
         """
         folder = Path(folder)
+        arrays_name = f"arrays-{self.profile_id}.npz"
         arrays: dict[str, np.ndarray] = {}
         for i, col in enumerate(self.numeric.values()):
-            for key in ("psi_edges", "psi_counts", "values", "edges", "counts"):
+            for key in _ARRAY_FIELDS:
                 if getattr(col, key) is not None:
                     arrays[f"n{i}_{key}"] = getattr(col, key)
-        with atomic_path(folder / ARRAYS_FILE) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
         meta = {"schema_version": SCHEMA_VERSION, "kind": "workbench.drift.ReferenceProfile",
                 "profile_id": self.profile_id, "mode": self.mode, "bins": self.bins, "rows": self.rows,
+                "arrays": arrays_name,
                 "numeric": [{"name": c.name, "count": c.count, "missing": c.missing, "mean": c.mean, "std": c.std}
                             for c in self.numeric.values()],
                 "categorical": [{"name": c.name, "missing": c.missing, "counts": c.counts} for c in self.categorical.values()]}
+        text = json.dumps(_jsonable(meta), indent=1, allow_nan=False) + "\n"  # fails before anything is written
+        with atomic_path(folder / arrays_name) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
         with atomic_path(folder / META_FILE) as tmp:
-            tmp.write_text(json.dumps(_jsonable(meta), indent=1) + "\n", encoding="utf-8")
+            tmp.write_text(text, encoding="utf-8")
+        for old in folder.glob("arrays-*.npz"):
+            if old.name != arrays_name:
+                old.unlink(missing_ok=True)
         return folder
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> ReferenceProfile:
         """Read a profile written by :meth:`save`; raise :class:`DataError` naming a missing or bad file."""
-        folder = Path(folder)
-        meta_path, arrays_path = folder / META_FILE, folder / ARRAYS_FILE
-        for path in (meta_path, arrays_path):
-            if not path.is_file():
-                raise DataError(f"{path}: no such file; save a profile there with ReferenceProfile.save(folder).")
+        meta_path = Path(folder) / META_FILE
+        if not meta_path.is_file():
+            raise DataError(f"{meta_path}: no such file; save a profile there with ReferenceProfile.save(folder).")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("schema_version") != SCHEMA_VERSION:
             raise DataError(f"{meta_path}: schema_version {meta.get('schema_version')!r} is not {SCHEMA_VERSION}; "
                             "rebuild the profile with build_profile.")
+        arrays_path = meta_path.parent / meta["arrays"]
+        if not arrays_path.is_file():
+            raise DataError(f"{arrays_path}: no such file, but {meta_path} names it; save the profile again.")
         with np.load(arrays_path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
         numeric = {}
         for i, item in enumerate(meta["numeric"]):
-            got = {key: arrays.get(f"n{i}_{key}") for key in ("psi_edges", "psi_counts", "values", "edges", "counts")}
+            got = {key: arrays.get(f"n{i}_{key}") for key in _ARRAY_FIELDS}
             numeric[item["name"]] = NumericProfile(
                 name=item["name"], count=item["count"], missing=item["missing"], mean=_float(item["mean"]),
                 std=_float(item["std"]), **got)
