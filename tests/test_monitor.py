@@ -145,3 +145,17 @@ def test_batch_missing_a_feature_fails_with_its_name(monitored) -> None:
     proc = workbench("monitor", "--batch", "broken.parquet", cwd=project)
     assert proc.returncode == 1
     assert "lacks feature column(s) tenure_months" in proc.stdout and "baseline fallback failed too" in proc.stdout
+
+
+def test_high_missing_share_is_an_alert_of_its_own(monitored) -> None:
+    project, _ = monitored
+    batch = pd.read_parquet(project / "data" / "demo" / "batches" / "2026-02.parquet")
+    batch.loc[batch.index[: int(0.7 * len(batch))], "avg_session_minutes"] = float("nan")
+    batch.to_parquet(project / "holes.parquet")
+    proc = _ok(workbench("monitor", "--batch", "holes.parquet", cwd=project))
+    assert "avg_session_minutes" in proc.stdout
+    folder = sorted((project / "reports").glob("*-monitor-*"), key=lambda p: json.loads((p / "manifest.json").read_text())["started"])[-1]
+    verdict = json.loads((folder / "drift" / "verdict.json").read_text())
+    assert verdict["alert"] and "data problems: avg_session_minutes (high missing share)" in verdict["reasons"]
+    row = pd.read_parquet(folder / "drift" / "columns.parquet").set_index("column").loc["avg_session_minutes"]
+    assert row["status"] == "high missing share" and row["missing_share_batch"] == pytest.approx(0.7)

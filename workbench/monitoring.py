@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SCORED_HOLDOUT = {"champion": "reference_scored.parquet", "baseline": "reference_scored_baseline.parquet"}
 VERDICT_FILE = "verdict.json"
+# Column statuses that raise an alert on their own, whatever the dataset-level verdict.
+ALERT_STATUSES = ("high missing share", "empty column", "type changed", "missing column")
 
 
 @dataclass
@@ -205,6 +207,9 @@ def verdict(phase: PhaseContext, ref: Reference, scored: dict[str, Any], data: A
     reasons = []
     if data.dataset["drift"]:
         reasons.append(f"data drift in {data.dataset['drifted_columns']} of {data.dataset['columns']} columns")
+    bad = data.columns[data.columns["status"].isin(ALERT_STATUSES)]
+    if len(bad):
+        reasons.append("data problems: " + ", ".join(f"{r.column} ({r.status})" for r in bad.itertuples()))
     reasons += concept_result["verdict"]["reasons"]
     out = {"batch": scored["batch"], "model": {"version": ref.version, "semver": ref.semver},
            "data_drift": bool(data.dataset["drift"]), "concept_drift": concept_result["verdict"]["concept_drift"],

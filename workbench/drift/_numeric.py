@@ -177,15 +177,15 @@ class BinIndex:
         self.edges = edges
         self.table: np.ndarray | None = None
         trim = edges.size // 100  # tail values fall in the end cells and are searched
-        if edges.size < 8:
+        if edges.size < 8 or edges.size >= 2**31 - 1:
             return
         self.low = float(edges[trim])
         self.scale = GRID_CELLS / (float(edges[-1 - trim]) - self.low)
         if not math.isfinite(self.scale):
             return
         per_cell = np.bincount(self._cells(edges), minlength=GRID_CELLS)
-        self.before = (np.cumsum(per_cell) - per_cell).astype(np.intp)  # edges in earlier cells
-        self.table = np.where(per_cell == 0, self.before, -1)
+        self.before = (np.cumsum(per_cell) - per_cell).astype(np.int32)  # edges in earlier cells
+        self.table = np.where(per_cell == 0, self.before, -1).astype(np.int32)
         self.first, self.second = np.full(GRID_CELLS, np.inf), np.full(GRID_CELLS, np.inf)
         self.first[per_cell >= 1] = edges[self.before[per_cell >= 1]]
         self.second[per_cell >= 2] = edges[self.before[per_cell >= 2] + 1]
