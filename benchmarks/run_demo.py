@@ -84,7 +84,8 @@ def main() -> None:
     parallel, m2 = time_run(None)
     print(f"\n{'demo run (validate→train|baseline→evaluate→register)':<58}{'seconds':>9}")
     print(f"{'--jobs 1 (phases one after another)':<58}{serial:9.1f}")
-    print(f"{'--jobs default (%d: train and baseline overlap)' % m2['jobs']:<58}{parallel:9.1f}")
+    label = f"--jobs default ({m2['jobs']}: train and baseline overlap)"
+    print(f"{label:<58}{parallel:9.1f}")
     print(f"{'ratio parallel / serial':<58}{parallel / serial:9.2f}")
     phases = m2["phases"]
     print(f"\n{'phase':<10}{'seconds':>9}{'kernel start share':>20}")

@@ -60,7 +60,7 @@ def test_manifest_has_the_public_shape(two_runs) -> None:
     assert {"run_id", "status", "started", "ended", "config", "phases"} <= set(data)
     assert data["run_id"] == "first" and data["status"] == "succeeded" and data["config"] == str(project / "workbench.yaml")
     assert data["versions"]["scikit-learn"] and data["versions"]["mlflow"].startswith("3.17")
-    for name, entry in data["phases"].items():
+    for entry in data["phases"].values():
         assert PHASE_KEYS <= set(entry) and entry["error"] is None and entry["duration_s"] > 0
         assert (run_dir / entry["notebook"]).is_file() and (run_dir / entry["html"]).is_file()
     assert data["phases"]["train"]["started"] < data["phases"]["baseline"]["ended"]  # independent phases overlapped

@@ -40,7 +40,7 @@ def test_notebooks_are_committed_without_outputs_and_without_defs(notebook: Path
 
 
 def test_phase_notebooks_match_the_dag() -> None:
-    assert [p.notebook for p in phases.LIFECYCLE] == [p.name for p in NOTEBOOKS]
+    assert [p.notebook for p in phases.LIFECYCLE + phases.MONITOR] == [p.name for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("name", ["1abc", "a-b", "import os;x", "class", ""])

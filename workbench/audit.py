@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ def record(store: Path, action: str, subject: str, **details: Any) -> dict[str, 
     with FileLock(str(path) + ".lock"):
         previous = _last_hash(path)
         event = {
-            "ts": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
             "actor": actor(),
             "action": action,
             "subject": subject,

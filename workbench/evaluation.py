@@ -8,8 +8,9 @@ models are judged on the same resampled rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -65,7 +66,8 @@ def metrics_with_ci(y: np.ndarray, score: np.ndarray, task: str, *, n_bootstrap:
     return out
 
 
-def paired_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, task: str, *, n_bootstrap: int = 200, confidence: float = 0.95, seed: int = 0) -> dict[str, float]:
+def paired_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, task: str, *,
+                      n_bootstrap: int = 200, confidence: float = 0.95, seed: int = 0) -> dict[str, float]:
     """Primary metric of ``first`` minus ``second`` on the same rows, with a paired interval."""
     fn = metric_functions(task)[PRIMARY[task]]
     stat = lambda a, b, c: fn(a, b) - fn(a, c)  # noqa: E731

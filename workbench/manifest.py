@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,12 @@ STATUSES = ("pending", "running", "succeeded", "failed", "skipped")
 
 def now() -> str:
     """Current UTC time, ISO 8601."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def new_run_id(kind: str) -> str:
     """A run id that sorts by time: ``20261126T144000Z-train-3f9c``."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{kind}-{secrets.token_hex(2)}"
 
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from workbench import manifest, params as params_mod, phases as phases_mod
+from workbench import manifest
+from workbench import params as params_mod
+from workbench import phases as phases_mod
 from workbench.exceptions import ParameterError, WorkbenchError
 
 if TYPE_CHECKING:  # pragma: no cover

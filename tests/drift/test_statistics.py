@@ -127,3 +127,13 @@ def test_sketch_and_exact_make_the_same_decisions(shift: float, drifted: bool) -
                for mode in ("exact", "sketch")]
     assert results[0]["drifted"].tolist() == results[1]["drifted"].tolist() == [drifted] * len(results[0])
     assert results[0]["status"].tolist() == results[1]["status"].tolist()
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.01, 0.02, 0.05])
+def test_large_sample_p_values_equal_scipy_including_the_tiny_p_shortcut(shift: float) -> None:
+    """Past scipy's exact limit: kstwo as scipy, or below 1e-10 the cheap Kolmogorov tail."""
+    ref, bat = _pair("normal", 200_000, 150_000, seed=3, shift=shift)
+    d, _ = num.ks_wasserstein(np.sort(ref), np.sort(bat))
+    expected = stats.ks_2samp(ref, bat)
+    assert abs(d - expected.statistic) <= 1e-12
+    assert abs(num.ks_pvalue(d, ref.size, bat.size) - expected.pvalue) <= 1e-10

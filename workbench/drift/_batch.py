@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,7 +73,8 @@ def batch_stats(chunk: pd.DataFrame, profile: ReferenceProfile) -> BatchStats:
     keep level counts. A profile column missing from ``chunk`` is recorded as absent, and a
     numeric column holding text as a type change: :func:`compare` reports both.
     """
-    columns = {name: column_stats(chunk, name, profile) for name in profile.columns}
+    columns = {name: column_stats(chunk[name] if name in chunk.columns else None, name, profile)
+               for name in profile.columns}
     return BatchStats(profile.profile_id, profile.mode, len(chunk), columns)
 
 
@@ -90,12 +92,11 @@ def empty_stats(profile: ReferenceProfile, present: list[str] | None = None) -> 
     return BatchStats(profile.profile_id, profile.mode, 0, columns)
 
 
-def column_stats(chunk: pd.DataFrame, name: str, profile: ReferenceProfile) -> ColumnStats:
-    """Statistics of one profiled column of ``chunk``."""
+def column_stats(series: pd.Series | None, name: str, profile: ReferenceProfile) -> ColumnStats:
+    """Statistics of one profiled column (None: the batch lacks it)."""
     kind = "numeric" if name in profile.numeric else "categorical"
-    if name not in chunk.columns:
+    if series is None:
         return ColumnStats(kind, ABSENT)
-    series = chunk[name]
     if kind == "categorical":
         levels, missing = cat.level_counts(series)
         return ColumnStats(kind, count=len(series) - missing, missing=missing, levels=levels)
@@ -132,26 +133,40 @@ def _merge_sorted(first: np.ndarray | None, second: np.ndarray | None) -> np.nda
 
 def batch_stats_from_parquet(path: str | os.PathLike[str], profile: ReferenceProfile, *,
                              chunk_rows: int = 1_000_000) -> BatchStats:
-    """Statistics of a Parquet file read in chunks of at most ``chunk_rows`` rows.
+    """Statistics of a Parquet file read in record batches of at most ``chunk_rows`` rows.
 
-    Only the profiled columns are read, one record batch at a time, so memory stays bounded
-    by the chunk (plus, in exact mode, the sorted values kept; sketch mode keeps bin counts only).
-    Raises :class:`DataError` naming the file when it cannot be read.
+    Only the profiled columns are read, one row group at a time; text columns are read
+    dictionary-encoded (no Python string per row), and each column goes to pandas on its own.
+    Memory stays bounded by one row group plus one column's working arrays (in exact mode, plus
+    the sorted values kept; sketch mode keeps bin counts only). Raises :class:`DataError`
+    naming an unreadable file.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if not isinstance(chunk_rows, int) or chunk_rows < 1:
+    if not isinstance(chunk_rows, int) or isinstance(chunk_rows, bool) or chunk_rows < 1:
         raise ValueError(f"The 'chunk_rows' parameter of batch_stats_from_parquet must be an int >= 1. "
                          f"Got {chunk_rows!r} instead.")
     try:
-        source = pq.ParquetFile(path)
+        schema = pq.read_schema(path)
+        text = [f.name for f in schema
+                if f.name in profile.columns and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+        source = pq.ParquetFile(path, read_dictionary=text)
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{os.fspath(path)}: cannot read as Parquet ({exc}). Check the path and the file format.") from exc
-    names = set(source.schema_arrow.names)
-    wanted = [name for name in profile.columns if name in names]
+    wanted = [name for name in profile.columns if name in schema.names]
     total = empty_stats(profile, wanted)
     with source:
-        for record_batch in source.iter_batches(batch_size=chunk_rows, columns=wanted):
-            total = total.merge(batch_stats(record_batch.to_pandas(), profile))
+        for group in range(source.num_row_groups):  # one at a time: a reader over all of them reads ahead
+            for record_batch in source.iter_batches(batch_size=chunk_rows, row_groups=[group], columns=wanted):
+                total = total.merge(_record_batch_stats(record_batch, profile, wanted))
+                del record_batch
+            pa.default_memory_pool().release_unused()  # else the pool keeps every row group's buffers
     return total
+
+
+def _record_batch_stats(record_batch: Any, profile: ReferenceProfile, wanted: list[str]) -> BatchStats:
+    """Statistics of an Arrow record batch, converting one column to pandas at a time."""
+    columns = {name: column_stats(record_batch.column(name).to_pandas() if name in wanted else None, name, profile)
+               for name in profile.columns}
+    return BatchStats(profile.profile_id, profile.mode, record_batch.num_rows, columns)

@@ -22,12 +22,14 @@ def level_name(level: object) -> str:
 
 def level_counts(series: pd.Series) -> tuple[dict[str, int], int]:
     """Count of each non-missing level (by name), and the number of missing values."""
-    counts: dict[str, int] = {}
-    for level, count in series.value_counts(dropna=True, sort=False).items():
-        if count:  # a category dtype lists unused categories with a count of 0
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    counts = np.bincount(codes + 1, minlength=len(uniques) + 1)  # slot 0: missing (code -1)
+    named: dict[str, int] = {}
+    for level, count in zip(uniques, counts[1:].tolist(), strict=True):
+        if count:
             name = level_name(level)
-            counts[name] = counts.get(name, 0) + int(count)
-    return counts, len(series) - sum(counts.values())
+            named[name] = named.get(name, 0) + count
+    return named, int(counts[0])
 
 
 def add_counts(first: Mapping[str, int], second: Mapping[str, int]) -> dict[str, int]:

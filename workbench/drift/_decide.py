@@ -97,7 +97,7 @@ def _source(profile: ReferenceProfile, batch: Any) -> tuple[Callable[[str], Colu
                              f"({profile.profile_id}); compute them with batch_stats(chunk, profile) for this profile.")
         return batch.columns.__getitem__, batch.rows
     if isinstance(batch, pd.DataFrame):
-        return (lambda name: column_stats(batch, name, profile)), len(batch)
+        return (lambda name: column_stats(batch[name] if name in batch.columns else None, name, profile)), len(batch)
     raise TypeError(f"The 'batch' parameter of compare must be a pandas DataFrame or BatchStats. "
                     f"Got {type(batch).__name__} instead.")
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 KS_EXACT_MAX_N = 10_000  # scipy.stats.ks_2samp(method="auto") is exact up to this sample size
+TINY_P = 1e-10  # below this a KS p-value is not computed exactly (see ks_pvalue)
 GRID_CELLS = 1 << 16  # lookup cells that let most values skip the binary search over edges
 
 
@@ -94,7 +95,10 @@ def ks_pvalue(d: float, n: int, m: int) -> float:
     """Two-sided p-value of KS statistic ``d`` for sizes ``n``, ``m``, as ``ks_2samp(method="auto")``.
 
     Exact (scipy's own lattice-path computation) when both sizes are at most 10,000, otherwise
-    the asymptotic ``scipy.stats.kstwo.sf(d, round(n*m/(n+m)))``; scipy's choice, so p-values match.
+    ``scipy.stats.kstwo.sf(d, round(n*m/(n+m)))``: scipy's choice of method, so p-values match.
+    One shortcut: when the DKW-Massart bound ``2 exp(-2 N d^2)`` puts the p-value below 1e-10,
+    the asymptotic Kolmogorov tail is returned instead of scipy's Smirnov sum, whose cost grows
+    with N (half a second at N = 500,000); both are then below 1e-10, so they agree within 1e-10.
     """
     if max(n, m) <= KS_EXACT_MAX_N:
         exact = _exact_pvalue(d, n, m)
@@ -102,8 +106,10 @@ def ks_pvalue(d: float, n: int, m: int) -> float:
             return exact
     from scipy import stats
 
-    en = n * m / (n + m)
-    return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+    en = float(np.round(n * m / (n + m)))
+    if 2.0 * math.exp(-2.0 * en * d * d) <= TINY_P:
+        return float(stats.kstwobign.sf(d * math.sqrt(en)))
+    return float(np.clip(stats.kstwo.sf(d, en), 0.0, 1.0))
 
 
 def _exact_pvalue(d: float, n: int, m: int) -> float | None:
