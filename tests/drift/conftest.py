@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 SHAPES = ("normal", "lognormal", "exponential", "uniform", "bimodal", "counts")
 
@@ -48,7 +47,3 @@ def frame(n: int, seed: int, *, shift: float = 0.0, tilt: float = 0.0, missing: 
 NUMERIC = [f"num_{shape}" for shape in SHAPES]
 CATEGORICAL = ["cat_few", "cat_many"]
 
-
-@pytest.fixture(scope="module")
-def rng() -> np.random.Generator:
-    return np.random.default_rng(20261126)

@@ -34,8 +34,10 @@ None and, for numeric columns, +/-inf; their shares are reported. The dataset dr
 share of drifted columns reaches ``drift_share``; other statuses are listed in ``problems``.
 
 Modes: ``"exact"`` keeps each numeric reference column sorted (KS and Wasserstein equal scipy's);
-``"sketch"`` keeps counts over about 1000 reference-quantile bins (error bounds in
-:func:`compare`). Batch statistics merge across chunks (:meth:`BatchStats.merge`,
+``"sketch"`` keeps counts over about 1000 reference-quantile bins: its KS statistic is at most
+the largest reference bin mass (~1/bins) below the exact one, its p-value is computed from that
+binned statistic with the true sample sizes, and its Wasserstein error is bounded by the bin
+widths (details in :func:`compare`). Batch statistics merge across chunks (:meth:`BatchStats.merge`,
 :func:`batch_stats_from_parquet`), so a batch larger than memory is read in pieces.
 """
 

@@ -109,7 +109,8 @@ def _check_rule(alpha: float, min_effect_numeric: float, min_effect_categorical:
               ("min_effect_numeric", min_effect_numeric, 0 <= _num(min_effect_numeric) < math.inf, "a float >= 0"),
               ("min_effect_categorical", min_effect_categorical, 0 <= _num(min_effect_categorical) <= 1,
                "a float in [0, 1]"),
-              ("min_rows", min_rows, isinstance(min_rows, int | np.integer) and min_rows >= 1, "an int >= 1"),
+              ("min_rows", min_rows, isinstance(min_rows, int | np.integer) and not isinstance(min_rows, bool)
+               and min_rows >= 1, "an int >= 1"),
               ("max_missing", max_missing, 0 <= _num(max_missing) <= 1, "a float in [0, 1]"),
               ("drift_share", drift_share, 0 < _num(drift_share) <= 1, "a float in (0, 1]")]
     for name, value, ok, constraint in checks:
