@@ -159,3 +159,31 @@ def test_high_missing_share_is_an_alert_of_its_own(monitored) -> None:
     assert verdict["alert"] and "data problems: avg_session_minutes (high missing share)" in verdict["reasons"]
     row = pd.read_parquet(folder / "drift" / "columns.parquet").set_index("column").loc["avg_session_minutes"]
     assert row["status"] == "high missing share" and row["missing_share_batch"] == pytest.approx(0.7)
+
+
+def _fairness(project: Path) -> dict[str, dict]:
+    out = {}
+    for folder in sorted((project / "reports").glob("*-monitor-*")):
+        verdict = folder / "drift" / "verdict.json"
+        if verdict.exists() and (folder / "fairness" / "fairness.json").exists():
+            out.setdefault(json.loads(verdict.read_text())["batch"]["name"].removesuffix(".parquet"), json.loads((folder / "fairness" / "fairness.json").read_text()))
+    return out
+
+
+def test_planted_bias_shift_is_detected_where_planted_and_not_before(monitored) -> None:
+    audits = _fairness(monitored[0])
+    for month in ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"):
+        assert not [g for g in audits[month]["bias_drift"] if g.startswith("age_band=")], (month, audits[month]["bias_drift"])
+    assert "age_band=60+" in audits["2026-07"]["bias_drift"]
+    assert "age_band" in audits["2026-07"]["failed_attributes"] and "age_band" not in audits["2026-01"]["failed_attributes"]
+
+
+def test_explanations_are_stored_with_drift_impact(monitored) -> None:
+    project, _ = monitored
+    folder = next(f for f in sorted((project / "reports").glob("*-monitor-*")) if (f / "explain" / "explain.json").exists())
+    summary = json.loads((folder / "explain" / "explain.json").read_text())
+    assert summary["batch"]["method"] == "tree" and summary["batch"]["additivity_ok"]
+    ranking = pd.read_parquet(folder / "explain" / "explanation_drift.parquet")
+    assert {"feature", "drift_impact", "reference_share"} <= set(ranking.columns)
+    for name in ("importance.png", "beeswarm.png", "waterfall_top_risk.png", "importance_by_age_band.parquet"):
+        assert (folder / "explain" / name).is_file(), name

@@ -13,6 +13,7 @@ __all__ = [
     "audit", "changelog", "config", "data", "demo", "evaluation", "lineage", "manifest", "models",
     "params", "phase", "phases", "registry", "results", "runner", "sources", "store", "training",
     "validation", "scoring", "monitoring", "drift", "concept", "history", "retrain", "evidently_report",
+    "fairness", "explain", "responsible",
     "start_phase", "load_config", "WorkbenchError",
 ]
 

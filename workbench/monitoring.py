@@ -116,6 +116,8 @@ def _score_holdout(config: Config, tags: dict[str, str], schema: Schema, target:
         holdout = training.split(_reference_frame(config, tags), schema, config)[1]
     model = registry.load(config, alias)
     scored = training.features(holdout, schema)
+    for col in (c for c in schema.sensitive if c not in scored):  # for the fairness audit
+        scored[col] = holdout[col].to_numpy()
     scored["y"] = training.target(holdout, schema, config.model.task).to_numpy()
     scored["score"] = training.predict(model.model, holdout, schema, config.model.task)
     with atomic_path(target) as tmp:

@@ -40,6 +40,8 @@ LIFECYCLE: tuple[Phase, ...] = (
 MONITOR: tuple[Phase, ...] = (
     Phase("score", "50_score.ipynb", stage="production"),
     Phase("drift", "60_drift.ipynb", ("score",), stage="post-production"),
+    Phase("fairness", "70_fairness.ipynb", ("score",), stage="post-production"),
+    Phase("explain", "75_explain.ipynb", ("drift",), stage="post-production"),
 )
 DAGS = {"train": LIFECYCLE, "monitor": MONITOR}
 BY_NAME = {p.name: p for p in LIFECYCLE + MONITOR}

@@ -1,0 +1,99 @@
+"""Responsible-AI phases on a monitored batch: the fairness audit and the SHAP explanations.
+
+Both read what the score (and drift) phases stored and write data (Parquet/JSON) and
+server-rendered PNGs, so apps and reviews read them without recomputing. Fairness needs
+labels and a binary task; without them the phase records why it was not assessed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from workbench.monitoring import Reference
+    from workbench.phase import PhaseContext
+
+FAIRNESS_FILE = "fairness.json"
+
+
+def _not_assessed(phase: PhaseContext, reason: str) -> dict[str, Any]:
+    out = {"status": "not assessed", "reason": reason}
+    phase.save_json(FAIRNESS_FILE, out)
+    return out
+
+
+def fairness_audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, min_group: int = 30,
+                   missing: str = "category", n_bootstrap: int = 200) -> dict[str, Any]:
+    """Per-group table, disparity verdicts and bias drift of the batch against the reference holdout."""
+    from workbench import fairness
+
+    cfg = phase.config
+    sensitive = list(cfg.data.sensitive)
+    if cfg.model.task != "binary":
+        return _not_assessed(phase, "fairness metrics are defined for binary tasks")
+    if not sensitive:
+        return _not_assessed(phase, "no sensitive columns configured (data.sensitive)")
+    labelled = batch[batch["y"].notna()]
+    if labelled.empty:
+        return _not_assessed(phase, "no labels in this batch yet")
+    kw = {"min_group": min_group, "missing": missing, "n_bootstrap": n_bootstrap, "seed": cfg.model.seed}
+    table = fairness.group_table(labelled["y"].astype(int), None, labelled[sensitive], scores=labelled["score"], **kw)
+    reference = ref.scored
+    ref_table = fairness.group_table(reference["y"].astype(int), None, reference[sensitive], scores=reference["score"], **kw)
+    disparity = fairness.disparity(table)
+    drift = fairness.bias_drift(ref_table, table, metric="tpr")
+    phase.save_table("groups.parquet", table)
+    phase.save_table("reference_groups.parquet", ref_table)
+    phase.save_table("disparity.parquet", disparity)
+    phase.save_table("bias_drift.parquet", drift)
+    failed = disparity[disparity["passed"].eq(False).fillna(False).astype(bool)]  # NA = not assessable: neither
+    suggestion = None
+    if len(failed):
+        worst = str(failed["attribute"].iloc[0])
+        if worst in labelled.columns:
+            suggestion = fairness.threshold_suggestion(labelled["y"].astype(int), labelled["score"], labelled[worst], seed=cfg.model.seed)
+            phase.save_table("threshold_suggestion.parquet", suggestion)
+    moved = drift[drift["moved"]] if "moved" in drift else drift.iloc[0:0]
+    out = {"status": "assessed", "rows": len(labelled), "attributes": sensitive,
+           "failed_attributes": failed["attribute"].astype(str).tolist(),
+           "bias_drift": [f"{r.attribute}={r.group}" for r in moved.itertuples()],
+           "threshold_suggestion_for": suggestion is not None and str(failed["attribute"].iloc[0]) or None}
+    phase.save_json(FAIRNESS_FILE, out)
+    phase.log_metrics({"fairness_failed_attributes": len(failed), "bias_drift_groups": len(moved)})
+    return out
+
+
+def explanations(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, role: str = "champion",
+                 sample: int = 2000, n_jobs: int = 2) -> dict[str, Any]:
+    """SHAP explanations of the batch and of the reference holdout, their drift, and plots."""
+    import pandas as pd
+    from IPython.display import Image, display
+
+    from workbench import explain, registry
+
+    cfg = phase.config
+    model = registry.load(cfg, role).model
+    features = ref.schema.features
+    kw = {"features": features, "sample": sample, "seed": cfg.model.seed, "n_jobs": n_jobs}
+    batch_expl = explain.explain(model, batch, **kw)
+    ref_expl = explain.explain(model, ref.scored, **kw)
+    drift_columns = pd.read_parquet(phase.input_dir("drift") / "columns.parquet")
+    ranking = explain.explanation_drift(ref_expl, batch_expl, data_drift=drift_columns)
+    phase.save_table("importance.parquet", batch_expl.importance().rename("importance").reset_index())
+    phase.save_table("explanation_drift.parquet", ranking.reset_index())
+    figures = {"importance.png": explain.plot_importance(batch_expl)}
+    if batch_expl.values is not None:
+        figures["beeswarm.png"] = explain.plot_beeswarm(batch_expl)
+        top = explain.top_rows(batch_expl, batch["score"], k=1)
+        figures["waterfall_top_risk.png"] = explain.plot_waterfall(batch_expl, top[0])
+        for col in (c for c in cfg.data.sensitive if c in batch.columns):
+            phase.save_table(f"importance_by_{col}.parquet", batch_expl.by_segment(batch.loc[batch_expl.values.index, col]).reset_index())
+    for name, fig in figures.items():
+        display(Image(filename=str(phase.save_figure(name, fig))))
+    summary = {"batch": batch_expl.to_dict(), "reference": ref_expl.to_dict(), "top_features": batch_expl.importance().head(5).index.tolist()}
+    if not batch_expl.additivity_ok and batch_expl.values is not None:
+        summary["warning"] = f"SHAP additivity failed (max error {batch_expl.additivity_max_error:.2e})"
+    phase.save_json("explain.json", summary)
+    return summary
