@@ -185,5 +185,17 @@ def test_explanations_are_stored_with_drift_impact(monitored) -> None:
     assert summary["batch"]["method"] == "tree" and summary["batch"]["additivity_ok"]
     ranking = pd.read_parquet(folder / "explain" / "explanation_drift.parquet")
     assert {"feature", "drift_impact", "reference_share"} <= set(ranking.columns)
-    for name in ("importance.png", "beeswarm.png", "waterfall_top_risk.png", "importance_by_age_band.parquet"):
+    for name in ("importance.png", "beeswarm.png", "waterfall_top_risk_1.png", "waterfall_top_risk_3.png", "importance_by_age_band.parquet"):
         assert (folder / "explain" / name).is_file(), name
+
+
+def test_explain_rows_a_person_asks_for_by_id(monitored) -> None:
+    project, _ = monitored
+    wanted = str(pd.read_parquet(project / "data" / "demo" / "batches" / "2026-02.parquet")["customer_id"].iloc[7])
+    _ok(workbench("monitor", "--batch", "data/demo/batches/2026-02.parquet", "-p", f"ids={wanted},NOPE", cwd=project))
+    folder = sorted((project / "reports").glob("*-monitor-*"), key=lambda p: json.loads((p / "manifest.json").read_text())["started"])[-1]
+    summary = json.loads((folder / "explain" / "explain.json").read_text())
+    assert summary["ids_not_found"] == ["NOPE"]
+    assert (folder / "explain" / f"waterfall_id_{wanted}.png").is_file()
+    importance = pd.read_parquet(folder / "explain" / "importance.parquet")
+    assert (importance["stderr"] > 0).all() and "explained 2,000 of 2,000 batch rows" in summary["sample_note"]

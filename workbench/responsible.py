@@ -66,8 +66,14 @@ def fairness_audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, 
 
 
 def explanations(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, role: str = "champion",
-                 sample: int = 2000, n_jobs: int = 2) -> dict[str, Any]:
-    """SHAP explanations of the batch and of the reference holdout, their drift, and plots."""
+                 sample: int = 2000, n_jobs: int = 2, top: int = 3, ids: str = "") -> dict[str, Any]:
+    """SHAP explanations of the batch and of the reference holdout, their drift, and plots.
+
+    Importance on a sample carries its sampling error: the standard error of each feature's
+    mean |SHAP value| over the explained rows (``stderr`` in ``importance.parquet``).
+    Waterfalls are drawn for the ``top`` highest-risk rows and for every id in ``ids``
+    (comma-separated values of ``data.id``); ids not in the batch are listed, not fatal.
+    """
     import pandas as pd
     from IPython.display import Image, display
 
@@ -81,19 +87,49 @@ def explanations(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, ro
     ref_expl = explain.explain(model, ref.scored, **kw)
     drift_columns = pd.read_parquet(phase.input_dir("drift") / "columns.parquet")
     ranking = explain.explanation_drift(ref_expl, batch_expl, data_drift=drift_columns)
-    phase.save_table("importance.parquet", batch_expl.importance().rename("importance").reset_index())
+    phase.save_table("importance.parquet", _importance_with_error(batch_expl))
     phase.save_table("explanation_drift.parquet", ranking.reset_index())
     figures = {"importance.png": explain.plot_importance(batch_expl)}
     if batch_expl.values is not None:
         figures["beeswarm.png"] = explain.plot_beeswarm(batch_expl)
-        top = explain.top_rows(batch_expl, batch["score"], k=1)
-        figures["waterfall_top_risk.png"] = explain.plot_waterfall(batch_expl, top[0])
+        for rank, row in enumerate(explain.top_rows(batch_expl, batch["score"], k=top), start=1):
+            figures[f"waterfall_top_risk_{rank}.png"] = explain.plot_waterfall(batch_expl, row)
         for col in (c for c in cfg.data.sensitive if c in batch.columns):
             phase.save_table(f"importance_by_{col}.parquet", batch_expl.by_segment(batch.loc[batch_expl.values.index, col]).reset_index())
+    missing_ids = _explain_ids(phase, model, batch, ids, kw, figures)
     for name, fig in figures.items():
         display(Image(filename=str(phase.save_figure(name, fig))))
-    summary = {"batch": batch_expl.to_dict(), "reference": ref_expl.to_dict(), "top_features": batch_expl.importance().head(5).index.tolist()}
+    summary = {"batch": batch_expl.to_dict(), "reference": ref_expl.to_dict(), "top_features": batch_expl.importance().head(5).index.tolist(),
+               "sample_note": f"explained {batch_expl.n_explained:,} of {batch_expl.n_rows:,} batch rows (seeded sample); "
+                              "importance.parquet gives each feature's standard error", "ids_not_found": missing_ids}
     if not batch_expl.additivity_ok and batch_expl.values is not None:
         summary["warning"] = f"SHAP additivity failed (max error {batch_expl.additivity_max_error:.2e})"
     phase.save_json("explain.json", summary)
     return summary
+
+
+def _importance_with_error(expl: Any) -> pd.DataFrame:
+    """Mean |SHAP| per feature with its sampling standard error (permutation: no per-row values)."""
+    import numpy as np
+
+    out = expl.importance().rename("importance").to_frame()
+    if expl.values is not None:
+        out["stderr"] = expl.values.abs().std(ddof=1).reindex(out.index) / np.sqrt(max(1, len(expl.values)))
+    return out.rename_axis("feature").reset_index()
+
+
+def _explain_ids(phase: PhaseContext, model: Any, batch: pd.DataFrame, ids: str, kw: dict[str, Any], figures: dict[str, Any]) -> list[str]:
+    """Waterfalls for the rows a person asked for by id; returns the ids not found."""
+    from workbench import explain
+
+    wanted = [i.strip() for i in ids.split(",") if i.strip()]
+    id_col = phase.config.data.id
+    if not wanted or not id_col or id_col not in batch.columns:
+        return wanted if wanted and not id_col else []
+    rows = batch[batch[id_col].astype(str).isin(wanted)]
+    if len(rows):
+        expl = explain.explain(model, rows, **{**kw, "sample": len(rows), "n_jobs": 1})
+        if expl.values is not None:
+            for index, value in zip(expl.values.index, rows.loc[expl.values.index, id_col].astype(str)):
+                figures[f"waterfall_id_{value}.png"] = explain.plot_waterfall(expl, index)
+    return sorted(set(wanted) - set(rows[id_col].astype(str)))
