@@ -130,6 +130,6 @@ def _explain_ids(phase: PhaseContext, model: Any, batch: pd.DataFrame, ids: str,
     if len(rows):
         expl = explain.explain(model, rows, **{**kw, "sample": len(rows), "n_jobs": 1})
         if expl.values is not None:
-            for index, value in zip(expl.values.index, rows.loc[expl.values.index, id_col].astype(str)):
+            for index, value in zip(expl.values.index, rows.loc[expl.values.index, id_col].astype(str), strict=True):
                 figures[f"waterfall_id_{value}.png"] = explain.plot_waterfall(expl, index)
     return sorted(set(wanted) - set(rows[id_col].astype(str)))
