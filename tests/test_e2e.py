@@ -47,8 +47,8 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[subpr
 def test_summary_names_folder_phases_and_version(two_runs) -> None:
     project, (first, second) = two_runs
     assert f"folder:   {project / 'reports' / 'first'}" in first.stdout
-    for phase in ("validate", "train", "baseline", "evaluate", "register"):
-        assert f"  {phase:<10} succeeded" in first.stdout
+    for phase in ("validate", "train", "baseline", "evaluate", "register", "responsible"):
+        assert f"  {phase:<11} succeeded" in first.stdout
     assert "model:    churn-demo v1 (semver 1.0.0, champion)" in first.stdout
     assert "model:    churn-demo v3 (semver 1.0.1, challenger)" in second.stdout
 
@@ -93,7 +93,7 @@ def test_mlflow_has_a_parent_run_with_one_nested_run_per_phase(two_runs) -> None
     client = _client(project)
     data = json.loads((project / "reports" / "first" / "manifest.json").read_text())
     children = client.search_runs([data["mlflow_experiment_id"]], f"tags.mlflow.parentRunId = '{data['mlflow_parent_run_id']}'")
-    assert sorted(r.data.tags["workbench.phase"] for r in children) == ["baseline", "evaluate", "register", "train", "validate"]
+    assert sorted(r.data.tags["workbench.phase"] for r in children) == ["baseline", "evaluate", "register", "responsible", "train", "validate"]
     assert all(r.info.status == "FINISHED" for r in children)
     evaluate = next(r for r in children if r.data.tags["workbench.phase"] == "evaluate")
     assert 0.5 < evaluate.data.metrics["candidate_roc_auc"] <= 1.0
@@ -109,6 +109,19 @@ def test_evaluation_compares_candidate_champion_and_baseline(two_runs) -> None:
     assert second["comparisons"]["candidate_vs_champion"]["value"] == pytest.approx(0.0, abs=1e-12)
     assert second["decision"]["decision"] == "challenger" and second["decision"]["recommendation"] == "keep champion"
     assert second["comparisons"]["candidate_vs_baseline"]["low"] > 0
+
+
+def test_registration_audits_fairness_and_explanations_on_the_holdout(two_runs) -> None:
+    project, _ = two_runs
+    folder = project / "reports" / "first" / "responsible"
+    audit_ = json.loads((folder / "audit.json").read_text())
+    assert audit_["alias"] == "champion" and audit_["explanation"]["additivity_ok"]
+    disparity = pd.read_parquet(folder / "disparity.parquet")
+    assert set(disparity["attribute"]) == {"gender", "age_band", "gender & age_band"}
+    for name in ("groups.parquet", "importance.parquet", "importance.png", "beeswarm.png", "importance_by_gender.parquet"):
+        assert (folder / name).is_file(), name
+    second = json.loads((project / "reports" / "second" / "responsible" / "audit.json").read_text())
+    assert second["alias"] == "challenger" and str(second["model_version"]) == "3"
 
 
 def test_audit_log_records_the_story_and_verifies(two_runs) -> None:

@@ -55,7 +55,7 @@ def test_html_export_hides_code(tmp_path: Path) -> None:
 
 def test_phase_selection_and_unknown_phase() -> None:
     assert [p.name for p in phases.select(["register", "train"])] == ["train", "register"]
-    with pytest.raises(WorkbenchError, match="unknown phase\\(s\\): trian. Valid phases: validate, train, baseline, evaluate, register."):
+    with pytest.raises(WorkbenchError, match="unknown phase\\(s\\): trian. Valid phases: validate, train, baseline, evaluate, register, responsible."):
         phases.select(["trian"])
     assert phases.upstream_in(phases.BY_NAME["evaluate"], phases.select(["evaluate", "train"])) == ("train",)
 
@@ -82,5 +82,5 @@ def test_failing_phase_exits_1_keeps_notebook_and_skips_dependants(demo_project:
     assert data["phases"]["register"]["error"] == "skipped: upstream phase 'evaluate' skipped"
     kept = run_dir / train["notebook"]
     assert kept.exists() and "InvalidParameterError" in kept.read_text()
-    assert str(kept) in proc.stdout and "train      failed" in proc.stdout
+    assert str(kept) in proc.stdout and "train       failed" in proc.stdout
     assert not list(run_dir.rglob("*.partial*"))

@@ -55,16 +55,20 @@ class Reference:
         return [c for c in self.schema.features if c not in self.schema.numeric]
 
 
-def reference(config: Config, *, mode: str = "exact") -> Reference:
-    """The champion's reference statistics, built on first use and cached per version."""
+def reference(config: Config, *, mode: str = "exact", alias: str = "champion") -> Reference:
+    """The reference statistics of the version holding ``alias``, built on first use and cached per version.
+
+    ``scored_by["champion"]`` holds that version's own scores on its holdout (the champion when
+    monitoring; a new challenger when audited at registration), ``scored_by["baseline"]`` the baseline's.
+    """
     from filelock import FileLock
 
     from workbench import drift, registry
     from workbench.data import Schema
 
-    mv = registry.alias_version(config, "champion")
+    mv = registry.alias_version(config, alias)
     if mv is None:
-        raise PhaseError(f"model {config.project!r} has no champion to monitor. Fix: run `workbench run` first.")
+        raise PhaseError(f"model {config.project!r} has no {alias} version. Fix: run `workbench run` first.")
     tags = mv.tags
     schema = Schema.from_dict(json.loads(tags[registry.TAG + "schema"]))
     folder = config.store / "profiles" / config.project / f"v{mv.version}"
@@ -75,13 +79,13 @@ def reference(config: Config, *, mode: str = "exact") -> Reference:
             numeric = [c for c in schema.features if c in schema.numeric]
             categorical = [c for c in schema.features if c not in schema.numeric]
             drift.build_profile(ref_frame, numeric=numeric, categorical=categorical, mode=mode).save(folder / mode)
-        for alias, name in SCORED_HOLDOUT.items():
+        for role, name in SCORED_HOLDOUT.items():
             if not (folder / name).exists():
-                _score_holdout(config, tags, schema, folder / name, alias)
+                _score_holdout(config, tags, schema, folder / name, alias if role == "champion" else role)
     import pandas as pd
 
     profile = drift.ReferenceProfile.load(folder / mode)
-    scored = {alias: pd.read_parquet(folder / name) for alias, name in SCORED_HOLDOUT.items()}
+    scored = {role: pd.read_parquet(folder / name) for role, name in SCORED_HOLDOUT.items()}
     return Reference(str(mv.version), tags.get(registry.TAG + "semver", ""), schema, profile, scored, folder)
 
 

@@ -35,6 +35,7 @@ LIFECYCLE: tuple[Phase, ...] = (
     Phase("baseline", "25_baseline.ipynb", ("validate",)),
     Phase("evaluate", "30_evaluate.ipynb", ("train", "baseline")),
     Phase("register", "40_register.ipynb", ("evaluate",), stage="pilot"),
+    Phase("responsible", "45_responsible.ipynb", ("register",), stage="pilot"),
 )
 # Post-production, on one production batch (``workbench monitor``).
 MONITOR: tuple[Phase, ...] = (

@@ -133,3 +133,51 @@ def _explain_ids(phase: PhaseContext, model: Any, batch: pd.DataFrame, ids: str,
             for index, value in zip(expl.values.index, rows.loc[expl.values.index, id_col].astype(str), strict=True):
                 figures[f"waterfall_id_{value}.png"] = explain.plot_waterfall(expl, index)
     return sorted(set(wanted) - set(rows[id_col].astype(str)))
+
+
+def holdout_audit(phase: PhaseContext, *, min_group: int = 30, sample: int = 2000, n_jobs: int = 2) -> dict[str, Any]:
+    """Fairness and explanations of the version just registered, on its holdout.
+
+    The same tables and plots as on a monitored batch (without drift, which needs a batch),
+    so a person reviewing a challenger or the first champion sees its fairness and what it
+    relies on before anyone promotes it.
+    """
+    from IPython.display import Image, display
+
+    from workbench import explain, fairness, monitoring, registry
+
+    cfg = phase.config
+    registered = phase.input_result("register")
+    alias = registered["aliases"][0]
+    ref = monitoring.reference(cfg, alias=alias)
+    holdout = ref.scored
+    out: dict[str, Any] = {"model_version": registered["version"], "semver": registered["semver"], "alias": alias, "rows": len(holdout)}
+    sensitive = [c for c in cfg.data.sensitive if c in holdout.columns]
+    if cfg.model.task == "binary" and sensitive:
+        table = fairness.group_table(holdout["y"].astype(int), None, holdout[sensitive], scores=holdout["score"],
+                                     min_group=min_group, seed=cfg.model.seed)
+        disparity = fairness.disparity(table)
+        phase.save_table("groups.parquet", table)
+        phase.save_table("disparity.parquet", disparity)
+        failed = disparity[disparity["passed"].eq(False).fillna(False).astype(bool)]
+        out["failed_attributes"] = failed["attribute"].astype(str).tolist()
+        if len(failed) and str(failed["attribute"].iloc[0]) in holdout.columns:
+            worst = str(failed["attribute"].iloc[0])
+            phase.save_table("threshold_suggestion.parquet",
+                             fairness.threshold_suggestion(holdout["y"].astype(int), holdout["score"], holdout[worst], seed=cfg.model.seed))
+    else:
+        out["fairness"] = "not assessed: " + ("binary tasks only" if sensitive else "no sensitive columns configured")
+    expl = explain.explain(registry.load(cfg, alias).model, holdout, features=ref.schema.features, sample=sample,
+                           seed=cfg.model.seed, n_jobs=n_jobs)
+    phase.save_table("importance.parquet", _importance_with_error(expl))
+    figures = {"importance.png": explain.plot_importance(expl)}
+    if expl.values is not None:
+        figures["beeswarm.png"] = explain.plot_beeswarm(expl)
+        for col in sensitive:
+            phase.save_table(f"importance_by_{col}.parquet", expl.by_segment(holdout.loc[expl.values.index, col]).reset_index())
+    for name, fig in figures.items():
+        display(Image(filename=str(phase.save_figure(name, fig))))
+    out["explanation"] = expl.to_dict()
+    out["top_features"] = expl.importance().head(5).index.tolist()
+    phase.save_json("audit.json", out)
+    return out

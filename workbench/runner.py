@@ -148,7 +148,7 @@ class _Executor:
                 entry["html"] = f"html/{Path(entry['notebook']).stem}.html"
         manifest.write(self.run_dir, {**self.data, "phases": _public(self.data["phases"])})
         took = f"{entry['duration_s']:6.1f}s" if entry.get("duration_s") is not None else ""
-        print(f"[{time.perf_counter() - self.t0:6.1f}s] {name:<10} {status:<9} {took} {error or ''}".rstrip(), file=self.out, flush=True)
+        print(f"[{time.perf_counter() - self.t0:6.1f}s] {name:<11} {status:<9} {took} {error or ''}".rstrip(), file=self.out, flush=True)
 
     def _run_phase(self, phase: Phase) -> str | None:
         values = {"config": str(self.config.source), "run_id": self.run_dir.name, **self.per_phase[phase.name]}
@@ -231,7 +231,7 @@ def summary(result: RunResult, config: Config) -> str:
              f"  folder:   {result.run_dir}"]
     for name, entry in result.manifest["phases"].items():
         took = f"{entry['duration_s']:.1f}s" if entry.get("duration_s") is not None else "-"
-        lines.append(f"  {name:<10} {entry['status']:<9} {took:>7}  {entry.get('error') or ''}".rstrip())
+        lines.append(f"  {name:<11} {entry['status']:<9} {took:>7}  {entry.get('error') or ''}".rstrip())
     verdict = result.run_dir / "drift" / "verdict.json"
     if verdict.exists():
         lines.append(_verdict_line(verdict))
