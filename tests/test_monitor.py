@@ -176,6 +176,12 @@ def test_planted_bias_shift_is_detected_where_planted_and_not_before(monitored) 
         assert not [g for g in audits[month]["bias_drift"] if g.startswith("age_band=")], (month, audits[month]["bias_drift"])
     assert "age_band=60+" in audits["2026-07"]["bias_drift"]
     assert "age_band" in audits["2026-07"]["failed_attributes"] and "age_band" not in audits["2026-01"]["failed_attributes"]
+    project = monitored[0]
+    last = max((f for f in (project / "reports").glob("*-monitor-*") if (f / "fairness" / "bias_history.parquet").exists()),
+               key=lambda p: json.loads((p / "manifest.json").read_text())["started"])
+    hist = pd.read_parquet(last / "fairness" / "bias_history.parquet")
+    moved = hist[hist["moved"] & (hist["attribute"] == "age_band")]
+    assert "2026-07.parquet" in set(moved["batch"]) and not {f"2026-0{m}.parquet" for m in range(1, 7)} & set(moved["batch"])
 
 
 def test_explanations_are_stored_with_drift_impact(monitored) -> None:

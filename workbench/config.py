@@ -72,6 +72,8 @@ class Thresholds(_Strict):
     data_drift: float = Field(0.05, gt=0.0, lt=1.0)
     concept_drift: float = Field(0.1, gt=0.0)
     feature_drift: float = Field(0.02, gt=0.0)
+    disparate_impact: float = Field(0.8, gt=0.0, le=1.0)
+    equalized_odds: float = Field(0.1, ge=0.0, le=1.0)
 
 
 class RunnerConfig(_Strict):

@@ -42,8 +42,9 @@ def fairness_audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, 
     table = fairness.group_table(labelled["y"].astype(int), None, labelled[sensitive], scores=labelled["score"], **kw)
     reference = ref.scored
     ref_table = fairness.group_table(reference["y"].astype(int), None, reference[sensitive], scores=reference["score"], **kw)
-    disparity = fairness.disparity(table)
-    drift = fairness.bias_drift(ref_table, table, metric="tpr")
+    t = cfg.thresholds
+    disparity = fairness.disparity(table, di_threshold=t.disparate_impact, eo_threshold=t.equalized_odds)
+    drift = fairness.bias_drift(ref_table, table, metric="tpr", di_threshold=t.disparate_impact, eo_threshold=t.equalized_odds)
     phase.save_table("groups.parquet", table)
     phase.save_table("reference_groups.parquet", ref_table)
     phase.save_table("disparity.parquet", disparity)
@@ -62,7 +63,29 @@ def fairness_audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, 
            "threshold_suggestion_for": suggestion is not None and str(failed["attribute"].iloc[0]) or None}
     phase.save_json(FAIRNESS_FILE, out)
     phase.log_metrics({"fairness_failed_attributes": len(failed), "bias_drift_groups": len(moved)})
+    phase.save_table("bias_history.parquet", bias_history(phase))
     return out
+
+
+def bias_history(phase: PhaseContext) -> pd.DataFrame:
+    """Bias drift of every monitored batch (latest run per batch, this one included), one row per group."""
+    import pandas as pd
+
+    from workbench import results
+    from workbench._io import read_json
+
+    folders = [info.phase_dir("fairness") for info in results.list_runs(phase.config, kind="monitor")] + [phase.dir]
+    frames = []
+    for folder in dict.fromkeys(folders):
+        score = folder.parent / "score" / "result.json"
+        if (folder / "bias_drift.parquet").is_file() and score.is_file():
+            batch = read_json(score)["batch"]["name"]
+            frames.append(pd.read_parquet(folder / "bias_drift.parquet").assign(batch=batch, run_id=folder.parent.name))
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    latest = out.groupby("batch")["run_id"].transform("max")
+    return out[out["run_id"] == latest].sort_values(["batch", "attribute", "group"]).reset_index(drop=True)
 
 
 def explanations(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, role: str = "champion",
@@ -156,7 +179,7 @@ def holdout_audit(phase: PhaseContext, *, min_group: int = 30, sample: int = 200
     if cfg.model.task == "binary" and sensitive:
         table = fairness.group_table(holdout["y"].astype(int), None, holdout[sensitive], scores=holdout["score"],
                                      min_group=min_group, seed=cfg.model.seed)
-        disparity = fairness.disparity(table)
+        disparity = fairness.disparity(table, di_threshold=cfg.thresholds.disparate_impact, eo_threshold=cfg.thresholds.equalized_odds)
         phase.save_table("groups.parquet", table)
         phase.save_table("disparity.parquet", disparity)
         failed = disparity[disparity["passed"].eq(False).fillna(False).astype(bool)]
