@@ -46,7 +46,6 @@ def metric_functions(task: str) -> dict[str, Callable[[Any, Any], float]]:
 
 def _interval(statistic: Callable[..., float], arrays: tuple[Any, ...], n_resamples: int, confidence: float, seed: int) -> tuple[float, float]:
     """Percentile bootstrap interval of a paired statistic (NaN when it cannot be computed)."""
-    import numpy as np
     from scipy import stats
 
     try:
@@ -54,7 +53,7 @@ def _interval(statistic: Callable[..., float], arrays: tuple[Any, ...], n_resamp
                               confidence_level=confidence, method="percentile", random_state=seed)
     except ValueError:
         return float("nan"), float("nan")
-    return float(np.nan_to_num(res.confidence_interval.low, nan=np.nan)), float(res.confidence_interval.high)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def metrics_with_ci(y: np.ndarray, score: np.ndarray, task: str, *, n_bootstrap: int = 200, confidence: float = 0.95, seed: int = 0) -> dict[str, dict[str, float]]:

@@ -9,7 +9,8 @@ reference. When any threshold is crossed a retrain request is recorded.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +36,25 @@ class Reference:
     version: str
     semver: str
     schema: Schema
-    profile: Any
     scored_by: dict[str, pd.DataFrame]
     folder: Path
+    mode: str = "exact"
+    config: Config | None = field(default=None, repr=False)
+
+    @cached_property
+    def profile(self) -> Any:
+        """The data-drift profile of the training data, built on first use (only the drift phase needs it)."""
+        from filelock import FileLock
+
+        from workbench import drift
+        from workbench.store import client_for
+
+        with FileLock(str(self.folder / ".lock")):
+            if not (self.folder / self.mode / "profile.json").exists():
+                tags = dict(client_for(self.config).get_model_version(self.config.project, self.version).tags)
+                drift.build_profile(_reference_frame(self.config, tags), numeric=self.numeric, categorical=self.categorical,
+                                    mode=self.mode).save(self.folder / self.mode)
+        return drift.ReferenceProfile.load(self.folder / self.mode)
 
     @property
     def scored(self) -> pd.DataFrame:
@@ -63,7 +80,7 @@ def reference(config: Config, *, mode: str = "exact", alias: str = "champion") -
     """
     from filelock import FileLock
 
-    from workbench import drift, registry
+    from workbench import registry
     from workbench.data import Schema
 
     mv = registry.alias_version(config, alias)
@@ -74,19 +91,13 @@ def reference(config: Config, *, mode: str = "exact", alias: str = "champion") -
     folder = config.store / "profiles" / config.project / f"v{mv.version}"
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".lock")):
-        if not (folder / mode / "profile.json").exists():
-            ref_frame = _reference_frame(config, tags)
-            numeric = [c for c in schema.features if c in schema.numeric]
-            categorical = [c for c in schema.features if c not in schema.numeric]
-            drift.build_profile(ref_frame, numeric=numeric, categorical=categorical, mode=mode).save(folder / mode)
         for role, name in SCORED_HOLDOUT.items():
             if not (folder / name).exists():
                 _score_holdout(config, tags, schema, folder / name, alias if role == "champion" else role)
     import pandas as pd
 
-    profile = drift.ReferenceProfile.load(folder / mode)
     scored = {role: pd.read_parquet(folder / name) for role, name in SCORED_HOLDOUT.items()}
-    return Reference(str(mv.version), tags.get(registry.TAG + "semver", ""), schema, profile, scored, folder)
+    return Reference(str(mv.version), tags.get(registry.TAG + "semver", ""), schema, scored, folder, mode, config)
 
 
 def _reference_frame(config: Config, tags: dict[str, str]) -> pd.DataFrame:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from workbench.config import Config
-    from workbench.data import Schema, Table
+    from workbench.data import Table
     from workbench.phase import PhaseContext
 
 PREDICTIONS_FILE = "predictions.parquet"
@@ -124,15 +124,3 @@ def _predictions_frame(batch: pd.DataFrame, scores: pd.Series, model: dict[str, 
     out["model_role"] = model["role"]
     return out.reset_index(drop=True)
 
-
-def schema_of(config: Config, alias: str = "champion") -> Schema:
-    """The training schema of the version holding ``alias``."""
-    import json
-
-    from workbench import registry
-    from workbench.data import Schema
-
-    mv = registry.alias_version(config, alias)
-    if mv is None:
-        raise PhaseError(f"model {config.project!r} has no {alias!r} version. Fix: run `workbench run` first.")
-    return Schema.from_dict(json.loads(mv.tags[registry.TAG + "schema"]))
