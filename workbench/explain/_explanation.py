@@ -144,15 +144,16 @@ def explain(pipeline: Any, frame: pd.DataFrame, *, features: list[str], sample: 
     method = "tree" if kind in _TREES else "linear" if kind in _LINEAR else "permutation"
     if method == "permutation":
         return _permutation(pipeline, data, rows, raw_output=output, seed=seed, n_jobs=n_jobs)
-    xt = np.asarray(prep.transform(data), dtype=float)
-    values, base = _shap_values(model, xt, method, n_jobs)
-    error = float(np.max(np.abs(values.sum(axis=1) + base - raw(xt)))) if len(xt) else 0.0
+    columns = source_columns(pipeline)
+    names = [c for c in features if c in columns]
+    # One 0/1 matrix sums one-hot parts per source column: a matmul instead of a 50k-column groupby.
+    fold = np.array([[src == name for name in names] for src in columns], dtype=float)
+    explainer, base = _make_explainer(model, prep, data, method)
+    values, error = _folded_values(explainer, prep, raw, fold, base, data, n_jobs)
     import pandas as pd
 
-    columns = source_columns(pipeline)
-    grouped = pd.DataFrame(values, index=data.index, columns=columns).T.groupby(level=0, sort=False).sum().T
-    return Explanation(method, grouped[[c for c in features if c in grouped.columns]], base, data, rows, len(data),
-                       bool(error <= check_additivity_tol), error, output)
+    grouped = pd.DataFrame(values, index=data.index, columns=names)
+    return Explanation(method, grouped, base, data, rows, len(data), bool(error <= check_additivity_tol), error, output)
 
 
 def source_columns(pipeline: Any) -> list[str]:
@@ -211,39 +212,60 @@ def _raw_output(model: Any) -> tuple[str, Any]:
     return "probability", lambda x: model.predict_proba(x)[:, 1]
 
 
-def _make_explainer(model: Any, xt: np.ndarray, method: str) -> Any:
+def _make_explainer(model: Any, prep: Any, data: pd.DataFrame, method: str) -> tuple[Any, float]:
+    """The SHAP explainer and its base value (class 1 when the explainer reports one per class)."""
+    import numpy as np
     import shap
 
     if method == "tree":
-        return shap.TreeExplainer(model)
-    return shap.LinearExplainer(model, xt)
+        explainer = shap.TreeExplainer(model)
+    else:  # the explained rows are the background, so the transform of all of them is needed here
+        explainer = shap.LinearExplainer(model, np.asarray(prep.transform(data), dtype=float))
+    base = np.asarray(explainer.expected_value, dtype=float).reshape(-1)
+    return explainer, float(base[-1])
 
 
-def _shap_values(model: Any, xt: np.ndarray, method: str, n_jobs: int) -> tuple[np.ndarray, float]:
-    """Per-transformed-column values (class 1 for probability outputs) and the base value."""
+def _folded_values(explainer: Any, prep: Any, raw: Any, fold: np.ndarray, base: float, data: pd.DataFrame,
+                   n_jobs: int) -> tuple[np.ndarray, float]:
+    """Values per source column and the largest additivity error, over ``n_jobs`` forked workers.
+
+    Each worker transforms its rows, explains them, checks additivity and folds one-hot parts,
+    so the parent only splits and concatenates: the whole computation uses every core, not just
+    shap's part (shap's C extension holds the GIL, so threads would not help).
+    """
     import numpy as np
 
-    explainer = _make_explainer(model, xt, method)
-    base = np.asarray(explainer.expected_value, dtype=float).reshape(-1)
-    base_value = float(base[-1])  # class 1 when the explainer reports one per class
-    if n_jobs <= 1 or len(xt) < 2 * n_jobs:
-        return _values(explainer, xt), base_value
+    job = (explainer, prep, raw, fold, base)
+    if n_jobs <= 1 or len(data) < 2 * n_jobs:
+        return _chunk(job, data)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    _WORKER["explainer"] = explainer
+    _WORKER["job"] = job
     try:
-        chunks = np.array_split(xt, n_jobs)
+        bounds = np.linspace(0, len(data), n_jobs + 1).astype(int)
+        chunks = [data.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            parts = list(pool.map(_chunk_values, chunks))
+            parts = list(pool.map(_inherited_chunk, chunks))
     finally:
         _WORKER.clear()
-    return np.concatenate(parts), base_value
+    return np.concatenate([p[0] for p in parts]), max(p[1] for p in parts)
 
 
-def _chunk_values(xt: np.ndarray) -> np.ndarray:
-    """Worker: values of one chunk with the explainer inherited through fork."""
-    return _values(_WORKER["explainer"], xt)
+def _inherited_chunk(data: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Worker: one chunk, with the explainer and pipeline inherited through fork."""
+    return _chunk(_WORKER["job"], data)
+
+
+def _chunk(job: tuple, data: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Transform, explain, check additivity and fold one chunk of rows."""
+    import numpy as np
+
+    explainer, prep, raw, fold, base = job
+    xt = np.asarray(prep.transform(data), dtype=float)
+    values = _values(explainer, xt)
+    error = float(np.max(np.abs(values.sum(axis=1) + base - raw(xt)))) if len(xt) else 0.0
+    return values @ fold, error
 
 
 def _values(explainer: Any, xt: np.ndarray) -> np.ndarray:
