@@ -50,3 +50,18 @@ def demo_project(tmp_path: Path, demo_files: Path) -> Path:
 def workbench(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     """Run the real ``workbench`` console script."""
     return subprocess.run([str(BIN / "workbench"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def monitored_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The demo trained once, then every batch monitored in order: shared, READ-ONLY history.
+
+    Tests that change the store (approve, rollback, tamper) must build their own project.
+    """
+    project = tmp_path_factory.mktemp("monitor-project")
+    shutil.copy(REPO / "workbench.yaml", project / "workbench.yaml")
+    run = workbench("run", cwd=project)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    monitor = workbench("monitor", cwd=project, timeout=1200)
+    assert monitor.returncode == 0, monitor.stdout[-3000:] + monitor.stderr[-3000:]
+    return project, monitor

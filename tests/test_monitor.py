@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, workbench
+from tests.conftest import workbench
 from workbench import audit, history, retrain
 from workbench._io import sha256_file
 from workbench.config import load_config
@@ -24,12 +24,9 @@ def _ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="module")
-def monitored(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """The demo trained once, then every batch monitored in order."""
-    project = tmp_path_factory.mktemp("monitor-project")
-    shutil.copy(REPO / "workbench.yaml", project / "workbench.yaml")
-    _ok(workbench("run", cwd=project))
-    return project, _ok(workbench("monitor", cwd=project, timeout=1200))
+def monitored(monitored_demo: tuple[Path, subprocess.CompletedProcess[str]]) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The demo trained once, then every batch monitored in order (the session's shared history)."""
+    return monitored_demo
 
 
 def _verdicts(project: Path) -> dict[str, dict]:

@@ -43,7 +43,30 @@ def _parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = audit_sub.add_parser("verify", help="check the audit log's hash chain")
     _config_arg(verify)
+    for module in _extensions():
+        _COMMANDS.update(module.register(sub))
     return parser
+
+
+# Feature areas add their own sub-commands: each module has ``register(sub) -> {name: handler}``,
+# imports only argparse at module level, and does its heavy work inside the handlers.
+EXTENSIONS: tuple[str, ...] = ()
+
+
+def _extensions() -> list:  # noqa: ANN202
+    from importlib import import_module
+
+    return [import_module(name) for name in EXTENSIONS]
+
+
+def config_arg(parser: argparse.ArgumentParser) -> None:
+    """Add the shared ``--config`` option (for extension modules)."""
+    _config_arg(parser)
+
+
+def load(args: argparse.Namespace):  # noqa: ANN201
+    """The validated config named by ``--config``, with the safe MLflow environment applied."""
+    return _load(args)
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
