@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,13 @@ def monitored_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subp
     monitor = workbench("monitor", cwd=project, timeout=1200)
     assert monitor.returncode == 0, monitor.stdout[-3000:] + monitor.stderr[-3000:]
     return project, monitor
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_mlflow_store() -> Iterator[None]:
+    """Everything the workbench logs goes to the project's store: none of it may land in the checkout
+    (MLflow 3 creates ``./mlflow.db`` when a call runs before a tracking URI is set)."""
+    before = {p for p in ("mlflow.db", "mlruns") if (REPO / p).exists()}
+    yield
+    after = {p for p in ("mlflow.db", "mlruns") if (REPO / p).exists()}
+    assert after <= before, f"a test wrote {sorted(after - before)} into {REPO}: set the tracking URI first"

@@ -50,7 +50,11 @@ def _parser() -> argparse.ArgumentParser:
 
 # Feature areas add their own sub-commands: each module has ``register(sub) -> {name: handler}``,
 # imports only argparse at module level, and does its heavy work inside the handlers.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = (
+    # <EXT-REVIEW>
+    # <EXT-SERVE>
+    # <EXT-GOVERNANCE>
+)
 
 
 def _extensions() -> list:  # noqa: ANN202

@@ -96,6 +96,9 @@ class Config(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    # <KPIS: business KPIs, added by the impact work>
+    # <GOVERNANCE: roles, retrain triggers, canary, added by the governance work>
+    # <SERVE: report-app serving settings, added by the apps work>
     source: Path = Field(default=Path(DEFAULT_CONFIG), exclude=True)
 
     @field_validator("store", "reports")
