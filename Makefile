@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= workbench.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run test lab bench lint install clean
+.PHONY: run serve test chromium lab bench lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,11 +20,31 @@ install: $(STAMP)
 	@$(BIN)/python -c 'import pathlib, sys, workbench; sys.exit(pathlib.Path(workbench.__file__).resolve().parent != pathlib.Path("workbench").resolve())' \
 		|| $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 
+# `make run`: the lifecycle on the demo, then every demo batch monitored (MONITOR=0 skips it), then
+# the report apps served until Ctrl-C (SERVE=0 skips it).
+MONITOR ?= 1
+SERVE ?= 1
+SERVE_ARGS ?=
+
 run: install
 	$(BIN)/workbench run --config $(CONFIG)
+	@if [ "$(MONITOR)" = 1 ]; then $(BIN)/workbench monitor --config $(CONFIG); fi
+	@if [ "$(SERVE)" = 1 ]; then echo "Serving the report apps at http://127.0.0.1:8866/ (Ctrl-C to stop)"; \
+		$(BIN)/workbench serve --config $(CONFIG) $(SERVE_ARGS); fi
 
-test: install
+serve: install
+	$(BIN)/workbench serve --config $(CONFIG) $(SERVE_ARGS)
+
+test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium (`playwright install` cannot download browsers here).
+chromium:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null \
+		&& { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		     $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; } \
+		&& test -x /usr/bin/chromium; } \
+		|| { echo "error: /usr/bin/chromium is missing and could not be installed. Fix: apt-get install -y chromium" >&2; exit 1; }
 
 lab: install
 	$(BIN)/jupyter lab notebooks/

@@ -93,7 +93,7 @@ def test_mlflow_has_a_parent_run_with_one_nested_run_per_phase(two_runs) -> None
     client = _client(project)
     data = json.loads((project / "reports" / "first" / "manifest.json").read_text())
     children = client.search_runs([data["mlflow_experiment_id"]], f"tags.mlflow.parentRunId = '{data['mlflow_parent_run_id']}'")
-    assert sorted(r.data.tags["workbench.phase"] for r in children) == ["baseline", "evaluate", "register", "responsible", "train", "validate"]
+    assert sorted(r.data.tags["workbench.phase"] for r in children) == ["baseline", "evaluate", "model_card", "register", "responsible", "train", "validate"]
     assert all(r.info.status == "FINISHED" for r in children)
     evaluate = next(r for r in children if r.data.tags["workbench.phase"] == "evaluate")
     assert 0.5 < evaluate.data.metrics["candidate_roc_auc"] <= 1.0
@@ -200,7 +200,7 @@ def test_phase_notebooks_run_top_to_bottom_under_nbval(tmp_path: Path) -> None:
     shutil.copy(REPO / "workbench.yaml", tmp_path / "workbench.yaml")
     env = {**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
     proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", "notebooks"],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
     assert (tmp_path / ".workbench" / "mlflow.db").exists()

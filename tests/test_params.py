@@ -77,7 +77,7 @@ def test_runner_assigns_a_parameter_to_every_phase_declaring_it() -> None:
     specs = {p.name: params.declared(p.path) for p in phases.LIFECYCLE}
     per = assign_params({"n_bootstrap": 50, "force": True}, specs)
     assert per["evaluate"] == {"n_bootstrap": 50} and per["register"] == {"force": True} and per["train"] == {}
-    with pytest.raises(ParameterError, match=r"unknown parameter 'nboot' for phases validate, train, baseline, evaluate, register, responsible\. Declared: "):
+    with pytest.raises(ParameterError, match=r"unknown parameter 'nboot' for phases validate, train, baseline, evaluate, register, responsible, model_card\. Declared: "):
         assign_params({"nboot": 1}, specs)
 
 

@@ -13,7 +13,8 @@ __all__ = [
     "audit", "changelog", "config", "data", "demo", "evaluation", "lineage", "manifest", "models",
     "params", "phase", "phases", "registry", "results", "runner", "sources", "store", "training",
     "validation", "scoring", "monitoring", "drift", "concept", "history", "retrain", "evidently_report",
-    "fairness", "explain", "responsible",
+    "fairness", "explain", "responsible", "governance", "triggers", "canary",
+    "kpis", "impact", "model_card", "review", "apps", "serve",
     "start_phase", "load_config", "WorkbenchError",
 ]
 

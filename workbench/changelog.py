@@ -1,8 +1,10 @@
-"""The registered model's changelog: one entry per version, kept in the store and in MLflow.
+"""The registered model's changelog: one entry per version and per promotion or rollback.
 
 Entries live in ``<store>/registry/<project>/changelog.json`` (written atomically under the
 registry lock); the registered model's MLflow description shows the newest entries as
-Markdown, and each version's description holds its own entry.
+Markdown, and each version's description holds its own entry. Every entry has ``semver``,
+``bump``, ``reason``, ``date``, ``actor``, ``run_id``, ``note``, ``text``, ``version``, ``aliases``
+and ``event`` (``register``, ``promote`` or ``rollback``; promotions also name ``previous_version``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,19 @@ def entry(semver: str, bump: str, evaluation: dict[str, Any], train: dict[str, A
             f"decision: {evaluation['decision']['decision']}." + (f" Note: {note}" if note else ""))
     return {"semver": semver, "bump": bump, "reason": reason, "date": manifest.now(), "actor": audit.actor(),
             "run_id": run_id, "note": note, "text": text}
+
+
+def event_entry(event: str, tags: dict[str, str], version: str, *, reason: str, previous: Any | None, aliases: list[str]) -> dict[str, Any]:
+    """An entry for a promotion or rollback of ``version`` (tags: its MLflow tags); ``previous`` is the champion it replaced."""
+    from workbench import audit, manifest
+
+    semver = tags.get("workbench.semver", "?")
+    before = f"v{previous.version} ({previous.tags.get('workbench.semver', '?')})" if previous is not None else "none"
+    verb = {"promote": "promoted to champion", "rollback": "restored as champion by a rollback"}.get(event, event)
+    text = f"{semver} {verb} by {audit.actor()}; replaces {before}. Reason: {reason or 'not given'}."
+    return {"semver": semver, "bump": "none", "reason": reason, "date": manifest.now(), "actor": audit.actor(),
+            "run_id": tags.get("workbench.run_id", ""), "note": "", "text": text, "version": str(version), "aliases": aliases,
+            "event": event, "previous_version": None if previous is None else str(previous.version)}
 
 
 def append(config: Config, new: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""The ``workbench`` command line: ``run``, ``monitor``, ``runs``, ``demo`` and ``audit verify``.
+"""The ``workbench`` command line: ``run``, ``monitor``, ``runs`` and ``demo``; feature areas add theirs
+(``audit``, ``approve``, ``rollback``… in :mod:`workbench.cli_governance`).
 
 Heavy libraries are imported inside the commands, so ``workbench --help`` stays fast.
 Exit codes: 0 success, 1 a phase failed, 2 bad config, data or parameters (nothing run).
@@ -39,10 +40,6 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate the demo data (if missing) for the config")
     _config_arg(demo)
 
-    audit = sub.add_parser("audit", help="audit trail commands")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify = audit_sub.add_parser("verify", help="check the audit log's hash chain")
-    _config_arg(verify)
     for module in _extensions():
         _COMMANDS.update(module.register(sub))
     return parser
@@ -51,9 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 # Feature areas add their own sub-commands: each module has ``register(sub) -> {name: handler}``,
 # imports only argparse at module level, and does its heavy work inside the handlers.
 EXTENSIONS: tuple[str, ...] = (
-    # <EXT-REVIEW>
-    # <EXT-SERVE>
-    # <EXT-GOVERNANCE>
+    "workbench.cli_review",
+    "workbench.cli_serve",
+    "workbench.cli_governance",
 )
 
 
@@ -113,6 +110,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     values = dict(params.parse_assignment(text) for text in args.param)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()] if args.phases else None
+    if phases is None or "register" in phases:  # refuse a viewer before any kernel starts (audited)
+        from workbench import governance
+
+        governance.require(config, "train", config.project)
     result = runner.run(config, phases=phases, jobs=args.jobs, run_id=args.run_id, params=values)
     print(runner.summary(result, config))
     return result.exit_code
@@ -157,19 +158,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_audit(args: argparse.Namespace) -> int:
-    from workbench import audit
-
-    config = _load(args)
-    result = audit.verify(config.store)
-    if result.ok:
-        print(f"audit log OK: {result.records} records, chain intact ({audit.log_path(config.store)})")
-        return 0
-    print(f"audit log BROKEN: {result.problem} ({audit.log_path(config.store)})", file=sys.stderr)
-    return 1
-
-
-_COMMANDS = {"run": _cmd_run, "monitor": _cmd_monitor, "runs": _cmd_runs, "demo": _cmd_demo, "audit": _cmd_audit}
+_COMMANDS = {"run": _cmd_run, "monitor": _cmd_monitor, "runs": _cmd_runs, "demo": _cmd_demo}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

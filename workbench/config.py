@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from workbench.exceptions import ConfigError, DataError
+from workbench.kpis import KpiList
 
 DEFAULT_CONFIG = "workbench.yaml"
 
@@ -84,6 +85,23 @@ class RunnerConfig(_Strict):
     kernel: str = "python3"
 
 
+ROLES = ("viewer", "data_scientist", "approver", "admin")  # ordered: each role may do what the ones before it may
+
+
+class RetrainConfig(_Strict):
+    """When and on what data a governed retrain runs (``workbench retrain``)."""
+
+    max_age_days: int | None = Field(None, ge=1)  # scheduled trigger: the champion is older than this
+    window: int = Field(3, ge=0)  # latest labelled, monitored batches added to the training data
+    reference: bool = True  # keep the reference rows in the training window
+
+
+class CanaryConfig(_Strict):
+    """Share of each scored batch routed to the challenger, chosen deterministically by id."""
+
+    share: float = Field(0.0, ge=0.0, lt=1.0)
+
+
 class Config(_Strict):
     """The whole ``workbench.yaml``; paths are absolute once loaded."""
 
@@ -96,8 +114,11 @@ class Config(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
-    # <KPIS: business KPIs, added by the impact work>
-    # <GOVERNANCE: roles, retrain triggers, canary, added by the governance work>
+    kpis: KpiList = Field(default_factory=list)  # business KPIs (workbench/kpis.py)
+    # people -> role; absent: everyone is admin (a local project); present: enforced, "*" sets everyone else's role
+    roles: dict[str, Literal["viewer", "data_scientist", "approver", "admin"]] | None = None
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    canary: CanaryConfig = Field(default_factory=CanaryConfig)
     # <SERVE: report-app serving settings, added by the apps work>
     source: Path = Field(default=Path(DEFAULT_CONFIG), exclude=True)
 

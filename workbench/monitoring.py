@@ -163,6 +163,9 @@ def data_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame) -> Any:
     result = drift.compare(ref.profile, batch, alpha=t.data_drift, min_effect_numeric=t.data_drift,
                            min_effect_categorical=t.data_drift)
     phase.save_table("columns.parquet", result.columns)
+    from workbench.apps.distributions import distribution_table  # reference vs batch per bin, for the drift app
+
+    phase.save_table("distributions.parquet", distribution_table(ref.profile, batch))
     phase.save_json("data_drift.json", result.to_dict())
     phase.log_metrics({"drifted_columns": result.dataset["drifted_columns"], "drifted_share": result.dataset["drifted_share"]})
     return result

@@ -36,6 +36,7 @@ LIFECYCLE: tuple[Phase, ...] = (
     Phase("evaluate", "30_evaluate.ipynb", ("train", "baseline")),
     Phase("register", "40_register.ipynb", ("evaluate",), stage="pilot"),
     Phase("responsible", "45_responsible.ipynb", ("register",), stage="pilot"),
+    Phase("model_card", "48_model_card.ipynb", ("responsible",), stage="pilot"),
 )
 # Post-production, on one production batch (``workbench monitor``).
 MONITOR: tuple[Phase, ...] = (
@@ -43,6 +44,7 @@ MONITOR: tuple[Phase, ...] = (
     Phase("drift", "60_drift.ipynb", ("score",), stage="post-production"),
     Phase("fairness", "70_fairness.ipynb", ("score",), stage="post-production"),
     Phase("explain", "75_explain.ipynb", ("drift",), stage="post-production"),
+    Phase("impact", "80_impact.ipynb", ("score",), stage="post-production"),
 )
 DAGS = {"train": LIFECYCLE, "monitor": MONITOR}
 BY_NAME = {p.name: p for p in LIFECYCLE + MONITOR}

@@ -8,7 +8,9 @@ Semantic-version bump rules (``bump="auto"``), against the highest registered ve
 
 The first version is ``1.0.0``. The static baseline is registered beside the first
 champion as ``<semver>+baseline``. The first accepted version gets the ``champion`` alias;
-later ones become ``challenger`` until a person promotes them (governance issue).
+later ones become ``challenger`` until an approver promotes them (``workbench approve``, see
+:mod:`workbench.governance`), which also registers the baseline trained in the same run.
+Registering needs the ``train`` permission; every alias move is recorded in the audit event.
 """
 
 from __future__ import annotations
@@ -138,9 +140,11 @@ def register(phase: PhaseContext, *, bump: str = "auto", note: str = "", force: 
     """Register the evaluated candidate as a new version with lineage, changelog and aliases."""
     from filelock import FileLock
 
-    from workbench import audit, changelog
+    from workbench import audit, changelog, governance
 
     cfg = phase.config
+    governance.require(cfg, "train", f"{cfg.project} (register)")
+    governance.note_config(cfg)
     train, evaluation = phase.input_result("train"), phase.input_result("evaluate")
     decision = evaluation["decision"]
     if decision["decision"] == "reject" and not force:
@@ -154,10 +158,12 @@ def register(phase: PhaseContext, *, bump: str = "auto", note: str = "", force: 
         tags[TAG + "semver"] = semver_
         entry = changelog.entry(semver_, applied, evaluation, train, note=note, run_id=phase.run_id)
         mv = _create(cfg, train["model"]["uri"], phase.mlflow_run_id, tags | {TAG + "changelog": entry["text"]}, entry["text"])
-        aliases, baseline = _assign_aliases(phase, mv.version, semver_, tags)
-        changelog.append(cfg, entry | {"version": mv.version, "aliases": aliases})
+        moves = _assign_aliases(phase, mv.version, semver_, tags)
+        aliases = [m["alias"] for m in moves if m["to"] == str(mv.version)]
+        baseline = next((m["to"] for m in moves if m["alias"] == "baseline"), None)
+        changelog.append(cfg, entry | {"version": mv.version, "aliases": aliases, "event": "register"})
     audit.record(cfg.store, "register", f"{cfg.project}/{mv.version}", semver=semver_, bump=applied, aliases=aliases,
-                 run_id=phase.run_id, model_sha256=tags[TAG + "model_sha256"])
+                 run_id=phase.run_id, model_sha256=tags[TAG + "model_sha256"], reason=entry["reason"], alias_moves=moves)
     return Registered(cfg.project, mv.version, semver_, applied, aliases, baseline, tags)
 
 
@@ -192,6 +198,9 @@ def _create(config: Config, source: str, run_id: str | None, tags: dict[str, str
     import mlflow
 
     client = _client(config)
+    # the fluent register_model uses the global URIs: set them, as governance verbs run outside a phase
+    mlflow.set_tracking_uri(config.mlflow_uri)
+    mlflow.set_registry_uri(config.mlflow_uri)
     if not client.search_registered_models(f"name = '{config.project}'"):
         client.create_registered_model(config.project, description="Registered by the workbench; see the changelog.")
     mv = mlflow.register_model(source, config.project, tags=tags, await_registration_for=0)
@@ -199,19 +208,73 @@ def _create(config: Config, source: str, run_id: str | None, tags: dict[str, str
     return mv
 
 
-def _assign_aliases(phase: PhaseContext, version: str, semver_: str, tags: dict[str, str]) -> tuple[list[str], str | None]:
-    cfg, client = phase.config, _client(phase.config)
+def _assign_aliases(phase: PhaseContext, version: str, semver_: str, tags: dict[str, str]) -> list[dict[str, str | None]]:
+    """A new version becomes challenger while a champion exists (only a person promotes), else champion."""
+    cfg = phase.config
     if alias_version(cfg, "champion") is not None:
-        client.set_registered_model_alias(cfg.project, "challenger", version)
-        return ["challenger"], None
-    client.set_registered_model_alias(cfg.project, "champion", version)
-    base = phase.input_result("baseline")["model"]
+        return [set_alias(cfg, "challenger", version)]
+    moves = [set_alias(cfg, "champion", version)]
+    bversion = _create_baseline(cfg, phase.input_result("baseline")["model"], version, semver_, tags, phase.mlflow_run_id)
+    return moves + [set_alias(cfg, "baseline", bversion)]
+
+
+def _create_baseline(cfg: Config, base: dict[str, Any], version: str, semver_: str, tags: dict[str, str], run_id: str | None) -> str:
     btags = {k: v for k, v in tags.items() if k not in (TAG + "changelog",)}
     btags |= {TAG + "kind": "baseline", TAG + "model_sha256": base["sha256"], TAG + "estimator": base["estimator"],
-              TAG + "semver": f"{semver_}+baseline", TAG + "champion_version": version}
-    bmv = _create(cfg, base["uri"], phase.mlflow_run_id, btags, f"Static baseline registered with champion v{version}.")
-    client.set_registered_model_alias(cfg.project, "baseline", bmv.version)
-    return ["champion"], bmv.version
+              TAG + "semver": f"{semver_}+baseline", TAG + "champion_version": str(version)}
+    return str(_create(cfg, base["uri"], run_id, btags, f"Static baseline registered with champion v{version}.").version)
+
+
+def set_alias(config: Config, alias: str, version: str | None) -> dict[str, str | None]:
+    """Point ``alias`` at ``version`` (None removes it); return the move for the audit event."""
+    client = _client(config)
+    before = alias_version(config, alias)
+    if version is None:
+        if before is not None:
+            client.delete_registered_model_alias(config.project, alias)
+    else:
+        client.set_registered_model_alias(config.project, alias, str(version))
+    return {"alias": alias, "from": None if before is None else str(before.version), "to": None if version is None else str(version)}
+
+
+def resolve(config: Config, ref: str) -> Any:
+    """A model version by MLflow number (``3``), semantic version (``1.2.0``) or alias (``challenger``)."""
+    ref = str(ref).strip().removeprefix("v")
+    client = _client(config)
+    found = client.search_model_versions(f"name = '{config.project}'")
+    for mv in found:
+        if ref == str(mv.version) or ref == mv.tags.get(TAG + "semver"):
+            return mv
+    if not ref[:1].isdigit() and alias_version(config, ref) is not None:
+        return alias_version(config, ref)
+    listed = sorted(found, key=lambda mv: int(mv.version))
+    known = ", ".join(f"{mv.version} ({mv.tags.get(TAG + 'semver', '?')})" for mv in listed) or "none yet"
+    raise RegistryError(f"model {config.project!r} has no version {ref!r}. Fix: pass an MLflow version number or "
+                        f"semantic version; registered: {known}.")
+
+
+def baseline_for(config: Config, version: str) -> str | None:
+    """The newest baseline version registered beside champion ``version``, or None."""
+    found = _client(config).search_model_versions(f"name = '{config.project}'")
+    mine = [mv for mv in found if mv.tags.get(TAG + "kind") == "baseline" and mv.tags.get(TAG + "champion_version") == str(version)]
+    return str(max(mine, key=lambda mv: int(mv.version)).version) if mine else None
+
+
+def ensure_baseline(config: Config, mv: Any) -> str | None:
+    """The baseline to pair with champion ``mv``: an existing one, else the one trained in its run (registered now).
+
+    Returns None when the run's baseline is gone (reports cleaned up): the current baseline stays.
+    Caller holds the registry lock.
+    """
+    from workbench._io import read_json
+
+    existing = baseline_for(config, mv.version)
+    if existing:
+        return existing
+    result = config.reports / mv.tags.get(TAG + "run_id", "?") / "baseline" / "result.json"
+    if not result.is_file():
+        return None
+    return _create_baseline(config, read_json(result)["model"], str(mv.version), mv.tags[TAG + "semver"], dict(mv.tags), None)
 
 
 def _client(config: Config) -> Any:

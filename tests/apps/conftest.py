@@ -1,0 +1,93 @@
+"""A real ``workbench serve`` (Voila) process on a free port, and helpers to talk to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+OUTPUT = REPO / "test-output"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running server: its base URL, token, process and log file."""
+
+    url: str
+    token: str
+    proc: subprocess.Popen
+    log: Path
+
+    def get(self, path: str, *, token: bool = True, headers: dict | None = None) -> tuple[int, dict, str]:
+        """GET ``path`` without following redirects: (status, headers, body)."""
+        url = self.url + path.lstrip("/")
+        if token and self.token:
+            url += ("&" if "?" in url else "?") + f"token={self.token}"
+        request = urllib.request.Request(url, headers=headers or {})
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            with opener.open(request, timeout=120) as response:
+                return response.status, dict(response.headers), response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read().decode("utf-8", "replace")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        return None
+
+
+@contextmanager
+def serving(args: list[str], *, cwd: Path, token: str = "", env: dict | None = None, timeout: float = 90) -> Iterator[Server]:
+    """Start ``args`` (a command that serves on the port it was given), wait until it listens, stop it after."""
+    port = int(args[args.index("--port") + 1])
+    log = OUTPUT / "logs" / f"serve-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **(env or {})}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}: {log.read_text()[-3000:]}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not listen on {port} within {timeout}s: {log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield Server(f"http://127.0.0.1:{port}/", token, proc, log)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # the session this fixture started: the server and its kernels
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+def serve_args(port: int, *extra: str) -> list[str]:
+    """The real console script: ``workbench serve --port PORT ...``."""
+    return [str(BIN / "workbench"), "serve", "--port", str(port), *extra]
