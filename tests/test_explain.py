@@ -142,6 +142,32 @@ def test_two_processes_give_identical_values(churn, hgb, hgb_expl) -> None:
     assert two.base_value == hgb_expl.base_value
 
 
+def test_workers_do_not_hang_after_the_parent_used_openmp() -> None:
+    """GNU libgomp is not fork-safe: once the parent has run an OpenMP predict with several threads
+    (as a kernel does, unlike the tests above under threadpool_limits(1)), a forked worker that
+    predicts hangs unless it is limited to one OpenMP thread. Run in a subprocess so a hang is a failure."""
+    import subprocess
+    import sys
+
+    script = """
+import warnings; warnings.filterwarnings("ignore")
+from sklearn.ensemble import HistGradientBoostingClassifier
+from workbench import demo, explain, training
+from workbench.data import infer_schema
+frame = demo.make_frame(2000, month=None)
+schema = infer_schema(frame, target="churned", id="customer_id", timestamp="snapshot_date", sensitive=["gender", "age_band"])
+x = training.features(frame, schema)
+pipe = training.build_pipeline(schema, HistGradientBoostingClassifier(max_iter=30, random_state=0), scale=False)
+pipe.fit(x, training.target(frame, schema, "binary"))
+pipe.predict_proba(x)
+print("additivity", explain.explain(pipe, x, features=schema.features, sample=2000, n_jobs=2).additivity_ok)
+"""
+    env = {"OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("additivity True")
+
+
 def test_importance_by_segment_and_json_summary(churn, hgb_expl) -> None:
     frame, schema = churn
     imp = hgb_expl.importance()

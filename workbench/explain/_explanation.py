@@ -253,8 +253,15 @@ def _folded_values(explainer: Any, prep: Any, raw: Any, fold: np.ndarray, base: 
 
 
 def _inherited_chunk(data: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """Worker: one chunk, with the explainer and pipeline inherited through fork."""
-    return _chunk(_WORKER["job"], data)
+    """Worker: one chunk, with the explainer and pipeline inherited through fork.
+
+    One OpenMP thread: GNU libgomp is not fork-safe, so a model whose predict uses OpenMP
+    (HistGradientBoosting) hangs in a forked child once the parent has used its thread team.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _chunk(_WORKER["job"], data)
 
 
 def _chunk(job: tuple, data: pd.DataFrame) -> tuple[np.ndarray, float]:
