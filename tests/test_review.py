@@ -89,7 +89,10 @@ def test_quarterly_pack_reads_governance_records(monitored_demo) -> None:
     assert len(fairness) == sum(1 for r in pack.monitor_runs if (r.path / "fairness" / "fairness.json").is_file())
     review.versions_in_production(pack)
     cards = review.model_cards(pack)
-    assert cards.frame["card"].map(lambda p: Path(p).is_file()).all()
+    # every candidate version in use has its card; a baseline that served as the fallback is named as such
+    # (test_monitor's tampered-champion test makes the baseline score a batch of this shared history)
+    candidates = ~cards.frame["card"].str.startswith("none: static baseline")
+    assert candidates.any() and cards.frame.loc[candidates, "card"].map(lambda p: Path(p).is_file()).all()
     risks = review.open_risks(pack).frame["risk"].tolist()
     assert "retrain request pending" in risks and any(r.startswith("KPI off target") for r in risks)
 

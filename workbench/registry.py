@@ -253,6 +253,14 @@ def resolve(config: Config, ref: str) -> Any:
                         f"semantic version; registered: {known}.")
 
 
+def client_tags(config: Config, version: str) -> dict[str, str]:
+    """The tags of model version ``version`` (empty when it does not exist)."""
+    try:
+        return dict(_client(config).get_model_version(config.project, str(version)).tags)
+    except Exception:  # noqa: BLE001 - mlflow raises its own errors for an unknown version
+        return {}
+
+
 def baseline_for(config: Config, version: str) -> str | None:
     """The newest baseline version registered beside champion ``version``, or None."""
     found = _client(config).search_model_versions(f"name = '{config.project}'")

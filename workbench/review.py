@@ -337,6 +337,12 @@ def model_cards(review: Review) -> Section:
         try:
             card = model_card.read(review.config, version)
         except model_card.ModelCardError as exc:
+            tags = registry.client_tags(review.config, version)
+            if tags.get(registry.TAG + "kind") == "baseline":  # a fallback that served batches: say so, it has no card
+                rows.append({"version": version, "semver": tags.get(registry.TAG + "semver", ""),
+                             "card": f"none: static baseline (fallback) beside champion v{tags.get(registry.TAG + 'champion_version', '?')}; "
+                                     "cards cover candidate versions"})
+                continue
             rows.append({"version": version, "semver": "", "card": f"missing: {exc}"})
             continue
         rows.append({"version": version, "semver": card["model"]["semver"], "aliases": ", ".join(card["model"]["aliases"]),
