@@ -39,6 +39,11 @@ class Choice:
     info: Any = field(repr=False, compare=False)
 
     @property
+    def model(self) -> str:
+        """The scoring model as the summary tiles show it: ``v1 (1.0.0)``, or ``?`` when unknown."""
+        return f"v{self.version} ({self.semver})" if self.version else "?"
+
+    @property
     def label(self) -> str:
         """What the run picker shows."""
         version = f"v{self.version}" if self.version else "v?"

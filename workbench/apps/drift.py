@@ -80,7 +80,7 @@ class DriftApp:
         data = read_json(self.folder, "data_drift.json").get("dataset", {})
         self.summary.value = r.kpis([
             ("batch", choice.batch, None),
-            ("model", f"v{choice.version} ({choice.semver})" if choice.version else "?", None),
+            ("model", choice.model, None),
             ("data drift", "yes" if verdict.get("data_drift") else "no", bool(verdict.get("data_drift"))),
             ("drifted columns", f"{data.get('drifted_columns', '?')} of {data.get('columns', '?')}", bool(data.get("drifted_columns"))),
             ("concept drift", "yes" if verdict.get("concept_drift") else "no", bool(verdict.get("concept_drift"))),

@@ -67,7 +67,7 @@ class ExplainApp:
         batch = result.get("batch", {})
         self.summary.value = r.kpis([
             ("batch", choice.batch, None),
-            ("model", f"v{choice.version} ({choice.semver})" if choice.version else "?", None),
+            ("model", choice.model, None),
             ("method", f"{batch.get('method', '?')} ({batch.get('output', '')})", None),
             ("rows explained", f"{batch.get('n_explained', 0):,} of {batch.get('n_rows', 0):,}", None),
             ("top features", ", ".join(result.get("top_features", [])[:3]), None),

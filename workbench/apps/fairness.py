@@ -63,7 +63,7 @@ class FairnessApp:
         failed = result.get("failed_attributes", [])
         self.summary.value = r.kpis([
             ("batch", choice.batch, None),
-            ("model", f"v{choice.version} ({choice.semver})" if choice.version else "?", None),
+            ("model", choice.model, None),
             ("audit", str(result.get("status", "?")), result.get("status") not in ("assessed", None)),
             ("failed checks", ", ".join(failed) or "none", bool(failed)),
             ("bias drift", ", ".join(map(str, result.get("bias_drift", []))) or "none", bool(result.get("bias_drift"))),

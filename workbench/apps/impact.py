@@ -50,7 +50,7 @@ class ImpactApp:
         kpis = read_table(self.folder, "kpis.parquet")
         result = read_json(self.folder, "impact.json")
         self.summary.value = r.kpis([("batch", choice.batch, None),
-                                     ("model", f"v{choice.version} ({choice.semver})" if choice.version else "?", None)]
+                                     ("model", choice.model, None)]
                                     + [(str(k), str(v), None) for k, v in result.items() if isinstance(v, str | int | float) and k != "schema_version"][:4])
         if kpis is None:
             self.table_html.value = r.not_produced("KPI", "workbench monitor")
