@@ -18,7 +18,11 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from workbench import demo, explain, training
+from workbench.data import demo
+
+from workbench.analyses import explain
+
+from workbench.phases import train as training
 from workbench.data import infer_schema
 
 

@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from workbench.fairness import group_table
+    from workbench.analyses.fairness import group_table
 
     y, p, s = make(args.rows)
     t_fl, theirs = best(lambda: fairlearn_tables(y, p, s), args.repeats)

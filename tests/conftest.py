@@ -21,7 +21,7 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 @pytest.fixture(scope="session")
 def demo_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo data, generated once per test session."""
-    from workbench import demo
+    from workbench.data import demo
 
     folder = tmp_path_factory.mktemp("demo-data")
     demo.generate(folder)

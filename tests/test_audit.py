@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import workbench
-from workbench import audit
+from workbench.governance import audit
 from workbench.exceptions import WorkbenchError
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench import canary
+from workbench.governance import canary
 
 IDS = pd.Series([f"C{i:07d}" for i in range(20_000)])
 

@@ -17,7 +17,7 @@ from scipy import stats
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import mean_absolute_error, mean_squared_error, roc_auc_score
 
-from workbench.concept import (
+from workbench.analyses.concept import (
     EPSILON,
     RESIDUAL_COLUMNS,
     concept_verdict,

@@ -19,7 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from workbench import demo
+from workbench.data import demo
 
 FEATURES = [*demo.NUMERIC, "contract", "payment_method", "internet_service", "region"]
 OTHER_AGE_BANDS = [band for band in demo.CATEGORIES["age_band"] if band != "60+"]
@@ -287,7 +287,7 @@ def test_ensure_demo_writes_only_what_is_missing(tmp_path, files):
 
 def test_ensure_demo_is_safe_when_two_processes_race(tmp_path):
     reference = tmp_path / "demo" / "reference.parquet"
-    code = ("import sys; from workbench.demo import ensure_demo; "
+    code = ("import sys; from workbench.data.demo import ensure_demo; "
             "print(ensure_demo(sys.argv[1], sys.argv[2]))")
     args = [sys.executable, "-c", code, str(reference), str(tmp_path / "demo" / "batches")]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True,

@@ -16,7 +16,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import REPO, workbench
-from workbench import audit, registry
+from workbench import registry
+from workbench.governance import audit
 from workbench._io import sha256_file
 from workbench.config import load_config
 from workbench.exceptions import ModelIntegrityError

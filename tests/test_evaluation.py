@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import mean_squared_error, roc_auc_score
 
-from workbench.evaluation import decide, metrics_with_ci, paired_difference
+from workbench.analyses.evaluation import decide, metrics_with_ci, paired_difference
 
 
 @pytest.fixture

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from workbench import demo, training
-from workbench import explain as ex
+from workbench.data import demo
+
+from workbench.phases import train as training
+from workbench.analyses import explain as ex
 from workbench.data import infer_schema
 
 pytestmark = [
@@ -152,7 +154,9 @@ def test_workers_do_not_hang_after_the_parent_used_openmp() -> None:
     script = """
 import warnings; warnings.filterwarnings("ignore")
 from sklearn.ensemble import HistGradientBoostingClassifier
-from workbench import demo, explain, training
+from workbench.data import demo
+from workbench.analyses import explain
+from workbench.phases import train as training
 from workbench.data import infer_schema
 frame = demo.make_frame(2000, month=None)
 schema = infer_schema(frame, target="churned", id="customer_id", timestamp="snapshot_date", sensitive=["gender", "age_band"])

@@ -19,7 +19,7 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score
 
 from workbench.exceptions import DataError, ParameterError
-from workbench.fairness import MISSING, bias_drift, disparity, group_table, threshold_suggestion
+from workbench.analyses.fairness import MISSING, bias_drift, disparity, group_table, threshold_suggestion
 
 METRICS = {"selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate,
            "accuracy": accuracy_score}
@@ -182,7 +182,11 @@ def demo_tables() -> dict[str, pd.DataFrame]:
     from sklearn.model_selection import train_test_split
     from threadpoolctl import threadpool_limits
 
-    from workbench import data, demo, training
+    from workbench import data
+
+    from workbench.data import demo
+
+    from workbench.phases import train as training
 
     reference = demo.make_frame(8000, month=None)
     schema = data.infer_schema(reference, target="churned", id="customer_id", timestamp="snapshot_date",

@@ -20,7 +20,12 @@ import pytest
 import yaml
 
 from tests.conftest import BIN, REPO
-from workbench import audit, canary, changelog, governance, registry, triggers
+from workbench import registry
+from workbench.governance import alias_history, approvals, config_log, roles
+from workbench.governance import audit
+from workbench.governance import canary
+from workbench.registry import changelog
+from workbench.runner import triggers
 from workbench.config import ROLES, RetrainConfig, load_config
 from workbench.exceptions import WorkbenchError
 
@@ -128,7 +133,7 @@ def test_drift_batch_files_a_request_and_the_retrain_files_an_approval_with_evid
     assert new.tags["workbench.trigger"] == "event" and new.tags["workbench.retrain_request"] == verdict["retrain_request"]["id"]
     request = json.loads((config.store / "requests" / f"{verdict['retrain_request']['id']}.json").read_text())
     assert request["status"] == "approved" and request["version"] == str(new.version)
-    approval = governance.get_approval(config, new.version)
+    approval = approvals.get_approval(config, new.version)
     assert approval["status"] == "approved" and approval["requested_by"] == "alice" and approval["decision"]["actor"] == "bob"
     ev = approval["evidence"]
     assert {"candidate", "champion", "baseline"} <= set(ev["metrics"]) and ev["metrics"]["primary"] == "roc_auc"
@@ -183,14 +188,14 @@ def test_approve_moves_champion_and_rollback_restores_the_previous_one(story) ->
 def test_audit_log_and_alias_history_tell_the_whole_story(story) -> None:
     config, new, project = story["config"], story["new"], story["project"]
     v = str(new.version)
-    champion = [(r["previous"], r["version"], r["action"], r["actor"]) for r in governance.alias_history(config, "champion")]
+    champion = [(r["previous"], r["version"], r["action"], r["actor"]) for r in alias_history.alias_history(config, "champion")]
     old = champion[0][1]
     assert champion == [(None, old, "register", "alice"), (old, v, "promote", "bob"), (v, old, "rollback", "bob")]
-    history = governance.alias_history(config, "champion")
+    history = alias_history.alias_history(config, "champion")
     approved_at, rolled_at = (datetime.fromisoformat(history[i]["ts"]) for i in (1, 2))
-    assert governance.champion_on(config, approved_at - timedelta(microseconds=1)) == old
-    assert governance.champion_on(config, approved_at + (rolled_at - approved_at) / 2) == v
-    assert governance.champion_on(config, "2000-01-01") is None and governance.champion_on(config, "2999-01-01") == old
+    assert alias_history.champion_on(config, approved_at - timedelta(microseconds=1)) == old
+    assert alias_history.champion_on(config, approved_at + (rolled_at - approved_at) / 2) == v
+    assert alias_history.champion_on(config, "2000-01-01") is None and alias_history.champion_on(config, "2999-01-01") == old
     mine = [e for e in audit.read(config.store) if e["subject"] == f"churn-demo/{v}" and e["action"] != "data_access"]
     actions = [e["action"] for e in mine if e["action"] != "score"]
     assert actions == ["register", "approval_requested", "denied", "denied", "denied", "approve", "promote", "rollback"]
@@ -238,17 +243,17 @@ def _roles_config(tmp_path: Path, demo_files: Path, roles: dict | None) -> Path:
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("action", list(governance.PERMISSIONS))
+@pytest.mark.parametrize("action", list(roles.PERMISSIONS))
 def test_permission_matrix(tmp_path: Path, demo_files: Path, monkeypatch: pytest.MonkeyPatch, role: str, action: str) -> None:
     config = load_config(_roles_config(tmp_path, demo_files, {"pat": role}))
     monkeypatch.setenv("WORKBENCH_USER", "pat")
-    may = ROLES.index(role) >= ROLES.index(governance.PERMISSIONS[action])
+    may = ROLES.index(role) >= ROLES.index(roles.PERMISSIONS[action])
     if may:
-        assert governance.require(config, action, "churn-demo/1") == "pat"
+        assert roles.require(config, action, "churn-demo/1") == "pat"
         assert audit.read(config.store) == []
     else:
-        with pytest.raises(governance.PermissionDenied, match=f"requires role {governance.PERMISSIONS[action]}"):
-            governance.require(config, action, "churn-demo/1")
+        with pytest.raises(roles.PermissionDenied, match=f"requires role {roles.PERMISSIONS[action]}"):
+            roles.require(config, action, "churn-demo/1")
         (event,) = audit.read(config.store)
         assert (event["action"], event["actor"], event["details"]["attempted"], event["details"]["role"]) == ("denied", "pat", action, role)
 
@@ -256,11 +261,11 @@ def test_permission_matrix(tmp_path: Path, demo_files: Path, monkeypatch: pytest
 def test_without_roles_everyone_is_admin_and_star_sets_everyone_else(tmp_path: Path, demo_files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_USER", "anyone")
     open_config = load_config(_roles_config(tmp_path / "open", demo_files, None))
-    assert governance.role_of(open_config) == "admin" and governance.require(open_config, "rollback") == "anyone"
+    assert roles.role_of(open_config) == "admin" and roles.require(open_config, "rollback") == "anyone"
     config = load_config(_roles_config(tmp_path / "closed", demo_files, {"bob": "approver", "*": "viewer"}))
-    assert governance.role_of(config) == "viewer" and governance.role_of(config, "bob") == "approver"
+    assert roles.role_of(config) == "viewer" and roles.role_of(config, "bob") == "approver"
     unlisted = load_config(_roles_config(tmp_path / "listed", demo_files, {"bob": "approver"}))
-    assert governance.role_of(unlisted) is None
+    assert roles.role_of(unlisted) is None
 
 
 def test_an_unknown_role_is_refused_with_the_valid_ones(tmp_path: Path, demo_files: Path) -> None:
@@ -277,11 +282,11 @@ def test_config_changes_are_audited_with_the_changed_keys(tmp_path: Path, demo_f
     from tests.conftest import write_config
 
     path = _roles_config(tmp_path, demo_files, None)
-    first = governance.note_config(load_config(path))
+    first = config_log.note_config(load_config(path))
     assert first["action"] == "config_change" and first["details"]["reason"] == "first use of this config"
-    assert governance.note_config(load_config(path)) is None  # unchanged: nothing recorded
+    assert config_log.note_config(load_config(path)) is None  # unchanged: nothing recorded
     write_config(tmp_path, {"thresholds": {"data_drift": 0.01}, "canary": {"share": 0.1}})
-    changed = governance.note_config(load_config(path))
+    changed = config_log.note_config(load_config(path))
     assert changed["details"]["changed"] == {"thresholds.data_drift": {"old": 0.05, "new": 0.01}, "canary.share": {"old": 0.0, "new": 0.1}}
     assert changed["details"]["previous"] == first["details"]["sha256"] and audit.verify(tmp_path / ".workbench").ok
 

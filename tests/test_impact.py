@@ -45,7 +45,8 @@ def test_impact_phase_ran_in_every_monitor_run(demo) -> None:
 
 
 def test_kpi_figures_match_a_recomputation_by_hand(demo) -> None:
-    from workbench import registry, training
+    from workbench import registry
+    from workbench.phases import train as training
     from workbench.data import Schema
 
     project, config, runs = demo

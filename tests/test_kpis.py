@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REPO, write_config
-from workbench import kpis
+from workbench.analyses import kpis
 from workbench.config import load_config
 from workbench.exceptions import ConfigError
-from workbench.kpis import Kpi
+from workbench.analyses.kpis import Kpi
 
 
 def _config(tmp_path: Path, kpi_list: list[dict], model: dict | None = None) -> Path:

@@ -9,7 +9,7 @@ import jsonschema
 import pandas as pd
 import pytest
 
-from workbench import model_card
+from workbench.reports import model_card
 
 SECTIONS = ["intended-use", "training-data", "features", "metrics", "fairness", "explanations", "drift", "kpis", "limitations", "changelog",
             "approvals", "lineage"]
@@ -83,7 +83,7 @@ def test_champion_card_has_every_section_with_real_values(champion) -> None:
 
 @pytest.mark.slow
 def test_mlflow_shows_the_card_attached_to_the_version(champion) -> None:
-    from workbench.store import client_for
+    from workbench.registry.store import client_for
 
     _, config, mv = champion
     client = client_for(config)

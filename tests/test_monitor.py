@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import workbench
-from workbench import audit, history, retrain
+from workbench.governance import audit
+from workbench.reports import history
+from workbench.governance import requests
 from workbench._io import sha256_file
 from workbench.config import load_config
 
@@ -102,7 +104,7 @@ def test_history_shows_when_drift_began(monitored) -> None:
 def test_retrain_requests_and_audit(monitored) -> None:
     project, _ = monitored
     config = load_config(project / "workbench.yaml")
-    pending = retrain.pending(config)
+    pending = requests.pending(config)
     assert pending and all(r["trigger"] == "drift" for r in pending)
     events = audit.read(config.store)
     assert sum(e["action"] == "score" for e in events) == 8

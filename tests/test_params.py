@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench import params, phases
+from workbench.runner import params
+
+from workbench.runner import dag as phases
 from workbench.exceptions import ParameterError
 from workbench.runner import assign_params
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import workbench
-from workbench import review
+from workbench.reports import review
 from workbench.exceptions import ParameterError
 
 TODAY = datetime.now(UTC).date().isoformat()
@@ -77,7 +77,7 @@ def test_weekly_and_monthly_packs_list_exactly_the_recorded_runs_alerts_and_vers
 
 @pytest.mark.slow
 def test_quarterly_pack_reads_governance_records(monitored_demo) -> None:
-    from workbench import audit
+    from workbench.governance import audit
     from workbench.config import load_config
 
     project, _ = monitored_demo

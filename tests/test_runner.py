@@ -9,7 +9,9 @@ import nbformat
 import pytest
 
 from tests.conftest import workbench
-from workbench import manifest, phases, runner
+from workbench import runner
+from workbench.reports import manifest
+from workbench.runner import dag as phases
 from workbench.exceptions import WorkbenchError
 
 FIXTURES = Path(__file__).parent / "notebooks"

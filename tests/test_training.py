@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import models, training
+from workbench.registry import models
+
+from workbench.phases import train as training
 from workbench.config import BASELINES, ESTIMATORS
 from workbench.data import infer_schema
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, write_config
-from workbench import audit, retrain, triggers
+from workbench.governance import audit
+from workbench.governance import requests
+from workbench.runner import triggers
 from workbench.config import load_config
 from workbench.exceptions import ConfigError, WorkbenchError
 
@@ -58,14 +60,14 @@ def test_a_viewer_cannot_retrain_and_the_attempt_is_audited(demo_project: Path) 
 
 def test_requests_move_through_their_statuses(demo_project: Path) -> None:
     config = load_config(demo_project / "workbench.yaml")
-    body = retrain.request(config, trigger="manual", run_id="r-1", reasons=["asked for"])
-    assert [r["id"] for r in retrain.pending(config)] == ["retrain-r-1"]
-    retrain.update(config, body["id"], status="awaiting approval", version="7")
+    body = requests.request(config, trigger="manual", run_id="r-1", reasons=["asked for"])
+    assert [r["id"] for r in requests.pending(config)] == ["retrain-r-1"]
+    requests.update(config, body["id"], status="awaiting approval", version="7")
     stored = json.loads((config.store / "requests" / "retrain-r-1.json").read_text())
     assert stored["status"] == "awaiting approval" and stored["version"] == "7" and stored["updated"]
-    assert retrain.pending(config) == [] and retrain.update(config, None, status="x") is None
+    assert requests.pending(config) == [] and requests.update(config, None, status="x") is None
     with pytest.raises(WorkbenchError, match=r"retrain request 'nope' not found in .*requests\. Known requests: retrain-r-1\."):
-        retrain.get(config, "nope")
+        requests.get(config, "nope")
 
 
 @pytest.mark.parametrize(("overrides", "message"), [

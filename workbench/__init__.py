@@ -21,7 +21,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import load_config
     from workbench.exceptions import WorkbenchError
-    from workbench.phase import start_phase
+    from workbench.runner.context import start_phase
 
 _ATTRS = {"start_phase": "workbench.phase", "load_config": "workbench.config", "WorkbenchError": "workbench.exceptions"}
 

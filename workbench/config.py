@@ -1,9 +1,10 @@
 """The project config (``workbench.yaml``): pydantic models for the public contract.
 
 Relative paths resolve against the folder of the config file, so a project folder can
-live anywhere. Every problem becomes one :class:`~workbench.exceptions.ConfigError`
-whose message names the file, the key and the fix; the CLI turns it into exit code 2
-before anything runs or is written.
+live anywhere. Every problem pydantic finds goes into one :class:`~workbench.exceptions.ConfigError`
+whose message names the file, each key and the fix; the CLI turns it into exit code 2
+before anything runs or is written. This module imports only pydantic and yaml: checks that
+read data files or know the estimators and KPI formulas are pre-flight checks of their parts.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import difflib
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from workbench.exceptions import ConfigError, DataError
-from workbench.kpis import KpiList
+from workbench.exceptions import ConfigError
 
 DEFAULT_CONFIG = "workbench.yaml"
 
@@ -57,14 +57,9 @@ class ModelConfig(_Strict):
     task: Literal["binary", "regression"] = "binary"
     estimator: str = "hist_gradient_boosting"
     params: dict[str, Any] = Field(default_factory=dict)
-    baseline: str | None = None
+    baseline: str | None = None  # default per task: see workbench.registry.estimators.DEFAULT_BASELINE
     test_size: float = Field(0.25, gt=0.0, lt=1.0)
     seed: int = 42
-
-    @property
-    def baseline_name(self) -> str:
-        """The baseline estimator, defaulting per task."""
-        return self.baseline or BASELINES[self.task][0]
 
 
 class Thresholds(_Strict):
@@ -102,6 +97,35 @@ class CanaryConfig(_Strict):
     share: float = Field(0.0, ge=0.0, lt=1.0)
 
 
+class KpiConfig(_Strict):
+    """One business KPI of the ``kpis:`` section; its formula is checked by :mod:`workbench.analyses.kpis` before anything runs."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    label: str = ""
+    description: str = ""
+    unit: str = ""
+    formula: str
+    direction: Literal["higher", "lower"]
+    target: float
+    baseline: float | Literal["model"] = "model"
+    values: dict[str, float] = Field(default_factory=dict)
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    task: Literal["binary", "regression"] | None = None
+
+    @property
+    def display(self) -> str:
+        """The label, else the name."""
+        return self.label or self.name
+
+
+def _unique_kpis(kpis: list[KpiConfig]) -> list[KpiConfig]:
+    names = [k.name for k in kpis]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"KPI name(s) {', '.join(twice)} used more than once; names must be unique")
+    return kpis
+
+
 class Config(_Strict):
     """The whole ``workbench.yaml``; paths are absolute once loaded."""
 
@@ -114,12 +138,11 @@ class Config(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
-    kpis: KpiList = Field(default_factory=list)  # business KPIs (workbench/kpis.py)
+    kpis: Annotated[list[KpiConfig], AfterValidator(_unique_kpis)] = Field(default_factory=list)  # business KPIs
     # people -> role; absent: everyone is admin (a local project); present: enforced, "*" sets everyone else's role
     roles: dict[str, Literal["viewer", "data_scientist", "approver", "admin"]] | None = None
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
-    # <SERVE: report-app serving settings, added by the apps work>
     source: Path = Field(default=Path(DEFAULT_CONFIG), exclude=True)
 
     @field_validator("store", "reports")
@@ -159,20 +182,22 @@ def find_config(path: str | Path = DEFAULT_CONFIG) -> Path:
     )
 
 
-def load_config(path: str | Path = DEFAULT_CONFIG, *, check_data: bool = True) -> Config:
-    """Read, validate and resolve a config file.
+def load_config(path: str | Path = DEFAULT_CONFIG) -> Config:
+    """Read, validate and resolve a config file (its shape only: pydantic and yaml).
+
+    What needs the data files, the estimator table or the KPI formulas is checked by the
+    pre-flight checks (:func:`workbench.data.preflight.check`, :func:`workbench.registry.estimators.check_config`,
+    :func:`workbench.analyses.kpis.check_config`), which the command line runs before anything executes.
 
     Parameters
     ----------
     path : str or Path
         The YAML file; see :func:`find_config` for how a relative path is found.
-    check_data : bool
-        Also check that the data files exist and the declared columns are in them.
 
     Raises
     ------
     ConfigError
-        One message naming the file, the key and the fix.
+        Naming the file, and every key pydantic refused with the fix.
     """
     source = find_config(path)
     raw = _read_yaml(source)
@@ -180,11 +205,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, *, check_data: bool = True) -
         config = Config.model_validate({**raw, "source": source})
     except ValidationError as exc:
         raise ConfigError(_describe(source, exc)) from None
-    config = _resolve_paths(config, source.parent)
-    _check_model(config)
-    if check_data:
-        check_data_paths(config)
-    return config
+    return _resolve_paths(config, source.parent)
 
 
 def _read_yaml(source: Path) -> dict[str, Any]:
@@ -204,16 +225,22 @@ def _read_yaml(source: Path) -> dict[str, Any]:
 
 
 def _describe(source: Path, exc: ValidationError) -> str:
-    """Turn pydantic's first error into one line: file, key, problem, fix."""
-    err = exc.errors()[0]
+    """Every problem pydantic found, on one line: file, then each key, its problem and the fix."""
+    problems = [_problem(err) for err in exc.errors()]
+    if len(problems) == 1:
+        return f"{source}: {problems[0]}"
+    return f"{source}: {len(problems)} problems: " + " ".join(f"({n}) {p}" for n, p in enumerate(problems, start=1))
+
+
+def _problem(err: Any) -> str:
     loc = [str(part) for part in err["loc"]]
     key = ".".join(loc)
     if err["type"] == "extra_forbidden":
-        return f"{source}: unknown key '{key}'{_suggest(loc)}."
+        return f"unknown key '{key}'{_suggest(loc)}."
     if err["type"] == "missing":
-        return f"{source}: missing required key '{key}'. Fix: add it (see README, 'Config keys')."
+        return f"missing required key '{key}'. Fix: add it (see README, 'Config keys')."
     got = err.get("input")
-    return f"{source}: key '{key}': {err['msg'].lower()} (got {got!r}). Fix the value in the config."
+    return f"key '{key}': {err['msg'].lower()} (got {got!r}). Fix the value in the config."
 
 
 def _suggest(loc: list[str]) -> str:
@@ -252,49 +279,3 @@ def did_you_mean(name: str, valid: list[str] | tuple[str, ...]) -> str:
     """`` Did you mean 'x'?`` for the closest valid name, or an empty string."""
     close = difflib.get_close_matches(name, list(valid), n=1)
     return f" Did you mean '{close[0]}'?" if close else ""
-
-
-def _check_model(config: Config) -> None:
-    task = config.model.task
-    for key, name, valid in (
-        ("model.estimator", config.model.estimator, ESTIMATORS[task]),
-        ("model.baseline", config.model.baseline_name, BASELINES[task]),
-    ):
-        if name not in valid:
-            raise ConfigError(
-                f"{config.source}: key '{key}': unknown estimator {name!r} for task {task!r}.{did_you_mean(name, valid)} "
-                f"Valid names: {', '.join(valid)}."
-            )
-
-
-def check_data_paths(config: Config) -> None:
-    """Check the reference file exists (or is demo data to generate) and the columns are in it."""
-    from workbench import data
-
-    reference = config.data.reference
-    if not reference.exists():
-        if config.demo:
-            return  # generated on first run; its columns are known to match
-        raise ConfigError(
-            f"{config.source}: key 'data.reference': file {reference} does not exist. "
-            "Fix: point data.reference at a CSV or Parquet file."
-        )
-    try:
-        columns = data.read_columns(reference)
-        _check_columns(config, columns)
-    except DataError as exc:
-        raise ConfigError(f"{config.source}: {exc}") from None
-
-
-def _check_columns(config: Config, columns: list[str]) -> None:
-    d = config.data
-    declared: list[tuple[str, str]] = [("data.target", d.target)]
-    declared += [(key, col) for key, col in (("data.id", d.id), ("data.timestamp", d.timestamp)) if col]
-    for key in ("numeric", "categorical", "sensitive", "features"):
-        declared += [(f"data.{key}", col) for col in (getattr(d, key) or [])]
-    for key, col in declared:
-        if col not in columns:
-            raise ConfigError(
-                f"{config.source}: key '{key}': column {col!r} not found in {d.reference.name}.{did_you_mean(col, columns)} "
-                f"Columns are: {', '.join(columns)}."
-            )

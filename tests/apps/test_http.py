@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from tests.apps.conftest import REPO, free_port, serve_args, serving
-from workbench import results
+from workbench.reports import catalog
 from workbench.config import load_config
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,7 @@ def server(monitored_demo):
 
 @pytest.fixture(scope="module")
 def runs(monitored_demo):
-    return results.list_runs(load_config(monitored_demo[0] / "workbench.yaml"), kind="monitor")
+    return catalog.list_runs(load_config(monitored_demo[0] / "workbench.yaml"), kind="monitor")
 
 
 def _message(body: str) -> str:
@@ -89,7 +89,7 @@ def test_unknown_run_is_refused(server, runs):
     fake = runs[-1].run_id[:-4] + "zzzz"
     status, _, body = server.get(f"voila/render/fairness.ipynb?run={fake}")
     assert status == 200
-    assert _message(body) == f"error: refused: run '{fake}' has no fairness results. Fix: pick a run from the list (`workbench runs` lists them)."
+    assert _message(body) == f"error: refused: run '{fake}' has no fairness catalog. Fix: pick a run from the list (`workbench runs` lists them)."
 
 
 def test_unknown_card_version_is_refused(server):
@@ -131,7 +131,7 @@ BROKEN = 'raise RuntimeError("SECRET-DETAIL-42 /private/path")'
 RUNNER = """
 import sys
 from pathlib import Path
-from workbench import serve
+from workbench.apps import server as serve
 from workbench.config import load_config
 options = serve.ServeOptions(port=int(sys.argv[1]), pool_size=0, cull_idle_s=4, root=Path(sys.argv[2]))
 sys.exit(serve.serve(load_config(sys.argv[3]), options))

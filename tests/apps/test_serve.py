@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import workbench
-from workbench import serve
-from workbench.apps.distributions import distribution_table
+from workbench.apps import server as serve
+from workbench.analyses.drift._distributions import distribution_table
 
 
 @pytest.mark.parametrize("ip", ["0.0.0.0", "192.168.1.20", "::", "example.org", ""])
@@ -73,7 +73,7 @@ def test_url_carries_the_token():
 
 
 def test_distribution_table_matches_the_reference_profile(demo_files):
-    from workbench import drift
+    from workbench.analyses import drift
 
     reference = pd.read_parquet(demo_files / "reference.parquet")
     batch = pd.read_parquet(sorted((demo_files / "batches").glob("*.parquet"))[-1])

@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from tests.drift.conftest import categorical
-from workbench.drift import build_profile, compare
+from workbench.analyses.drift import build_profile, compare
 
 PAIRS = 400
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.drift.conftest import CATEGORICAL, NUMERIC, categorical, frame
-from workbench.drift import COLUMNS, BatchStats, DriftResult, batch_stats, build_profile, compare
+from workbench.analyses.drift import COLUMNS, BatchStats, DriftResult, batch_stats, build_profile, compare
 from workbench.exceptions import DataError
 
 MODES = ["exact", "sketch"]

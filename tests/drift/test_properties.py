@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.drift.conftest import CATEGORICAL, NUMERIC, SHAPES, frame, sample
-from workbench.drift import ReferenceProfile, batch_stats, build_profile, compare
+from workbench.analyses.drift import ReferenceProfile, batch_stats, build_profile, compare
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MODES = st.sampled_from(["exact", "sketch"])

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from tests.drift.conftest import CATEGORICAL, NUMERIC, SHAPES, frame, sample
-from workbench.drift import _numeric as num
-from workbench.drift import build_profile, compare
+from workbench.analyses.drift import _numeric as num
+from workbench.analyses.drift import build_profile, compare
 
 
 def evidently_import_noise(test):

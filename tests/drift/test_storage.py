@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.drift.conftest import CATEGORICAL, NUMERIC, frame
-from workbench.drift import ReferenceProfile, batch_stats, batch_stats_from_parquet, build_profile, compare
+from workbench.analyses.drift import ReferenceProfile, batch_stats, batch_stats_from_parquet, build_profile, compare
 from workbench.exceptions import DataError
 
 MODES = ["exact", "sketch"]

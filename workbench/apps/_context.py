@@ -1,7 +1,7 @@
 """What every app starts from: the project config, the visitor's query string and the run choices.
 
 The query string and widget values are untrusted: a run id is checked for its shape
-(:func:`workbench.manifest.check_run_id`) and must name a stored run in which the app's
+(:func:`workbench.reports.manifest.check_run_id`) and must name a stored run in which the app's
 phase succeeded; anything else is refused with a message, never looked up as a path.
 """
 
@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from workbench._env import apply_safe_env
+from workbench.config import load_config as _load
 from workbench.exceptions import WorkbenchError
+from workbench.reports import catalog
+from workbench.reports.manifest import check_run_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config
-    from workbench.results import RunInfo
+    from workbench.reports.catalog import RunInfo
 
 CONFIG_ENV = "WORKBENCH_CONFIG"
 MAX_QUERY = 2000  # longer query strings are ignored: nothing an app accepts is that long
@@ -67,9 +71,7 @@ class AppContext:
     def runs(self) -> list[RunInfo]:
         """Every readable run, oldest first."""
         if self._runs is None:
-            from workbench import results
-
-            self._runs = results.list_runs(self.config)
+            self._runs = catalog.list_runs(self.config)
         return self._runs
 
     def choices(self, phase: str) -> list[Choice]:
@@ -86,8 +88,6 @@ class AppContext:
         RunRefused
             When the id is malformed (e.g. a path) or names no run in which ``phase`` succeeded.
         """
-        from workbench.manifest import check_run_id
-
         wanted = run_id if run_id is not None else self.query.get("run", "")
         options = self.choices(phase)
         if not wanted:
@@ -101,19 +101,14 @@ class AppContext:
         for choice in options:
             if choice.run_id == wanted:
                 return choice
-        raise RunRefused(f"refused: run {wanted!r} has no {phase} results. Fix: pick a run from the list (`workbench runs` lists them).")
+        raise RunRefused(f"refused: run {wanted!r} has no {phase} catalog. Fix: pick a run from the list (`workbench runs` lists them).")
 
 
 def _choice(info: RunInfo) -> Choice:
-    from workbench._io import read_json
-
-    score: dict[str, Any] = {}
-    path = info.phase_dir("score") / "result.json"
-    if path.is_file():
-        try:
-            score = read_json(path)
-        except (OSError, ValueError):
-            score = {}
+    try:
+        score = info.read("score") or {}
+    except (OSError, ValueError):
+        score = {}
     batch = str(score.get("batch", {}).get("name", "")).rsplit(".", 1)[0] or info.manifest.get("kind", "run")
     model = score.get("model", {})
     return Choice(info.run_id, batch, str(model.get("version", "")), str(model.get("semver", "")), str(model.get("role", "")),
@@ -138,9 +133,6 @@ def query_params() -> dict[str, str]:
 
 def load_config(config: str = "") -> Config:
     """The project config: ``config`` when given, else ``$WORKBENCH_CONFIG`` (set by ``workbench serve``)."""
-    from workbench.config import load_config as _load
-    from workbench.store import apply_safe_env
-
     apply_safe_env()
     path = config or os.environ.get(CONFIG_ENV, "")
     if not path:
@@ -154,62 +146,3 @@ def context(config: str = "", run: str = "") -> AppContext:
     if run:
         query["run"] = run
     return AppContext(load_config(config), query)
-
-
-class Prepared:
-    """An app built ahead of a visit (in a pre-heated kernel) for the default view: the newest run.
-
-    :meth:`visit` then only checks that nothing changed since: no run id or version asked for
-    in the URL, and the same stored runs. Otherwise the app is built again for the visit.
-    """
-
-    def __init__(self, name: str, config: str = "") -> None:
-        import importlib
-
-        warm()
-        self.name = name
-        self.module = importlib.import_module(f"workbench.apps.{name}")
-        self.config = config
-        self.ctx = AppContext(load_config(config), {})
-        self.view = self.module.app(self.ctx)
-        self.signature = signature(self.ctx, name)
-
-    def visit(self, run: str = "") -> Any:
-        """What to show this visitor (waits for the visitor's query string in a pre-heated kernel)."""
-        query = query_params()
-        if run:
-            query["run"] = run
-        ctx = AppContext(self.ctx.config, query)
-        if any(query.get(key) for key in ("run", "version")) or signature(ctx, self.name) != self.signature:
-            return self.module.app(ctx)
-        return self.view
-
-
-def signature(ctx: AppContext, name: str) -> tuple:
-    """What an app's default view depends on: every stored run with its phase statuses (the card app: the versions with a card)."""
-    if name == "card":
-        from workbench.apps import card
-
-        return tuple(card.versions(ctx))
-    return tuple((r.run_id, r.status, tuple(sorted((n, p.get("status")) for n, p in r.manifest.get("phases", {}).items()))) for r in ctx.runs())
-
-
-def prepare(name: str, config: str = "") -> Prepared:
-    """Import everything and build the app ``name`` for the newest run, before any visitor arrives."""
-    return Prepared(name, config)
-
-
-def warm() -> None:
-    """Import what the apps use, so a pre-heated kernel has paid for it before a visitor arrives."""
-    import ipywidgets  # noqa: F401
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.figure  # noqa: F401
-    import pandas  # noqa: F401
-    import pyarrow.parquet  # noqa: F401
-
-    from workbench import config, results  # noqa: F401
-    from workbench.apps import _render
-
-    _render.warm_fonts()

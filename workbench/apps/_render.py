@@ -112,3 +112,8 @@ def warm_fonts() -> None:
     ax.bar(["a"], [1])
     ax.set_title("warm")
     png(fig)
+
+
+def version_key(version: str) -> tuple[int, str]:
+    """Sort model versions numerically (MLflow versions are integers as strings)."""
+    return (int(version), "") if version.isdigit() else (10**9, version)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.apps import _render as r
 from workbench.apps._context import RunRefused
+from workbench.apps._render import version_key
 from workbench.exceptions import WorkbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,11 +32,6 @@ def start(ctx: AppContext, phase: str, what: str, build: Callable[[AppContext, l
     except RunRefused as exc:
         return HTML(r.STYLE + r.message(str(exc), "error"))
     return build(ctx, choices, chosen).widget
-
-
-def version_key(version: str) -> tuple[int, str]:
-    """Sort model versions numerically (MLflow versions are integers as strings)."""
-    return (int(version), "") if version.isdigit() else (10**9, version)
 
 
 class Frame:

@@ -1,8 +1,7 @@
 """The model-card app: the card of a chosen model version.
 
-Cards come from :mod:`workbench.model_card` (``versions(config)``, ``read(config, version)``,
-``html_path(config, version)``). Until that module lands, or while no version has a card, the app
-says the card is not produced yet. A ``version`` in the URL must be one of the listed versions.
+Cards come from :mod:`workbench.reports.model_card` (``versions(config)``, ``read(config, version)``,
+``html_path(config, version)``). While no version has a card, the app says the card is not produced yet. A ``version`` in the URL must be one of the listed versions.
 """
 
 from __future__ import annotations
@@ -11,24 +10,20 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from workbench.apps import _render as r
-from workbench.apps._widgets import Frame, version_key
+from workbench.apps._render import version_key
+from workbench.apps._widgets import Frame
 from workbench.exceptions import WorkbenchError
+from workbench.reports import model_card
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.apps._context import AppContext
 
 
-def _module() -> Any:
-    from workbench import model_card
-
-    return model_card
-
-
 def versions(ctx: AppContext) -> list[str]:
     """Versions with a card, newest first; empty when cards are not produced (yet)."""
     try:
-        found = [str(v) for v in _module().versions(ctx.config)]
-    except (ImportError, AttributeError, WorkbenchError):
+        found = [str(v) for v in model_card.versions(ctx.config)]
+    except WorkbenchError:
         return []
     return sorted(found, key=version_key, reverse=True)
 
@@ -73,16 +68,15 @@ class CardApp:
 
 def render(ctx: AppContext, version: str) -> str:
     """The card as HTML: the stored HTML card in a sandboxed frame, else the card's fields."""
-    module = _module()
     try:
-        path = module.html_path(ctx.config, version)
+        path = model_card.html_path(ctx.config, version)
     except (AttributeError, WorkbenchError, OSError):
         path = None
     if path is not None and path.is_file():
         # srcdoc in a sandbox without scripts: the card's HTML cannot touch the app or the kernel.
         return (f'<iframe sandbox="" style="width:100%;height:900px;border:1px solid #e2e8f0;border-radius:6px" '
                 f'srcdoc="{html.escape(path.read_text(encoding="utf-8"), quote=True)}"></iframe>')
-    return fields_html(module.read(ctx.config, version))
+    return fields_html(model_card.read(ctx.config, version))
 
 
 def fields_html(card: dict[str, Any], depth: int = 0) -> str:

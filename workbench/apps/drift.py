@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench._io import read_json as _read
 from workbench.apps import _render as r
 from workbench.apps._widgets import Frame, LazyTabs, RunPicker, image, set_options, start
 
@@ -44,7 +45,6 @@ def read_table(folder: Path, name: str) -> Any:
 
 def read_json(folder: Path, name: str) -> dict[str, Any]:
     """A stored JSON result, or ``{}``."""
-    from workbench._io import read_json as _read
 
     path = folder / name
     return _read(path) if path.is_file() else {}

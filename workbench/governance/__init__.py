@@ -1,20 +1,20 @@
-"""Governance: roles and permissions, approvals, promotion, rejection, rollback and alias history.
+"""Governance: the audit trail, roles and permissions, approvals, alias actions, retrain requests and canary routing.
 
-Every verb here checks the actor's role first (a refusal is audited as ``denied``), acts on
-the MLflow registry under the registry lock, and writes audit events (``approve``, ``reject``,
-``promote``, ``rollback``; subject ``project/version``; details with ``semver`` and ``reason``)
-and, for promotions and rollbacks, a changelog entry. Alias moves are recorded in those
-events, so the tamper-evident audit log is also the alias history (:func:`alias_history`).
+Modules (import them directly; this package imports none of them, so every part can write to
+the audit trail without pulling in the rest):
+
+- :mod:`~workbench.governance.audit` — the append-only, hash-chained audit trail (imports no other part);
+- :mod:`~workbench.governance.roles` — roles and the permission matrix;
+- :mod:`~workbench.governance.approvals` — pending approvals and their evidence;
+- :mod:`~workbench.governance.actions` — approve, reject, promote, rollback;
+- :mod:`~workbench.governance.alias_history` — which version held an alias when;
+- :mod:`~workbench.governance.config_log` — config changes recorded in the audit trail;
+- :mod:`~workbench.governance.requests` — retrain requests awaiting a person;
+- :mod:`~workbench.governance.canary` — the deterministic canary routing rule.
+
+Every verb checks the actor's role first (a refusal is audited as ``denied``), acts on the MLflow
+registry under the registry lock, and writes audit events (``approve``, ``reject``, ``promote``,
+``rollback``; subject ``project/version``; details with ``semver`` and ``reason``) and, for
+promotions and rollbacks, a changelog entry. Alias moves are recorded in those events, so the
+tamper-evident audit log is also the alias history.
 """
-
-from __future__ import annotations
-
-from workbench.governance._actions import approve, promote, reject, rollback
-from workbench.governance._approvals import attach_evidence, file_approval, get_approval, list_approvals, pending_approvals
-from workbench.governance._config_log import note_config
-from workbench.governance._history import alias_history, champion_on, champion_stack
-from workbench.governance._roles import PERMISSIONS, PermissionDenied, allowed_roles, require, role_of
-
-__all__ = ["PERMISSIONS", "PermissionDenied", "alias_history", "allowed_roles", "approve", "attach_evidence", "champion_on",
-           "champion_stack", "file_approval", "get_approval", "list_approvals", "note_config", "pending_approvals", "promote", "reject",
-           "require", "role_of", "rollback"]

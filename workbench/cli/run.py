@@ -1,0 +1,85 @@
+"""The lifecycle commands: ``run`` (the train DAG), ``monitor`` (the monitor DAG per batch), ``runs`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from workbench import runner
+from workbench.cli._common import config_arg, load
+from workbench.data import sources
+from workbench.exceptions import DataError, ParameterError
+from workbench.governance import roles
+from workbench.reports import catalog
+from workbench.runner import params
+
+
+def register(sub: Any) -> dict[str, Any]:
+    """Add ``run``, ``monitor``, ``runs`` and ``demo``; return ``{name: handler}``."""
+    run = sub.add_parser("run", help="run the lifecycle phases (validate, train, baseline, evaluate, register)")
+    config_arg(run)
+    run.add_argument("--phases", help="comma-separated subset of phases (their inputs come from earlier runs)")
+    run.add_argument("--jobs", type=int, help="phases run in parallel (default: number of cores)")
+    run.add_argument("--run-id", help="name of the run folder (default: <UTC time>-train-<hex>)")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="notebook parameter for every phase that declares it (JSON value, else string)")
+
+    monitor = sub.add_parser("monitor", help="score and check drift on one batch (--batch) or on every configured batch in order")
+    config_arg(monitor)
+    monitor.add_argument("--batch", help="one batch file (CSV or Parquet); default: every file in data.batches, in name order")
+    monitor.add_argument("--jobs", type=int, help="phases run in parallel (default: number of cores)")
+    monitor.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                         help="notebook parameter (e.g. mode=sketch) for every phase that declares it")
+
+    runs = sub.add_parser("runs", help="list recorded runs, oldest first")
+    config_arg(runs)
+
+    demo = sub.add_parser("demo", help="generate the demo data (if missing) for the config")
+    config_arg(demo)
+    return {"run": _cmd_run, "monitor": _cmd_monitor, "runs": _cmd_runs, "demo": _cmd_demo}
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config = load(args)
+    values = dict(params.parse_assignment(text) for text in args.param)
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()] if args.phases else None
+    if phases is None or "register" in phases:  # refuse a viewer before any kernel starts (audited)
+        roles.require(config, "train", config.project)
+    result = runner.run(config, phases=phases, jobs=args.jobs, run_id=args.run_id, params=values)
+    print(runner.summary(result, config))
+    return result.exit_code
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    config = load(args)
+    values = dict(params.parse_assignment(text) for text in args.param)
+    if args.batch and not Path(args.batch).is_file():
+        raise DataError(f"batch file {args.batch} does not exist. Fix: pass an existing CSV or Parquet file (--batch).")
+    if "batch" in values:
+        raise ParameterError("parameter 'batch' is set by --batch. Fix: pass the file with --batch FILE.")
+    batches = [Path(args.batch).resolve()] if args.batch else sources.list_batches(config)
+    if not batches:
+        raise DataError(f"{config.source}: no batch files found under data.batches ({config.data.batches}). "
+                        "Fix: add CSV or Parquet batches there, or pass --batch FILE.")
+    code = 0
+    for path in batches:
+        result = runner.run(config, jobs=args.jobs, params={**values, "batch": str(path)}, kind="monitor")
+        print(runner.summary(result, config))
+        code = max(code, result.exit_code)
+    return code
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    config = load(args, check=False)
+    for info in catalog.list_runs(config):
+        phases = " ".join(f"{n}:{e['status']}" for n, e in info.manifest.get("phases", {}).items())
+        print(f"{info.run_id}  {info.status:<9} {phases}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    config = load(args, check=False)
+    made = sources.ensure_demo_data(config)
+    print(f"demo data {'generated' if made else 'already present'} at {config.data.reference.parent}")
+    return 0

@@ -1,0 +1,73 @@
+"""The configured datasets: reference and batches, read with checks, hashes and an audit trail.
+
+Every read goes through :func:`read`, which schema-checks nothing by itself but records the
+file's sha256 in the data-access log, so lineage can always say which bytes were used.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench import data
+from workbench.data import demo
+from workbench.exceptions import ConfigError
+from workbench.governance import audit
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from workbench.config import Config
+    from workbench.data import Schema, Table
+
+SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
+
+
+def ensure_demo_data(config: Config) -> bool:
+    """Generate the demo files when the config is the demo and they are missing."""
+    if not config.demo:
+        return False
+
+    batches = Path(config.data.batches) if config.data.batches else config.data.reference.parent / "batches"
+    return demo.ensure_demo(config.data.reference, batches)
+
+
+def read(config: Config, path: str | Path, *, purpose: str) -> Table:
+    """Read a dataset file and record the access (path, sha256, rows) in the audit log."""
+
+    d = config.data
+    parse = [d.timestamp] if d.timestamp and str(path).endswith((".csv", ".csv.gz")) else []
+    table = data.load_table(path, parse_dates=parse)
+    audit.record(config.store, "data_access", str(table.path), sha256=table.sha256, rows=table.rows, purpose=purpose)
+    return table
+
+
+def read_reference(config: Config) -> Table:
+    """The reference (training) set."""
+    ensure_demo_data(config)
+    return read(config, config.data.reference, purpose="reference")
+
+
+def schema(config: Config, frame: pd.DataFrame, *, source: str) -> Schema:
+    """The schema the config declares, with omitted lists inferred from ``frame``."""
+
+    d = config.data
+    return data.infer_schema(
+        frame, target=d.target, id=d.id, timestamp=d.timestamp, numeric=d.numeric,
+        categorical=d.categorical, sensitive=d.sensitive, features=d.features, source=source,
+    )
+
+
+def list_batches(config: Config) -> list[Path]:
+    """Production batch files, ordered by name (a folder or a glob)."""
+    ensure_demo_data(config)
+    spec = config.data.batches
+    if not spec:
+        raise ConfigError(f"{config.source}: key 'data.batches' is not set. Fix: point it at a folder or glob of batches.")
+    folder = Path(spec)
+    if folder.is_dir():
+        paths = [p for p in folder.iterdir() if p.name.endswith(SUFFIXES)]
+    else:
+        paths = [Path(p) for p in glob.glob(spec) if p.endswith(SUFFIXES)]
+    return sorted(paths, key=lambda p: p.name)

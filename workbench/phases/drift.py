@@ -1,0 +1,135 @@
+"""The drift phase (``60_drift``): data, concept and feature drift of one scored batch against the champion.
+
+The batch is compared with the champion's cached reference (:mod:`workbench.phases._inputs`);
+the statistics come from :mod:`workbench.analyses.drift` and :mod:`workbench.analyses.concept`.
+When any threshold is crossed a retrain request is filed (it waits for a person). The drift
+history across all monitored batches is rebuilt from the results catalog after each batch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workbench.analyses import concept, drift, evidently_report
+from workbench.governance import audit, requests
+from workbench.phases._inputs import Reference, reference, reference_frame, scored_batch
+from workbench.registry import versions
+from workbench.reports import catalog, history
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from workbench.runner.context import PhaseContext
+
+__all__ = ["ALERT_STATUSES", "Reference", "concept_drift", "data_drift", "evidently_html", "plot", "record_history", "reference",
+           "scored_batch", "verdict"]
+
+# Column statuses that raise an alert on their own, whatever the dataset-level verdict.
+ALERT_STATUSES = ("high missing share", "empty column", "type changed", "missing column")
+
+
+def data_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame) -> Any:
+    """Per-column drift and the dataset verdict, saved as ``columns.parquet`` and ``data_drift.json``."""
+    t = phase.config.thresholds
+    result = drift.compare(ref.profile, batch, alpha=t.data_drift, min_effect_numeric=t.data_drift,
+                           min_effect_categorical=t.data_drift)
+    phase.save_table(catalog.COLUMNS_FILE, result.columns)
+    # reference vs batch share per bin or category, for the drift app's feature picker
+    phase.save_table(catalog.DISTRIBUTIONS_FILE, drift.distribution_table(ref.profile, batch))
+    phase.save_json(catalog.DATA_DRIFT_FILE, result.to_dict())
+    phase.log_metrics({"drifted_columns": result.dataset["drifted_columns"], "drifted_share": result.dataset["drifted_share"]})
+    return result
+
+
+def concept_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, role: str = "champion") -> dict[str, Any]:
+    """Prediction drift, performance change and residual (feature) drift; saved as ``concept.json``.
+
+    ``role`` is the model that scored the batch (``baseline`` after a fallback): the batch is
+    compared with that model's scores on the reference holdout. Residual drift is tested
+    per feature at alpha / number of features (Bonferroni), so ten clean features do not
+    give a ~40 % chance of some false alarm in every batch.
+    """
+    cfg, task = phase.config, phase.config.model.task
+    scored = ref.scored_by[role]
+    pred = concept.prediction_drift(scored["score"].to_numpy(), batch["score"].to_numpy(), task=task,
+                                    threshold=cfg.thresholds.concept_drift)
+    labelled = batch[batch["y"].notna()]
+    perf = concept.performance_change(scored["y"].to_numpy(), scored["score"].to_numpy(),
+                                      labelled["y"].to_numpy() if len(labelled) else None,
+                                      labelled["score"].to_numpy() if len(labelled) else None, task=task, seed=cfg.model.seed)
+    residuals = None
+    if perf.get("status", "ok") == "ok" and len(labelled):
+        alpha = cfg.thresholds.data_drift / max(1, len(ref.schema.features))
+        residuals = concept.residual_drift(scored, labelled, features=ref.schema.features, numeric=ref.numeric, task=task,
+                                           threshold=cfg.thresholds.feature_drift, alpha=alpha)
+        phase.save_table(catalog.FEATURE_DRIFT_FILE, residuals)
+    verdict = concept.concept_verdict(pred, perf, residuals)
+    out = {"scored_by": role, "prediction_drift": pred, "performance": perf, "verdict": verdict}
+    phase.save_json(catalog.CONCEPT_FILE, out)
+    phase.log_metrics({"score_psi": pred["psi"], "concept_drift": float(verdict["concept_drift"]),
+                       "feature_drift": float(verdict["feature_drift"])} | ({"performance_delta": perf["difference"]} if "difference" in perf else {}))
+    return out
+
+
+def evidently_html(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, sample: int = 20_000) -> dict[str, Any]:
+    """The evidently DataDriftPreset HTML for the same batch, saved as ``evidently.html``."""
+    table = reference_frame(phase.config, dict(versions.alias_version(phase.config, "champion").tags))
+    html, info = evidently_report.build_report(table, batch, numeric=ref.numeric, categorical=ref.categorical, sample=sample,
+                                               seed=phase.config.model.seed)
+    path = phase.save_text(catalog.EVIDENTLY_FILE, html)
+    return {"path": str(path), **info}
+
+
+def verdict(phase: PhaseContext, ref: Reference, scored: dict[str, Any], data: Any, concept_result: dict[str, Any]) -> dict[str, Any]:
+    """The batch's overall verdict; files a retrain request when a threshold is crossed."""
+    reasons = []
+    if data.dataset["drift"]:
+        reasons.append(f"data drift in {data.dataset['drifted_columns']} of {data.dataset['columns']} columns")
+    bad = data.columns[data.columns["status"].isin(ALERT_STATUSES)]
+    if len(bad):
+        reasons.append("data problems: " + ", ".join(f"{r.column} ({r.status})" for r in bad.itertuples()))
+    reasons += concept_result["verdict"]["reasons"]
+    out = {"batch": scored["batch"], "model": {"version": ref.version, "semver": ref.semver},
+           "data_drift": bool(data.dataset["drift"]), "concept_drift": concept_result["verdict"]["concept_drift"],
+           "feature_drift": concept_result["verdict"]["feature_drift"], "alert": bool(reasons), "reasons": reasons,
+           "drifted_columns": data.columns.loc[data.columns["drifted"], "column"].tolist(), "fallback": scored["fallback"]}
+    if reasons:
+        out["retrain_request"] = requests.request(phase.config, trigger="drift", run_id=phase.run_id, reasons=reasons,
+                                                 model_version=ref.version, batch=scored["batch"]["name"])
+        audit.record(phase.config.store, "retrain_request", f"{phase.config.project}/{ref.version}", reasons=reasons, run_id=phase.run_id)
+    phase.save_json(catalog.VERDICT_FILE, out)
+    return out
+
+
+def plot(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, data: Any) -> Any:
+    """Effect size per column against its threshold, and the score distributions; saved as ``drift.png``."""
+    import numpy as np
+    from IPython.display import Image
+    from matplotlib.figure import Figure
+
+    cols = data.columns.sort_values("effect_size", ascending=True)
+    fig = Figure(figsize=(10, 0.3 * len(cols) + 2.5))
+    left, right = fig.subplots(1, 2, width_ratios=[3, 2])
+    colors = np.where(cols["drifted"], "#c53030", "#a0aec0")
+    left.barh(cols["column"], cols["effect_size"].fillna(0), color=colors)
+    left.axvline(float(cols["effect_threshold"].iloc[0]), color="black", linestyle="--", linewidth=1, label="effect threshold")
+    left.set_xlabel("effect size (normalised Wasserstein / Jensen–Shannon)")
+    left.legend(loc="lower right", fontsize=8)
+    left.set_title("Data drift per column (red: drifted)")
+    bins = np.linspace(0, 1, 21) if phase.config.model.task == "binary" else 30
+    right.hist(ref.scored["score"], bins=bins, density=True, alpha=0.5, label="reference (holdout)")
+    right.hist(batch["score"], bins=bins, density=True, alpha=0.5, label="batch")
+    right.set_title("Model score distribution")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return Image(filename=str(phase.save_figure(catalog.DRIFT_PLOT, fig)))
+
+
+def record_history(phase: PhaseContext) -> pd.DataFrame:
+    """Drift history across every monitored batch (this one included): tables and a plot; returns the dataset-level table."""
+    dataset, columns = history.build(phase.config, phase.dir)
+    phase.save_table(catalog.HISTORY_FILE, dataset)
+    phase.save_table(catalog.HISTORY_COLUMNS_FILE, columns)
+    if not dataset.empty:
+        phase.save_figure(catalog.HISTORY_PLOT, history.plot(dataset, columns))
+    return dataset

@@ -1,0 +1,152 @@
+"""The evaluate phase (``30_evaluate``): candidate, baseline and champion scored on the holdout and compared.
+
+Metrics with bootstrap intervals, paired comparisons and the decision rule come from
+:mod:`workbench.analyses.evaluation`; this phase loads the models, scores the holdout, saves
+the results and, in a governed retrain, compares the candidate with the champion on the rows
+the champion never trained on (``unseen.json``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench import registry
+from workbench._io import read_json
+from workbench.analyses.evaluation import (
+    PRIMARY,
+    Evaluation,
+    comparison_verdict,
+    decide,
+    metric_functions,
+    metrics_with_ci,
+    paired_difference,
+)
+from workbench.data import frames, sources
+from workbench.data.dataset import Schema
+from workbench.exceptions import WorkbenchError
+from workbench.registry import estimators, models
+from workbench.reports import catalog
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.runner.context import PhaseContext
+
+__all__ = ["Evaluation", "evaluate", "plot", "unseen_by_champion"]
+
+
+def evaluate(phase: PhaseContext, *, n_bootstrap: int = 200, confidence: float = 0.95) -> Evaluation:
+    """Score the holdout with candidate, baseline and champion; compare; decide."""
+    import numpy as np
+    import pandas as pd
+
+
+
+    cfg, task = phase.config, phase.config.model.task
+    train_dir = phase.input_dir("train")
+    holdout = pd.read_parquet(train_dir / catalog.HOLDOUT_FILE)
+    schema = Schema.from_dict(phase.input_result("train")["schema"])
+    y = frames.target(holdout, schema, task).to_numpy()
+    scores = {"candidate": estimators.predict(_load(phase, "train"), holdout, schema, task),
+              "baseline": estimators.predict(_load(phase, "baseline"), holdout, schema, task)}
+    notes = []
+    champion = registry.try_load(cfg, "champion")
+    if champion is not None:
+        missing = sorted(set(champion.features) - set(holdout.columns))
+        if missing:
+            notes.append(f"champion v{champion.version} not comparable: holdout lacks its features {missing}")
+        else:
+            scores["champion"] = estimators.predict(champion.model, holdout, Schema.from_dict(champion.schema), task)
+    kw = {"n_bootstrap": n_bootstrap, "confidence": confidence, "seed": cfg.model.seed}
+    metrics = {name: metrics_with_ci(y, np.asarray(s), task, **kw) for name, s in scores.items()}
+    comparisons = {f"candidate_vs_{other}": paired_difference(y, scores["candidate"], scores[other], task, **kw)
+                   for other in scores if other != "candidate"}
+    decision = decide(task, comparisons["candidate_vs_baseline"], comparisons.get("candidate_vs_champion"))
+    decision["confidence"] = str(confidence)
+    phase.log_metrics({f"{m}_{k}": v["value"] for m, ms in metrics.items() for k, v in ms.items()})
+    return Evaluation(task, len(holdout), metrics, comparisons, decision, notes)
+
+
+def _load(phase: PhaseContext, upstream: str) -> Any:
+    logged = phase.input_result(upstream)["model"]
+    return models.load_model(logged["uri"], logged["sha256"], label=f"{upstream} model", tracking_uri=phase.config.mlflow_uri)
+
+
+def plot(phase: PhaseContext, evaluation: Evaluation) -> Any:
+    """Bar chart of each model's primary metric with its interval; saved as ``metrics.png``."""
+    from IPython.display import Image
+    from matplotlib.figure import Figure
+
+    primary = PRIMARY[evaluation.task]
+    names = list(evaluation.metrics)
+    vals = [evaluation.metrics[n][primary] for n in names]
+    fig = Figure(figsize=(5.5, 3.2))
+    ax = fig.subplots()
+    err = [[v["value"] - v["low"] for v in vals], [v["high"] - v["value"] for v in vals]]
+    ax.bar(names, [v["value"] for v in vals], yerr=err, capsize=6, color=["#2b6cb0", "#a0aec0", "#dd6b20"][: len(names)])
+    ax.set_ylabel(f"holdout {primary}")
+    ax.set_title(f"{primary} with {int(round(100 * _level(evaluation)))}% bootstrap intervals")
+    low = min(v["low"] for v in vals if v["low"] == v["low"]) if primary == "roc_auc" else 0
+    ax.set_ylim(max(0.0, low - 0.05) if primary == "roc_auc" else 0, None)
+    path = phase.save_figure("metrics.png", fig)
+    return Image(filename=str(path))
+
+
+def _level(evaluation: Evaluation) -> float:
+    return float(evaluation.decision.get("confidence", 0.95))
+
+
+def unseen_by_champion(phase: PhaseContext, retrain_window: str = "") -> dict[str, Any]:
+    """In a governed retrain: the candidate against the champion on holdout rows the champion never trained on.
+
+    The retrain's holdout is a fresh split of the training window (``retrain_window``: the
+    ``window.json`` the retrain wrote), so part of it was in the champion's training set, which
+    flatters the champion; this comparison leaves those rows out, overall and on the rows that
+    came from the window's batches. Needs ``data.id``. Saved as ``unseen.json``; outside a
+    retrain (empty ``retrain_window``) nothing is computed or saved.
+    """
+    if not retrain_window:
+        return {"status": "not computed: not a governed retrain"}
+    window = read_json(Path(retrain_window))
+    out = (_unseen(phase, window) if phase.config.data.id else None) or {"status": "not computed: needs data.id and a champion"}
+    phase.save_json(catalog.UNSEEN_FILE, out)
+    return out
+
+
+def _unseen(phase: PhaseContext, window: dict[str, Any]) -> dict[str, Any] | None:
+    import pandas as pd
+
+    cfg, task, id_col = phase.config, phase.config.model.task, phase.config.data.id
+    champion = registry.alias_version(cfg, "champion")
+    if champion is None:
+        return None
+    tags = champion.tags
+    try:
+        seen_file = catalog.get_run(cfg, tags.get(registry.TAG + "run_id", "?")).phase_dir("train") / catalog.HOLDOUT_FILE
+    except WorkbenchError:  # a missing or invalid run id: the holdout is gone either way
+        seen_file = cfg.reports / "?" / "train" / catalog.HOLDOUT_FILE
+    if not seen_file.is_file():
+        return {"status": f"not computed: the champion's holdout {seen_file} is gone"}
+    champion_data = sources.read(cfg, tags[registry.TAG + "data_path"], purpose="retrain evidence").frame[id_col].astype(str)
+    trained_on = set(champion_data) - set(pd.read_parquet(seen_file, columns=[id_col])[id_col].astype(str))
+    holdout = pd.read_parquet(phase.input_dir("train") / catalog.HOLDOUT_FILE)
+    unseen = holdout[~holdout[id_col].astype(str).isin(trained_on)]
+    batch_ids: set[str] = set()
+    for src in window["sources"][1 if cfg.retrain.reference else 0:]:
+        batch_ids |= set(sources.read(cfg, src["path"], purpose="retrain evidence").frame[id_col].astype(str))
+    primary = PRIMARY[task]
+    out: dict[str, Any] = {"status": "compared", "primary_metric": primary}
+    loaded = registry.load(cfg, str(champion.version))
+    schema = Schema.from_dict(phase.input_result("train")["schema"])
+    models_ = {"challenger": (_load(phase, "train"), schema), "champion": (loaded.model, Schema.from_dict(loaded.schema))}
+    fn = metric_functions(task)[primary]
+    for name, rows in (("unseen_by_champion", unseen), ("window_batches", unseen[unseen[id_col].astype(str).isin(batch_ids)])):
+        if len(rows) < 30:
+            out[name] = {"rows": len(rows), "status": "too few rows"}
+            continue
+        y = frames.target(rows, schema, task).to_numpy()
+        scores = {role: estimators.predict(model, rows, s, task) for role, (model, s) in models_.items()}
+        diff = paired_difference(y, scores["challenger"], scores["champion"], task, seed=cfg.model.seed)
+        verdict = comparison_verdict(diff)
+        out[name] = {"rows": len(rows), "challenger": float(fn(y, scores["challenger"])), "champion": float(fn(y, scores["champion"])),
+                     "challenger_vs_champion": diff, "verdict": verdict if verdict.startswith("no") else f"challenger {verdict}"}
+    return out

@@ -1,0 +1,189 @@
+"""The scoring phase: score a production batch with the champion, falling back to the baseline.
+
+The champion is loaded only after its artifact's hash check. When it cannot be loaded, or
+it fails on the batch, the static ``baseline`` version scores the batch instead and the
+fallback (with its reason) is recorded in the result, the predictions (``model_role`` per
+row), the MLflow run and the audit log. Only when both fail does the phase fail.
+
+**Canary.** With ``canary.share`` above 0 and a ``challenger`` registered, that share of the
+rows (chosen by :func:`workbench.governance.canary.route`, deterministic by id) is served the
+challenger's score; the champion still scores every row (``champion_score``), so the arms can
+be compared on the same customers once labels arrive (``canary.json``, and the challenger's
+pending approval gets the comparison as evidence). ``model_role``/``model_version`` and
+``canary_arm`` say per row which model served it. A failing challenger never fails the batch:
+its rows are served by the champion and the reason is recorded. After a fallback to the
+baseline there is no canary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench import registry
+from workbench.analyses import canary as canary_arms
+from workbench.data import sources
+from workbench.data.dataset import Schema
+from workbench.exceptions import PhaseError
+from workbench.governance import approvals, audit, canary, config_log
+from workbench.registry import estimators
+from workbench.reports import catalog
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from workbench.config import Config
+    from workbench.data.dataset import Table
+    from workbench.runner.context import PhaseContext
+
+SCORE = "score"
+
+
+def pick_batch(config: Config, batch: str) -> Path:
+    """The batch file to score: ``batch`` (relative to the config folder), else the latest configured batch."""
+    if batch:
+        path = Path(batch).expanduser()
+        path = path if path.is_absolute() else (config.source.parent / path)
+        if not path.is_file():
+            raise PhaseError(f"batch file {path} does not exist. Fix: pass an existing CSV or Parquet file (--batch).")
+        return path.resolve()
+
+    batches = sources.list_batches(config)
+    if not batches:
+        raise PhaseError(f"no batch files found under data.batches ({config.data.batches}). Fix: add a batch or pass --batch.")
+    return batches[-1]
+
+
+@dataclass
+class Scored:
+    """The batch's predictions and how they were made."""
+
+    batch: dict[str, Any]
+    model: dict[str, Any]
+    fallback: dict[str, Any]
+    predictions: pd.DataFrame = field(repr=False)
+    canary: dict[str, Any] = field(default_factory=lambda: {"used": False, "reason": "canary.share is 0"})
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe form for ``result.json``."""
+        scores = self.predictions[SCORE]
+        return {"batch": self.batch, "model": self.model, "fallback": self.fallback, "canary": self.canary, "rows": len(self.predictions),
+                "labelled_rows": int(self.predictions["label"].notna().sum()) if "label" in self.predictions else 0,
+                "score_mean": float(scores.mean()), "score_min": float(scores.min()), "score_max": float(scores.max())}
+
+    def _repr_html_(self) -> str:
+        import pandas as pd
+
+        facts = {"batch": self.batch["name"], "rows": self.batch["rows"], "model": f"v{self.model['version']} ({self.model['semver']})",
+                 "role": self.model["role"], "fallback": self.fallback["reason"] or "no", "mean score": round(float(self.predictions[SCORE].mean()), 4),
+                 "canary": _canary_text(self.canary)}
+        return pd.Series(facts).to_frame("value")._repr_html_() + self.predictions.head(10)._repr_html_()
+
+
+def score(phase: PhaseContext, batch: str = "") -> Scored:
+    """Score one batch (see the module docstring) and save ``predictions.parquet``."""
+
+    cfg = phase.config
+    config_log.note_config(cfg)  # thresholds or canary share changed since the last use: audited
+    path = pick_batch(cfg, batch)
+    table = sources.read(cfg, path, purpose="score")
+    frame, model, fallback = _score_with_fallback(cfg, table)
+    predictions = _predictions_frame(table.frame, frame, model, cfg)
+    canary = _canary(cfg, table, predictions) if not fallback["used"] else {"used": False, "reason": "the baseline scored the batch"}
+    phase.save_table(catalog.PREDICTIONS_FILE, predictions)
+    info = {"name": path.name, "path": str(path), "sha256": table.sha256, "rows": table.rows}
+    if canary["used"]:
+        _record_canary(phase, canary, predictions, info)
+    phase.log_metrics({"rows": table.rows, "fallback": float(fallback["used"]), "score_mean": float(frame.mean()),
+                       "canary_rows": float(canary.get("rows", 0))})
+    audit.record(cfg.store, "score", f"{cfg.project}/{model['version']}", batch=str(path), sha256=table.sha256,
+                 rows=table.rows, role=model["role"], fallback=fallback["reason"], run_id=phase.run_id,
+                 canary={k: canary.get(k) for k in ("used", "version", "rows", "reason")})
+    return Scored(info, model, fallback, predictions, canary)
+
+
+def _canary(config: Config, table: Table, predictions: pd.DataFrame) -> dict[str, Any]:
+    """Serve the challenger's score on the canary rows of ``predictions`` (changed in place); say what happened."""
+    import numpy as np
+
+
+    share = config.canary.share
+    predictions["champion_score"] = predictions[SCORE]
+    predictions["canary_arm"] = canary.CHAMPION
+    if share <= 0:
+        return {"used": False, "reason": "canary.share is 0"}
+    if registry.alias_version(config, "challenger") is None:
+        return {"used": False, "reason": "no challenger registered"}
+    id_col = config.data.id if config.data.id and config.data.id in table.frame else None
+    keys = table.frame[id_col].reset_index(drop=True) if id_col else predictions.index.to_series()
+    mask = canary.route(keys, share, salt=config.project)
+    try:
+        scores, model = _score_alias(config, table, "challenger")
+    except Exception as exc:  # a broken challenger must never fail the batch: the champion keeps serving
+        return {"used": False, "reason": f"challenger failed: {type(exc).__name__}: {exc}", "share": share}
+    predictions.loc[mask, SCORE] = np.asarray(scores, dtype=float)[mask]
+    for col, value in (("model_version", model["version"]), ("model_semver", model["semver"]), ("model_role", "challenger"),
+                       ("canary_arm", canary.CHALLENGER)):
+        predictions.loc[mask, col] = value
+    return {"used": True, "share": share, "routed_by": id_col or "row position", "version": model["version"],
+            "semver": model["semver"], "rows": int(mask.sum()), "reason": None}
+
+
+def _record_canary(phase: PhaseContext, info: dict[str, Any], predictions: pd.DataFrame, batch: dict[str, Any]) -> None:
+    """Compare the arms (when labels are in), save ``canary.json`` and add it to the challenger's approval evidence."""
+
+    cfg = phase.config
+    info["comparison"] = canary_arms.compare(predictions, cfg.model.task, seed=cfg.model.seed)
+    phase.save_json(catalog.CANARY_FILE, info | {"batch": batch})
+    if info["comparison"]["status"] == "compared":
+        approvals.attach_evidence(cfg, info["version"], "canary", {"batch": batch["name"], "run_id": phase.run_id, **info["comparison"]})
+
+
+def _canary_text(info: dict[str, Any]) -> str:
+    if not info.get("used"):
+        return f"off ({info.get('reason')})"
+    verdict = info.get("comparison", {}).get("verdict", info.get("comparison", {}).get("status", ""))
+    return f"{info['rows']} rows to challenger v{info['version']} ({info['semver']}); {verdict}"
+
+
+def _score_with_fallback(config: Config, table: Table) -> tuple[pd.Series, dict[str, Any], dict[str, Any]]:
+    try:
+        return (*_score_alias(config, table, "champion"), {"used": False, "reason": None})
+    except Exception as exc:  # any failure of the champion (tampered file, bad batch, bug) triggers the fallback
+        reason = f"champion failed: {type(exc).__name__}: {exc}"
+    try:
+        scores, model = _score_alias(config, table, "baseline")
+    except Exception as exc:
+        raise PhaseError(f"{table.path}: {reason}; the baseline fallback failed too: {type(exc).__name__}: {exc}") from exc
+    return scores, model, {"used": True, "reason": reason}
+
+
+def _score_alias(config: Config, table: Table, alias: str) -> tuple[pd.Series, dict[str, Any]]:
+    import pandas as pd
+
+
+    loaded = registry.load(config, alias)
+    schema = Schema.from_dict(loaded.schema)
+    missing = [c for c in schema.features if c not in table.frame.columns]
+    if missing:
+        raise PhaseError(f"batch lacks feature column(s) {', '.join(missing)} that model v{loaded.version} needs")
+    scores = pd.Series(estimators.predict(loaded.model, table.frame, schema, config.model.task), index=table.frame.index)
+    return scores, {"version": str(loaded.version), "semver": loaded.semver, "role": alias}
+
+
+def _predictions_frame(batch: pd.DataFrame, scores: pd.Series, model: dict[str, Any], config: Config) -> pd.DataFrame:
+    import pandas as pd
+
+    d = config.data
+    out = pd.DataFrame(index=batch.index)
+    for col in (d.id, d.timestamp):
+        if col and col in batch:
+            out[col] = batch[col]
+    out[SCORE] = scores.astype(float)
+    out["label"] = batch[d.target] if d.target in batch else pd.Series(float("nan"), index=batch.index)
+    out["model_version"] = model["version"]
+    out["model_semver"] = model["semver"]
+    out["model_role"] = model["role"]
+    return out.reset_index(drop=True)
+

@@ -1,0 +1,95 @@
+"""Model files: skops through MLflow, with the trusted types listed in code (the estimator table).
+
+Loading never reads the trusted-type list from the model's own files (a crafted model
+could whitelist anything) and never unpickles: a model is loaded only after its
+artifact's sha256 matches the one recorded when it was logged or registered.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench._io import sha256_file
+from workbench.exceptions import ModelIntegrityError
+from workbench.registry.estimators import TRUSTED_TYPES
+from workbench.registry.lineage import pip_requirements
+
+MODEL_FILE = "model.skops"
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model stored in MLflow: where it is and the sha256 of its skops file."""
+
+    uri: str
+    sha256: str
+    estimator: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-safe form for phase catalog."""
+        return {"uri": self.uri, "sha256": self.sha256, "estimator": self.estimator}
+
+
+def untrusted_types(model: Any) -> list[str]:
+    """Types in ``model`` that :data:`TRUSTED_TYPES` does not list (should be empty)."""
+    import skops.io
+
+    found = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    return sorted(set(found) - set(TRUSTED_TYPES))
+
+
+def log_model(model: Any, *, name: str, input_example: Any) -> LoggedModel:
+    """Log ``model`` to the active MLflow run with skops and return its hash-stamped reference."""
+    import mlflow.sklearn
+
+    extra = untrusted_types(model)
+    if extra:
+        raise ModelIntegrityError(
+            f"model {name!r} contains types not in the estimator table (workbench/registry/estimators.py): {', '.join(extra)}. "
+            "Fix: add them to that estimator's row after reviewing that they are safe to load."
+        )
+    info = mlflow.sklearn.log_model(
+        model,
+        name=name,
+        serialization_format="skops",
+        skops_trusted_types=list(TRUSTED_TYPES),
+        pip_requirements=pip_requirements(),
+        input_example=input_example,
+    )
+    digest = sha256_file(_download(info.model_uri) / MODEL_FILE)
+    return LoggedModel(uri=info.model_uri, sha256=digest, estimator=type(model[-1]).__name__)
+
+
+def load_model(uri: str, expected_sha256: str, *, label: str | None = None, tracking_uri: str | None = None) -> Any:
+    """Load a skops model from MLflow after checking its sha256.
+
+    Raises
+    ------
+    ModelIntegrityError
+        When the artifact's hash differs from ``expected_sha256`` (the file was changed
+        after it was recorded) or the file is missing.
+    """
+    import skops.io
+
+    path = _download(uri, tracking_uri) / MODEL_FILE
+    label = label or uri
+    if not path.exists():
+        raise ModelIntegrityError(f"model {label}: artifact {MODEL_FILE} is missing from {uri}.")
+    actual = sha256_file(path)
+    if actual != expected_sha256:
+        raise ModelIntegrityError(
+            f"model {label}: artifact {path.name} has sha256 {actual[:12]}…, but {expected_sha256[:12]}… "
+            "was recorded at registration; the file was changed after it was registered. Refusing to load. "
+            "Fix: restore the artifact or register a new version."
+        )
+    return skops.io.load(path, trusted=list(TRUSTED_TYPES))
+
+
+def _download(uri: str, tracking_uri: str | None = None) -> Path:
+    """Copy a model's artifacts to a fresh temp folder and return it."""
+    import mlflow.artifacts
+
+    dst = tempfile.mkdtemp(prefix="workbench-model-")
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst, tracking_uri=tracking_uri))

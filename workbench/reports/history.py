@@ -1,0 +1,75 @@
+"""Drift history across every monitored batch, so a person sees when drift began.
+
+Built from the stored results of all monitor runs (through :mod:`workbench.reports.catalog`), one
+row per batch (the latest run of each) for the dataset-level verdict, and one row per batch
+and column for the per-column effect sizes; plotted as a timeline and a heatmap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.reports import catalog
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from workbench.config import Config
+
+
+def build(config: Config, current: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Dataset-level and per-column history, one entry per batch (its latest monitor run with a drift verdict).
+
+    ``current`` is the results folder of a drift phase still running (its run counts as the latest).
+    """
+    import pandas as pd
+
+    rows, cols = [], []
+    for b in catalog.latest_per_batch(config, "drift", name=catalog.VERDICT_FILE, current=current):
+        folder = b.phase_dir("drift")
+        verdict, concept = b.read("drift", catalog.VERDICT_FILE), b.read("drift", catalog.CONCEPT_FILE)
+        data = b.read("drift", catalog.DATA_DRIFT_FILE)["dataset"]
+        perf = concept["performance"]
+        rows.append({"batch": verdict["batch"]["name"], "run_id": b.run_id, "model_version": verdict["model"]["version"],
+                     "data_drift": verdict["data_drift"], "drifted_share": data["drifted_share"],
+                     "concept_drift": verdict["concept_drift"], "feature_drift": verdict["feature_drift"],
+                     "score_psi": concept["prediction_drift"]["psi"], "performance_delta": perf.get("difference"),
+                     "alert": verdict["alert"], "fallback": verdict["fallback"]["used"]})
+        per = pd.read_parquet(folder / catalog.COLUMNS_FILE)[["column", "effect_size", "p_value", "drifted", "status"]]
+        cols.append(per.assign(batch=verdict["batch"]["name"], run_id=b.run_id))
+    dataset = pd.DataFrame(rows)
+    if dataset.empty:
+        return dataset, pd.DataFrame()
+    columns = pd.concat(cols, ignore_index=True).sort_values(["batch", "column"]).reset_index(drop=True)
+    return dataset.reset_index(drop=True), columns
+
+
+def plot(dataset: pd.DataFrame, columns: pd.DataFrame) -> Any:
+    """Timeline of the dataset verdicts and a heatmap of per-column effect sizes."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    grid = columns.pivot(index="column", columns="batch", values="effect_size").reindex(columns=dataset["batch"])
+    drifted = columns.pivot(index="column", columns="batch", values="drifted").reindex(columns=dataset["batch"])
+    fig = Figure(figsize=(max(6.0, 0.9 * len(dataset) + 3), 3 + 0.28 * len(grid)))
+    top, bottom = fig.subplots(2, 1, height_ratios=[1, max(1.5, 0.2 * len(grid))])
+    x = np.arange(len(dataset))
+    labels = [str(b).rsplit(".", 1)[0] for b in dataset["batch"]]
+    top.plot(x, dataset["drifted_share"], marker="o", label="share of drifted columns")
+    top.plot(x, dataset["score_psi"], marker="s", label="score PSI")
+    for i, row in dataset.iterrows():
+        if row["concept_drift"] or row["feature_drift"]:
+            top.axvspan(i - 0.4, i + 0.4, color="#f6ad55", alpha=0.3)
+    top.set_xticks(x, labels, rotation=30, fontsize=8)
+    top.legend(loc="upper left", fontsize=8)
+    top.set_title("Drift history (shaded: concept or feature drift)")
+    image = bottom.imshow(grid.to_numpy(dtype=float), aspect="auto", cmap="Reds", vmin=0)
+    for (i, j), flag in np.ndenumerate(drifted.to_numpy()):
+        if flag is True or flag == 1:
+            bottom.text(j, i, "●", ha="center", va="center", fontsize=7)
+    bottom.set_yticks(range(len(grid)), grid.index, fontsize=8)
+    bottom.set_xticks(x, labels, rotation=30, fontsize=8)
+    fig.colorbar(image, ax=bottom, label="effect size (● drifted)")
+    fig.tight_layout()
+    return fig

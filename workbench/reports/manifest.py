@@ -1,0 +1,78 @@
+"""The run manifest (``reports/<run_id>/manifest.json``): its public shape and atomic writes.
+
+Apps, reviews and schedulers read it, so fields are only ever added, never renamed:
+``{"run_id", "status", "started", "ended", "config", "phases": {NAME: {"status",
+"notebook", "started", "ended", "duration_s", "error"}}}`` plus extra fields.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from workbench._io import read_json, write_json
+from workbench.exceptions import WorkbenchError
+from workbench.registry.lineage import git_commit, package_versions
+
+SCHEMA_VERSION = 1
+FILENAME = "manifest.json"
+RUN_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,99}$")
+STATUSES = ("pending", "running", "succeeded", "failed", "skipped")
+
+
+def now() -> str:
+    """Current UTC time, ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def new_run_id(kind: str) -> str:
+    """A run id that sorts by time: ``20261126T144000Z-train-3f9c``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{kind}-{secrets.token_hex(2)}"
+
+
+def check_run_id(run_id: str) -> str:
+    """Refuse run ids that are not a plain folder name (no path traversal)."""
+    if not RUN_ID_RE.match(run_id) or ".." in run_id:
+        raise WorkbenchError(
+            f"run id {run_id!r} is not valid: use letters, digits, '.', '_' and '-' only "
+            "(at most 100 characters, starting with a letter or digit)."
+        )
+    return run_id
+
+
+def new(run_id: str, *, kind: str, config: Any, phases: dict[str, str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A fresh manifest with every planned phase ``pending``."""
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "kind": kind,
+        "status": "running",
+        "started": now(),
+        "ended": None,
+        "config": str(config.source),
+        "config_sha256": config.sha256(),
+        "project": config.project,
+        "git_commit": git_commit(config.source.parent),
+        "versions": package_versions(),
+        "phases": {name: _phase(notebook) for name, notebook in phases.items()},
+        **(extra or {}),
+    }
+
+
+def _phase(notebook: str) -> dict[str, Any]:
+    return {"status": "pending", "notebook": notebook, "started": None, "ended": None, "duration_s": None, "error": None}
+
+
+def write(run_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Write the manifest atomically."""
+    return write_json(Path(run_dir) / FILENAME, manifest)
+
+
+def read(run_dir: Path) -> dict[str, Any]:
+    """Read a run's manifest."""
+    return read_json(Path(run_dir) / FILENAME)

@@ -1,0 +1,226 @@
+"""The runner: plans the phase DAG and executes each phase notebook with papermill.
+
+Independent phases run in parallel (``jobs`` workers, default = cores). Every executed
+notebook is written to a temp path and renamed into ``reports/<run_id>/notebooks/``, also
+when it fails, and the manifest records each phase's outcome. Failure is decided from the
+exception papermill or nbclient raises, never from the output notebook: a dead kernel or a
+timeout leaves cells that look completed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from workbench._io import write_text
+from workbench.data import preflight, sources
+from workbench.exceptions import ParameterError, WorkbenchError
+from workbench.registry import estimators, store
+from workbench.registry.versions import alias_version
+from workbench.reports import catalog, manifest
+from workbench.runner import dag as phases_mod
+from workbench.runner import params as params_mod
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.config import Config
+    from workbench.runner.dag import Phase
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one run."""
+
+    run_id: str
+    run_dir: Path
+    manifest: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        """True when every planned phase succeeded."""
+        return self.manifest["status"] == "succeeded"
+
+    @property
+    def exit_code(self) -> int:
+        """0 when all phases succeeded, else 1."""
+        return 0 if self.ok else 1
+
+
+def assign_params(values: dict[str, Any], specs: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Give each ``name=value`` to every planned phase that declares it; refuse unknown names."""
+    per_phase: dict[str, dict[str, Any]] = {name: {} for name in specs}
+    for name, value in values.items():
+        params_mod.check_value(name, value)
+        takers = [phase for phase, spec in specs.items() if name in spec and name not in ("config", "run_id")]
+        if not takers:
+            known = sorted({n for spec in specs.values() for n in spec} - {"config", "run_id"})
+            raise ParameterError(f"unknown parameter {name!r} for phases {', '.join(specs)}. Declared: {', '.join(known)}.")
+        for phase in takers:
+            per_phase[phase][name] = value
+    return per_phase
+
+
+def run(config: Config, *, phases: list[str] | None = None, jobs: int | None = None, run_id: str | None = None,
+        params: dict[str, Any] | None = None, kind: str = "train", out: TextIO = sys.stderr) -> RunResult:
+    """Validate, plan and execute a run; see the module docstring.
+
+    Everything that can be refused (phase names, parameters, run id, model params) is
+    checked before anything is written.
+    """
+
+    planned = phases_mod.select(phases, phases_mod.DAGS[kind])
+    specs = {p.name: params_mod.declared(p.path) for p in planned}
+    per_phase = assign_params(params or {}, specs)
+    for p in planned:
+        params_mod.validate(p.path, per_phase[p.name], specs[p.name])
+    preflight.check(config)
+    estimators.check_config(config)
+    run_id = manifest.check_run_id(run_id) if run_id else manifest.new_run_id(kind)
+    run_dir = config.reports / run_id
+    if run_dir.exists():
+        raise WorkbenchError(f"run {run_id!r} already exists in {config.reports}. Fix: choose another --run-id.")
+    sources.ensure_demo_data(config)
+    experiment_id = store.init_store(config)  # once, serially, before anything runs in parallel
+    if kind == "monitor" and alias_version(config, "champion") is None:
+        raise WorkbenchError(f"model {config.project!r} has no champion to monitor yet. Fix: run `workbench run` first.")
+    (run_dir / "notebooks").mkdir(parents=True)
+    parent = store.client_for(config).create_run(experiment_id, run_name=run_id, tags={"workbench.run_id": run_id, "workbench.kind": kind})
+    data = manifest.new(run_id, kind=kind, config=config, phases={p.name: f"notebooks/{p.notebook}" for p in planned},
+                        extra={"mlflow_parent_run_id": parent.info.run_id, "mlflow_experiment_id": experiment_id,
+                               "parameters": per_phase, "jobs": jobs or config.runner.jobs or os.cpu_count() or 1})
+    manifest.write(run_dir, data)
+    _share_cores(data["jobs"])
+    executor = _Executor(config, run_dir, data, planned, per_phase, out)
+    executor.execute(data["jobs"])
+    return RunResult(run_id, run_dir, data)
+
+
+class _Executor:
+    """Runs ready phases on a thread pool; the main thread alone writes the manifest."""
+
+    def __init__(self, config: Config, run_dir: Path, data: dict[str, Any], planned: list[Phase],
+                 per_phase: dict[str, dict[str, Any]], out: TextIO) -> None:
+        self.config, self.run_dir, self.data, self.planned = config, run_dir, data, planned
+        self.per_phase, self.out, self.t0 = per_phase, out, time.perf_counter()
+
+    def execute(self, jobs: int) -> None:
+        running: dict[Future[str | None], Phase] = {}
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            while True:
+                self._skip_blocked()
+                for phase in self._ready(running.values()):
+                    self._set(phase.name, "running")
+                    running[pool.submit(self._run_phase, phase)] = phase
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    phase = running.pop(future)
+                    error = future.result()
+                    self._set(phase.name, "failed" if error else "succeeded", error)
+        self._close()
+
+    def _ready(self, running: Any) -> list[Phase]:
+        busy = {p.name for p in running}
+        status = {n: e["status"] for n, e in self.data["phases"].items()}
+        return [p for p in self.planned if status[p.name] == "pending" and p.name not in busy
+                and all(status[u] == "succeeded" for u in phases_mod.upstream_in(p, self.planned))]
+
+    def _skip_blocked(self) -> None:
+        status = {n: e["status"] for n, e in self.data["phases"].items()}
+        for p in self.planned:
+            bad = [u for u in phases_mod.upstream_in(p, self.planned) if status[u] in ("failed", "skipped")]
+            if status[p.name] == "pending" and bad:
+                self._set(p.name, "skipped", f"skipped: upstream phase {bad[0]!r} {status[bad[0]]}")
+                status[p.name] = "skipped"
+
+    def _set(self, name: str, status: str, error: str | None = None) -> None:
+        entry = self.data["phases"][name]
+        entry["status"] = status
+        if status == "running":
+            entry["started"], entry["_t"] = manifest.now(), time.perf_counter()
+        else:
+            entry["ended"] = manifest.now()
+            start = entry.pop("_t", None)
+            entry["duration_s"] = round(time.perf_counter() - start, 3) if start else 0.0
+            entry["error"] = error
+            if status in ("succeeded", "failed"):
+                entry["html"] = f"html/{Path(entry['notebook']).stem}.html"
+        manifest.write(self.run_dir, {**self.data, "phases": _public(self.data["phases"])})
+        took = f"{entry['duration_s']:6.1f}s" if entry.get("duration_s") is not None else ""
+        print(f"[{time.perf_counter() - self.t0:6.1f}s] {name:<11} {status:<9} {took} {error or ''}".rstrip(), file=self.out, flush=True)
+
+    def _run_phase(self, phase: Phase) -> str | None:
+        values = {"config": str(self.config.source), "run_id": self.run_dir.name, **self.per_phase[phase.name]}
+        output = self.run_dir / "notebooks" / phase.notebook
+        error = execute_notebook(phase.path, output, values, kernel=self.config.runner.kernel, timeout=self.config.runner.timeout_s)
+        export_html(output, self.run_dir / "html" / f"{output.stem}.html")
+        if error:
+            _fail_mlflow_run(self.config, self.run_dir / phase.name)
+        return error
+
+    def _close(self) -> None:
+
+        statuses = [e["status"] for e in self.data["phases"].values()]
+        self.data["status"] = "succeeded" if all(s == "succeeded" for s in statuses) else "failed"
+        self.data["ended"] = manifest.now()
+        self.data["duration_s"] = round(time.perf_counter() - self.t0, 3)
+        manifest.write(self.run_dir, self.data)
+        state = "FINISHED" if self.data["status"] == "succeeded" else "FAILED"
+        store.client_for(self.config).set_terminated(self.data["mlflow_parent_run_id"], state)
+
+
+def _share_cores(jobs: int) -> None:
+    """Give each kernel its share of the cores: OpenMP (HistGradientBoosting) spin-waits and
+    slows down many-fold when parallel kernels each start one thread per core."""
+    share = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, share)
+
+
+def _public(phases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {n: {k: v for k, v in e.items() if not k.startswith("_")} for n, e in phases.items()}
+
+
+def execute_notebook(template: Path, output: Path, values: dict[str, Any], *, kernel: str, timeout: int) -> str | None:
+    """Execute one notebook into ``output`` (via a temp file); return None or the error text."""
+    import papermill
+
+    tmp = output.with_name(f".{output.stem}.partial.ipynb")  # papermill wants .ipynb
+    try:
+        papermill.execute_notebook(str(template), str(tmp), parameters=values, kernel_name=kernel, progress_bar=False,
+                                   execution_timeout=timeout, cwd=str(template.parent), log_output=False,
+                                   # ipykernel 7 warns on every start that loopback TCP is unencrypted
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        return None
+    except papermill.PapermillExecutionError as exc:
+        return f"{exc.ename}: {exc.evalue} (cell {exc.exec_count}); see {output}"
+    except Exception as exc:  # dead kernel, timeout, missing kernel: nbclient raises these directly
+        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}; see {output}"
+    finally:
+        if tmp.exists():
+            os.replace(tmp, output)
+
+
+def export_html(notebook: Path, target: Path) -> Path | None:
+    """HTML of an executed notebook with code hidden, for people; None if it cannot be exported."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+
+    if not notebook.exists():
+        return None
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    return write_text(target, body)
+
+
+def _fail_mlflow_run(config: Config, phase_dir: Path) -> None:
+
+    marker = phase_dir / catalog.MLFLOW_RUN_ID_FILE
+    if marker.exists():
+        store.client_for(config).set_terminated(marker.read_text().strip(), "FAILED")
