@@ -22,7 +22,8 @@ from workbench.data import demo
 
 from workbench.analyses import explain
 
-from workbench.phases import train as training
+from workbench.data import frames
+from workbench.registry import estimators
 from workbench.data import infer_schema
 
 
@@ -39,10 +40,10 @@ def main() -> None:
         frame = demo.make_frame(n, month=None)
         schema = infer_schema(frame, target="churned", id="customer_id", timestamp="snapshot_date",
                               sensitive=["gender", "age_band"])
-        x = training.features(frame, schema)
-        pipe = training.build_pipeline(schema, HistGradientBoostingClassifier(max_iter=100, random_state=0), scale=False)
+        x = frames.features(frame, schema)
+        pipe = estimators.build_pipeline(schema, HistGradientBoostingClassifier(max_iter=100, random_state=0), scale=False)
         with threadpool_limits(1):
-            pipe.fit(x, training.target(frame, schema, "binary"))
+            pipe.fit(x, frames.target(frame, schema, "binary"))
             xt = pipe[:-1].transform(x)
             start = time.perf_counter()
             direct = shap.TreeExplainer(pipe[-1]).shap_values(xt)

@@ -8,12 +8,13 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, workbench, write_config
+from workbench.cli._common import check_config
 from workbench.config import load_config
 from workbench.exceptions import ConfigError
 
 
 def test_demo_config_loads_with_absolute_paths() -> None:
-    config = load_config(REPO / "workbench.yaml", check_data=False)
+    config = load_config(REPO / "workbench.yaml")
     assert config.project == "churn-demo"
     assert config.data.reference == REPO / "data" / "demo" / "reference.parquet"
     assert config.store == REPO / ".workbench"
@@ -57,6 +58,22 @@ def test_typo_key_names_file_key_and_suggestion(demo_project: Path) -> None:
     )
 
 
+def test_every_config_problem_is_reported_at_once(demo_project: Path) -> None:
+    raw = yaml.safe_load((demo_project / "workbench.yaml").read_text())
+    raw["data"]["targt"] = raw["data"].pop("target")
+    raw["thresholds"] = {"data_drift": "high"}
+    path = demo_project / "workbench.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (
+        f"{path}: 3 problems: (1) missing required key 'data.target'. Fix: add it (see README, 'Config keys'). "
+        "(2) unknown key 'data.targt' — did you mean 'target'? Valid keys here: reference, batches, target, id, timestamp, numeric, "
+        "categorical, sensitive, features. (3) key 'thresholds.data_drift': input should be a valid number, unable to parse string "
+        "as a number (got 'high'). Fix the value in the config."
+    )
+
+
 def test_wrong_type(demo_project: Path) -> None:
     path = _edit(demo_project, thresholds__data_drift="high")
     with pytest.raises(ConfigError) as err:
@@ -70,7 +87,7 @@ def test_wrong_type(demo_project: Path) -> None:
 def test_missing_data_file(demo_project: Path) -> None:
     path = _edit(demo_project, data__reference="data/nope.csv")
     with pytest.raises(ConfigError) as err:
-        load_config(path)
+        check_config(load_config(path))
     assert str(err.value) == (
         f"{path}: key 'data.reference': file {demo_project / 'data' / 'nope.csv'} does not exist. "
         "Fix: point data.reference at a CSV or Parquet file."
@@ -80,7 +97,7 @@ def test_missing_data_file(demo_project: Path) -> None:
 def test_missing_target_column(demo_project: Path) -> None:
     path = _edit(demo_project, data__target="churn")
     with pytest.raises(ConfigError) as err:
-        load_config(path)
+        check_config(load_config(path))
     message = str(err.value)
     assert message.startswith(f"{path}: key 'data.target': column 'churn' not found in reference.parquet. Did you mean 'churned'?")
     assert "Columns are: customer_id, snapshot_date," in message
@@ -89,7 +106,7 @@ def test_missing_target_column(demo_project: Path) -> None:
 def test_unknown_estimator_lists_valid_names(demo_project: Path) -> None:
     path = _edit(demo_project, model__estimator="xgboost")
     with pytest.raises(ConfigError, match="unknown estimator 'xgboost' for task 'binary'. Valid names: hist_gradient_boosting, "):
-        load_config(path)
+        check_config(load_config(path))
 
 
 def test_missing_required_key(tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ def open_review(cadence: str, *, config: str | Path, as_of: str = "", run_id: st
     """Load the config and the runs of the window (review runs themselves are left out)."""
 
     apply_safe_env()
-    cfg = load_config(config, check_data=False)
+    cfg = load_config(config)
     since, until = window(cadence, as_of or None)
     runs = [r for r in catalog.list_runs(cfg, since=since, until=until) if r.manifest.get("kind") != "review"]
     return Review(cadence, cfg, since, until, runs, run_id)

@@ -124,7 +124,7 @@ def test_log_filters_and_access_report(demo_project: Path) -> None:
 
 
 def test_two_processes_appending_lose_nothing(tmp_path: Path) -> None:
-    code = ("import sys; from workbench import audit\n"
+    code = ("import sys; from workbench.governance import audit\n"
             "for i in range(100): audit.record(sys.argv[1], 'data_access', f'{sys.argv[2]}-{i}')")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), tag]) for tag in ("a", "b")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]

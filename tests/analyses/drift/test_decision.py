@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.drift.conftest import CATEGORICAL, NUMERIC, categorical, frame
+from tests.analyses.drift.conftest import CATEGORICAL, NUMERIC, categorical, frame
 from workbench.analyses.drift import COLUMNS, BatchStats, DriftResult, batch_stats, build_profile, compare
 from workbench.exceptions import DataError
 

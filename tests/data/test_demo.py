@@ -291,7 +291,7 @@ def test_ensure_demo_is_safe_when_two_processes_race(tmp_path):
             "print(ensure_demo(sys.argv[1], sys.argv[2]))")
     args = [sys.executable, "-c", code, str(reference), str(tmp_path / "demo" / "batches")]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).resolve().parents[1]) for _ in range(2)]
+                              cwd=Path(__file__).resolve().parents[2]) for _ in range(2)]
     outputs = sorted(proc.communicate(timeout=60)[0].strip() for proc in procs)
     assert [proc.returncode for proc in procs] == [0, 0]
     assert outputs == ["False", "True"]

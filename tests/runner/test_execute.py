@@ -14,7 +14,7 @@ from workbench.reports import manifest
 from workbench.runner import dag as phases
 from workbench.exceptions import WorkbenchError
 
-FIXTURES = Path(__file__).parent / "notebooks"
+FIXTURES = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def _execute(tmp_path: Path, name: str, timeout: int = 60) -> tuple[str | None, Path]:

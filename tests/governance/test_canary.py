@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from workbench.analyses import canary as canary_arms
 from workbench.governance import canary
 
 IDS = pd.Series([f"C{i:07d}" for i in range(20_000)])
@@ -47,7 +48,7 @@ def _batch(n: int = 4000, labelled: bool = True) -> pd.DataFrame:
 
 
 def test_compare_finds_the_better_challenger_on_the_same_customers() -> None:
-    out = canary.compare(_batch(), "binary", seed=0)
+    out = canary_arms.compare(_batch(), "binary", seed=0)
     arms = out["arms"]
     assert out["status"] == "compared" and out["verdict"] == "challenger better"
     assert arms["challenger"]["rows"] + arms["champion"]["rows"] == 4000
@@ -57,9 +58,9 @@ def test_compare_finds_the_better_challenger_on_the_same_customers() -> None:
 
 
 def test_compare_without_labels_or_with_too_few() -> None:
-    assert canary.compare(_batch(labelled=False), "binary")["status"] == "no labels yet"
+    assert canary_arms.compare(_batch(labelled=False), "binary")["status"] == "no labels yet"
     few = _batch(60)
-    out = canary.compare(few, "binary")
+    out = canary_arms.compare(few, "binary")
     assert out["status"] == "too few labelled canary rows to compare (need 30 with both classes)" and "verdict" not in out
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tests.drift.conftest import CATEGORICAL, NUMERIC, SHAPES, frame, sample
+from tests.analyses.drift.conftest import CATEGORICAL, NUMERIC, SHAPES, frame, sample
 from workbench.analyses.drift import _numeric as num
 from workbench.analyses.drift import build_profile, compare
 

@@ -186,7 +186,8 @@ def demo_tables() -> dict[str, pd.DataFrame]:
 
     from workbench.data import demo
 
-    from workbench.phases import train as training
+    from workbench.data import frames
+    from workbench.registry import estimators
 
     reference = demo.make_frame(8000, month=None)
     schema = data.infer_schema(reference, target="churned", id="customer_id", timestamp="snapshot_date",
@@ -194,12 +195,12 @@ def demo_tables() -> dict[str, pd.DataFrame]:
     train, holdout = train_test_split(reference, test_size=0.25, random_state=0, stratify=reference["churned"])
     estimator = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08, random_state=0)
     with threadpool_limits(1):
-        model = training.build_pipeline(schema, estimator, scale=False).fit(training.features(train, schema), train["churned"])
-        frames = {"reference": holdout} | {m: demo.make_frame(2000, month=m, first_id=8001 + 2000 * i)
-                                           for i, m in enumerate(demo.batch_months())}
-        scores = {k: model.predict_proba(training.features(f, schema))[:, 1] for k, f in frames.items()}
+        model = estimators.build_pipeline(schema, estimator, scale=False).fit(frames.features(train, schema), train["churned"])
+        batches = {"reference": holdout} | {m: demo.make_frame(2000, month=m, first_id=8001 + 2000 * i)
+                                            for i, m in enumerate(demo.batch_months())}
+        scores = {k: model.predict_proba(frames.features(f, schema))[:, 1] for k, f in batches.items()}
     return {k: group_table(f["churned"], None, f[["gender", "age_band"]], scores=scores[k])
-            for k, f in frames.items()}
+            for k, f in batches.items()}
 
 
 def test_bias_drift_flags_the_planted_shift_in_60_plus_only(demo_tables: dict[str, pd.DataFrame]) -> None:

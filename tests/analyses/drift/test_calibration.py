@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tests.drift.conftest import categorical
+from tests.analyses.drift.conftest import categorical
 from workbench.analyses.drift import build_profile, compare
 
 PAIRS = 400

@@ -11,7 +11,8 @@ from threadpoolctl import threadpool_limits
 
 from workbench.data import demo
 
-from workbench.phases import train as training
+from workbench.data import frames
+from workbench.registry import estimators
 from workbench.analyses import explain as ex
 from workbench.data import infer_schema
 
@@ -33,9 +34,9 @@ def churn() -> tuple[pd.DataFrame, object]:
 
 def _fit(churn, estimator, *, scale=False):
     frame, schema = churn
-    pipe = training.build_pipeline(schema, estimator, scale=scale)
+    pipe = estimators.build_pipeline(schema, estimator, scale=scale)
     with threadpool_limits(1):
-        pipe.fit(training.features(frame, schema), training.target(frame, schema, "binary"))
+        pipe.fit(frames.features(frame, schema), frames.target(frame, schema, "binary"))
     return pipe
 
 
@@ -50,7 +51,7 @@ def hgb(churn):
 def hgb_expl(churn, hgb) -> ex.Explanation:
     frame, schema = churn
     with threadpool_limits(1):
-        return ex.explain(hgb, training.features(frame, schema), features=schema.features, sample=800)
+        return ex.explain(hgb, frames.features(frame, schema), features=schema.features, sample=800)
 
 
 def test_tree_explanation_adds_up_to_log_odds_and_aggregates_one_hot_columns(churn, hgb, hgb_expl) -> None:
@@ -59,7 +60,7 @@ def test_tree_explanation_adds_up_to_log_odds_and_aggregates_one_hot_columns(chu
     assert (e.method, e.output, e.additivity_ok) == ("tree", "log-odds", True)
     assert e.additivity_max_error < 1e-6
     assert list(e.values.columns) == schema.features
-    x = training.features(frame, schema).loc[e.values.index]
+    x = frames.features(frame, schema).loc[e.values.index]
     with threadpool_limits(1):
         margin = hgb.decision_function(x)
     np.testing.assert_allclose(e.values.sum(axis=1) + e.base_value, margin, atol=1e-6)
@@ -90,7 +91,7 @@ def test_linear_explainer_for_logistic_regression_adds_up(churn) -> None:
 
     frame, schema = churn
     pipe = _fit(churn, LogisticRegression(max_iter=2000), scale=True)
-    e = ex.explain(pipe, training.features(frame, schema), features=schema.features, sample=500)
+    e = ex.explain(pipe, frames.features(frame, schema), features=schema.features, sample=500)
     assert (e.method, e.output, e.additivity_ok) == ("linear", "log-odds", True)
     assert list(e.values.columns) == schema.features
 
@@ -100,7 +101,7 @@ def test_random_forest_classifier_is_explained_on_probability(churn) -> None:
 
     frame, schema = churn
     pipe = _fit(churn, RandomForestClassifier(n_estimators=15, max_depth=6, random_state=0, n_jobs=1))
-    e = ex.explain(pipe, training.features(frame, schema), features=schema.features, sample=300)
+    e = ex.explain(pipe, frames.features(frame, schema), features=schema.features, sample=300)
     assert (e.method, e.output, e.additivity_ok) == ("tree", "probability", True)
     assert 0 < e.base_value < 1
 
@@ -109,8 +110,8 @@ def test_regression_hgb_adds_up_to_the_prediction(churn) -> None:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     frame, schema = churn
-    pipe = training.build_pipeline(schema, HistGradientBoostingRegressor(max_iter=30, random_state=0), scale=False)
-    x = training.features(frame, schema)
+    pipe = estimators.build_pipeline(schema, HistGradientBoostingRegressor(max_iter=30, random_state=0), scale=False)
+    x = frames.features(frame, schema)
     with threadpool_limits(1):
         pipe.fit(x, frame["monthly_charges"] * 0 + frame["total_charges"].fillna(0))
         e = ex.explain(pipe, x, features=schema.features, sample=300)
@@ -125,7 +126,7 @@ def test_models_shap_cannot_explain_fall_back_to_permutation(churn, name: str) -
     frame, schema = churn
     model = KNeighborsClassifier(n_neighbors=15) if name == "knn" else DummyClassifier(strategy="prior")
     pipe = _fit(churn, model, scale=True)
-    e = ex.explain(pipe, training.features(frame, schema), features=schema.features, sample=200)
+    e = ex.explain(pipe, frames.features(frame, schema), features=schema.features, sample=200)
     assert (e.method, e.output, e.values, e.additivity_ok) == ("permutation", "probability", None, None)
     imp = e.importance()
     assert sorted(imp.index) == sorted(schema.features) and (imp >= 0).all()
@@ -139,7 +140,7 @@ def test_models_shap_cannot_explain_fall_back_to_permutation(churn, name: str) -
 def test_two_processes_give_identical_values(churn, hgb, hgb_expl) -> None:
     frame, schema = churn
     with threadpool_limits(1):
-        two = ex.explain(hgb, training.features(frame, schema), features=schema.features, sample=800, n_jobs=2)
+        two = ex.explain(hgb, frames.features(frame, schema), features=schema.features, sample=800, n_jobs=2)
     pd.testing.assert_frame_equal(two.values, hgb_expl.values, check_exact=True)
     assert two.base_value == hgb_expl.base_value
 
@@ -156,13 +157,14 @@ import warnings; warnings.filterwarnings("ignore")
 from sklearn.ensemble import HistGradientBoostingClassifier
 from workbench.data import demo
 from workbench.analyses import explain
-from workbench.phases import train as training
+from workbench.data import frames
+from workbench.registry import estimators
 from workbench.data import infer_schema
 frame = demo.make_frame(2000, month=None)
 schema = infer_schema(frame, target="churned", id="customer_id", timestamp="snapshot_date", sensitive=["gender", "age_band"])
-x = training.features(frame, schema)
-pipe = training.build_pipeline(schema, HistGradientBoostingClassifier(max_iter=30, random_state=0), scale=False)
-pipe.fit(x, training.target(frame, schema, "binary"))
+x = frames.features(frame, schema)
+pipe = estimators.build_pipeline(schema, HistGradientBoostingClassifier(max_iter=30, random_state=0), scale=False)
+pipe.fit(x, frames.target(frame, schema, "binary"))
 pipe.predict_proba(x)
 print("additivity", explain.explain(pipe, x, features=schema.features, sample=2000, n_jobs=2).additivity_ok)
 """
@@ -187,7 +189,7 @@ def test_explanation_drift_ranks_a_drifting_important_feature_first(churn, hgb, 
     _, schema = churn
     batch_frame = demo.make_frame(1000, month="2026-06")
     with threadpool_limits(1):
-        batch = ex.explain(hgb, training.features(batch_frame, schema), features=schema.features, sample=500)
+        batch = ex.explain(hgb, frames.features(batch_frame, schema), features=schema.features, sample=500)
     top, least = hgb_expl.importance().index[0], hgb_expl.importance().index[-1]
     drift = pd.DataFrame({"column": [least, top], "effect_size": [0.4, 0.3], "drifted": [True, True]})
     table = ex.explanation_drift(hgb_expl, batch, drift)
@@ -217,5 +219,5 @@ def test_importing_the_package_does_not_import_shap() -> None:
     import subprocess
     import sys
 
-    code = "import sys, workbench.explain; print('shap' in sys.modules or 'matplotlib' in sys.modules)"
+    code = "import sys, workbench.analyses.explain; print('shap' in sys.modules or 'matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

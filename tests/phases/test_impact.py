@@ -46,7 +46,8 @@ def test_impact_phase_ran_in_every_monitor_run(demo) -> None:
 
 def test_kpi_figures_match_a_recomputation_by_hand(demo) -> None:
     from workbench import registry
-    from workbench.phases import train as training
+    from workbench.data import frames
+    from workbench.registry import estimators
     from workbench.data import Schema
 
     project, config, runs = demo
@@ -55,7 +56,7 @@ def test_kpi_figures_match_a_recomputation_by_hand(demo) -> None:
     y, score = predictions["label"].to_numpy(), predictions["score"].to_numpy()
     batch = pd.read_parquet(json.loads((folder / "score" / "result.json").read_text())["batch"]["path"])
     baseline = registry.load(config, "baseline")
-    base = training.predict(baseline.model, batch, Schema.from_dict(baseline.schema), "binary")
+    base = estimators.predict(baseline.model, batch, Schema.from_dict(baseline.schema), "binary")
 
     def cells(s: np.ndarray) -> tuple[int, int, int]:
         flagged = s >= 0.5

@@ -550,7 +550,7 @@ def test_report_to_dict_is_json_and_to_frame_lists_the_checks():
 def test_importing_the_module_does_not_import_pandas():
     code = "import sys, workbench.data; print('pandas' in sys.modules, 'pyarrow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1])
+                         cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.split() == ["False", "False"]
 
 

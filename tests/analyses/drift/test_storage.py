@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.drift.conftest import CATEGORICAL, NUMERIC, frame
+from tests.analyses.drift.conftest import CATEGORICAL, NUMERIC, frame
 from workbench.analyses.drift import ReferenceProfile, batch_stats, batch_stats_from_parquet, build_profile, compare
 from workbench.exceptions import DataError
 
@@ -116,5 +116,5 @@ def test_drift_engine_imports_no_evidently() -> None:
     import subprocess
     import sys
 
-    code = "import sys, workbench.drift; print('evidently' in sys.modules)"
+    code = "import sys, workbench.analyses.drift; print('evidently' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import REPO, write_config
 from workbench.analyses import kpis
+from workbench.config import KpiConfig as Kpi
 from workbench.config import load_config
 from workbench.exceptions import ConfigError
-from workbench.analyses.kpis import Kpi
 
 
 def _config(tmp_path: Path, kpi_list: list[dict], model: dict | None = None) -> Path:
@@ -26,46 +26,65 @@ def _config(tmp_path: Path, kpi_list: list[dict], model: dict | None = None) -> 
 
 
 def test_demo_config_defines_the_three_kpis() -> None:
-    config = load_config(REPO / "workbench.yaml", check_data=False)
+    config = load_config(REPO / "workbench.yaml")
     assert [k.name for k in config.kpis] == ["churn_reduction", "cost_per_saved_customer", "forecast_accuracy"]
-    assert [k.applies_to("binary") for k in config.kpis] == [True, True, False]
-    assert [k.applies_to("regression") for k in config.kpis] == [False, False, True]
+    assert [kpis.applies_to(k, "binary") for k in config.kpis] == [True, True, False]
+    assert [kpis.applies_to(k, "regression") for k in config.kpis] == [False, False, True]
 
 
 def test_regression_config_keeps_forecast_accuracy(tmp_path: Path) -> None:
     demo = yaml.safe_load((REPO / "workbench.yaml").read_text())["kpis"]
     path = _config(tmp_path, [demo[2]], model={"task": "regression", "estimator": "ridge"})
-    config = load_config(path, check_data=False)
-    assert [k.name for k in config.kpis if k.applies_to(config.model.task)] == ["forecast_accuracy"]
+    config = load_config(path)
+    assert [k.name for k in config.kpis if kpis.applies_to(k, config.model.task)] == ["forecast_accuracy"]
 
 
 GOOD = {"name": "k", "formula": "tp / actual_positive", "direction": "higher", "target": 0.5}
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"formula": "tp / positives"}, "key 'kpis.0': value error, kpi 'k': formula uses unknown name(s) positives; define them under 'values'"),
-    ({"formula": "tp / (fn"}, "key 'kpis.0.formula': value error, formula 'tp / (fn' is not a valid expression ('(' was never closed)"),
-    ({"formula": "__import__('os').getcwd()"}, "key 'kpis.0.formula': value error, formula \"__import__('os').getcwd()\": only the functions abs, min, max"),
-    ({"formula": "tp.real"}, "key 'kpis.0.formula': value error, formula 'tp.real': attribute is not allowed"),
+    ({"formula": "tp / positives"}, "key 'kpis.0': KPI 'k': formula uses unknown name(s) positives; define them under 'values'"),
+    ({"formula": "tp / (fn"}, "key 'kpis.0.formula': formula 'tp / (fn' is not a valid expression ('(' was never closed)."),
+    ({"formula": "__import__('os').getcwd()"}, "key 'kpis.0.formula': formula \"__import__('os').getcwd()\": only the functions abs, min, max"),
+    ({"formula": "tp.real"}, "key 'kpis.0.formula': formula 'tp.real': attribute is not allowed"),
+    ({"formula": "1 - wape"}, "key 'kpis.0': KPI 'k': formula uses regression outcome variables but model.task is 'binary'; "
+                              "fix the formula or add 'task: regression'"),
+    ({"formula": "tp - mae"}, "key 'kpis.0': KPI 'k': formula mixes binary (tp) and regression (mae) outcome variables"),
+    ({"values": {"tp": 2.0}}, "key 'kpis.0': KPI 'k': 'values' redefines outcome variable(s) tp; rename them."),
+])
+def test_bad_kpi_formula_is_refused_by_the_preflight_naming_the_key(tmp_path: Path, change: dict, message: str) -> None:
+    path = _config(tmp_path, [{**GOOD, **change}])
+    config = load_config(path)  # the shape is fine: formulas are the pre-flight's business
+    with pytest.raises(ConfigError) as err:
+        kpis.check(config.kpis, config.model.task, source=config.source)
+    assert str(err.value).startswith(f"{path}: {message}")
+
+
+@pytest.mark.parametrize(("change", "message"), [
     ({"direction": "up"}, "key 'kpis.0.direction': input should be 'higher' or 'lower' (got 'up')"),
     ({"colour": "red"}, "unknown key 'kpis.0.colour'."),
-    ({"formula": "1 - wape"}, "key 'kpis.0': value error, kpi 'k': formula uses regression outcome variables but model.task is 'binary'; "
-                              "fix the formula or add 'task: regression'"),
-    ({"formula": "tp - mae"}, "key 'kpis.0': value error, kpi 'k': formula mixes binary (tp) and regression (mae) outcome variables"),
-    ({"values": {"tp": 2.0}}, "key 'kpis.0': value error, kpi 'k': 'values' redefines outcome variable(s) tp; rename them"),
     ({"threshold": 1.5}, "key 'kpis.0.threshold': input should be less than 1"),
 ])
-def test_bad_kpi_config_is_refused_at_load_time_naming_the_key(tmp_path: Path, change: dict, message: str) -> None:
+def test_bad_kpi_shape_is_refused_at_load_time_naming_the_key(tmp_path: Path, change: dict, message: str) -> None:
     path = _config(tmp_path, [{**GOOD, **change}])
     with pytest.raises(ConfigError) as err:
-        load_config(path, check_data=False)
+        load_config(path)
     assert str(err.value).startswith(f"{path}: {message}")
+
+
+def test_every_bad_kpi_is_reported_at_once(tmp_path: Path) -> None:
+    path = _config(tmp_path, [{**GOOD, "formula": "tp / positives"}, {**GOOD, "name": "j", "formula": "tp / (fn"}])
+    config = load_config(path)
+    with pytest.raises(ConfigError) as err:
+        kpis.check(config.kpis, config.model.task, source=config.source)
+    assert str(err.value).startswith(f"{path}: 2 problems: (1) key 'kpis.0': KPI 'k': formula uses unknown name(s) positives")
+    assert "(2) key 'kpis.1.formula': formula 'tp / (fn' is not a valid expression" in str(err.value)
 
 
 def test_duplicate_kpi_names_are_refused(tmp_path: Path) -> None:
     path = _config(tmp_path, [GOOD, GOOD])
     with pytest.raises(ConfigError, match=r"key 'kpis': value error, kpi name\(s\) k used more than once; names must be unique"):
-        load_config(path, check_data=False)
+        load_config(path)
 
 
 def _confusion(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> tuple[int, int, int, int]:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.drift.conftest import CATEGORICAL, NUMERIC, SHAPES, frame, sample
+from tests.analyses.drift.conftest import CATEGORICAL, NUMERIC, SHAPES, frame, sample
 from workbench.analyses.drift import ReferenceProfile, batch_stats, build_profile, compare
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
