@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= workbench.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run serve test chromium lab bench lint install clean
+.PHONY: run serve test test-fast chromium lab bench lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,13 @@ run: install
 serve: install
 	$(BIN)/workbench serve --config $(CONFIG) $(SERVE_ARGS)
 
-test: install chromium
+# `make test`: the whole suite (what CI runs), after the lint and the import contracts.
+test: lint chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# `make test-fast`: the edit loop: unit tests only (no kernels, no MLflow runs, no browser), under 3 minutes.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" -p no:cacheprovider $(PYTEST_ARGS)
 
 # The browser tests drive Debian's chromium (`playwright install` cannot download browsers here).
 chromium:
@@ -46,14 +51,17 @@ chromium:
 		&& test -x /usr/bin/chromium; } \
 		|| { echo "error: /usr/bin/chromium is missing and could not be installed. Fix: apt-get install -y chromium" >&2; exit 1; }
 
+# JupyterLab refuses to start as root without --allow-root (containers and CI run as root).
 lab: install
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 bench: install
 	$(BIN)/python benchmarks/run_demo.py
 
+# `make lint`: ruff, then the import contracts between the parts (pyproject.toml, [tool.importlinter]).
 lint: install
 	$(BIN)/ruff check workbench tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf reports/*/ .workbench data/demo

@@ -278,7 +278,7 @@ def report_size(n: int, results: dict[str, dict]) -> None:
     print(f"\n== {n:,} rows x 20 columns (reference and batch the same size) ==")
     print(f"{'contender':44} {'seconds':>8} {'x evidently':>12} {'extra RSS MB':>13} {'tracemalloc MB':>15} "
           f"{'drifted':>8} {'agree w/ ours':>14}")
-    for name, result in catalog.items():
+    for name, result in results.items():
         flags = result["out"]["drift"]
         agree = sum(flags[c] == ours["drift"][c] for c in flags)
         print(f"{name:44} {result['seconds']:8.2f} {base / result['seconds']:12.1f} {result['rss_extra_mb']:13.0f} "
@@ -294,7 +294,7 @@ def report_size(n: int, results: dict[str, dict]) -> None:
     same = sum(rule[c] == ours["drift"][c] for c in NUMERIC)
     print(f"  exact vs scipy, numeric columns: max |dD| = {dd:.1e}, max |dp| = {dp:.1e}, max |dW/sd| = {dw:.1e}; "
           f"our rule on scipy's numbers gives the same decision on {same}/15")
-    for name, result in catalog.items():
+    for name, result in results.items():
         if name == OURS[0]:
             continue
         flags = result["out"]["drift"]

@@ -1,4 +1,4 @@
-"""SHAP TreeExplainer called directly (one process) vs ``workbench.explain.explain(n_jobs=2)``.
+"""SHAP TreeExplainer called directly (one process) vs ``workbench.analyses.explain.explain(n_jobs=2)``.
 
 On the demo data (``workbench.demo.make_frame``) at each size, a 100-iteration
 HistGradientBoosting classifier is fitted once; then both contenders explain every row:
@@ -18,13 +18,9 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from workbench.data import demo
-
 from workbench.analyses import explain
-
-from workbench.data import frames
+from workbench.data import demo, frames, infer_schema
 from workbench.registry import estimators
-from workbench.data import infer_schema
 
 
 def main() -> None:

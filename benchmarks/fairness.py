@@ -1,4 +1,4 @@
-"""Per-group fairness metrics on 1M rows: workbench.fairness.group_table vs fairlearn's MetricFrame.
+"""Per-group fairness metrics on 1M rows: workbench.analyses.fairness.group_table vs fairlearn's MetricFrame.
 
 Five metrics (selection rate, TPR, FPR, accuracy, error rate) for two sensitive columns and
 their intersection. fairlearn needs one MetricFrame per attribute (three); ours is one call

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,7 @@ def test_missing_target_column(demo_project: Path) -> None:
 
 def test_unknown_estimator_lists_valid_names(demo_project: Path) -> None:
     path = _edit(demo_project, model__estimator="xgboost")
-    with pytest.raises(ConfigError, match="unknown estimator 'xgboost' for task 'binary'. Valid names: hist_gradient_boosting, "):
+    with pytest.raises(ConfigError, match=re.escape("unknown estimator 'xgboost' for task 'binary'. Valid names: hist_gradient_boosting, ")):
         check_config(load_config(path))
 
 

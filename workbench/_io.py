@@ -1,6 +1,7 @@
-"""Atomic file writes: write to a temp file in the same folder, then rename.
+"""Small helpers every part shares: atomic file writes, hashing, JSON and the UTC timestamp.
 
-A reader never sees a half-written file, and an error leaves what was there before.
+Writes go to a temp file in the same folder, then rename: a reader never sees a half-written
+file, and an error leaves what was there before.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,8 @@ def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", None) == 0:
         return _jsonable(obj.item())
     return obj
+
+
+def now() -> str:
+    """Current UTC time, ISO 8601 with milliseconds (every timestamp the workbench records)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

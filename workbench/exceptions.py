@@ -1,7 +1,10 @@
 """One exception hierarchy for the workbench, rooted at :class:`WorkbenchError`.
 
-Every message names what was wrong (file, key or column) and how to fix it, so the
-CLI can print it on one line and exit with the code the class carries.
+Every error class the workbench raises on purpose is defined here (parts re-export the ones
+they raise), so a caller catches one root and the CLI maps each class to its exit code:
+1 for a failed phase or a refused model, 2 for bad config, data, parameters or arguments
+(nothing was run), 3 for an action the actor's role does not allow. Every message names what
+was wrong (file, key, column or argument) and how to fix it, on one line.
 """
 
 from __future__ import annotations
@@ -25,10 +28,18 @@ class DataError(WorkbenchError):
     exit_code = 2
 
 
-class ParameterError(WorkbenchError):
-    """A notebook parameter has a bad name, type or value."""
+class ParameterError(WorkbenchError, ValueError, TypeError):
+    """A bad argument: a notebook parameter, a command-line option or a function argument.
+
+    Also a ``ValueError`` and a ``TypeError`` (as scikit-learn's ``InvalidParameterError``), so
+    callers that catch the builtins keep working.
+    """
 
     exit_code = 2
+
+
+class DemoFormatError(DataError, ValueError):
+    """A demo file format other than parquet or csv was asked for."""
 
 
 class PhaseError(WorkbenchError):
@@ -41,3 +52,21 @@ class ModelIntegrityError(WorkbenchError):
 
 class RegistryError(WorkbenchError):
     """A model version, alias or tag the workbench expects is missing."""
+
+
+class ExplainError(WorkbenchError):
+    """A model or input the explainer cannot handle."""
+
+
+class ModelCardError(WorkbenchError):
+    """A model card is missing or does not match its schema."""
+
+
+class RunRefused(WorkbenchError):
+    """A run id from an app's URL or widget that is malformed or names no usable run."""
+
+
+class PermissionDenied(WorkbenchError):
+    """The actor's role does not allow the action; the attempt was audited."""
+
+    exit_code = 3

@@ -9,6 +9,7 @@ flips sign: concept drift), or from a shifted ``x1`` distribution (covariate shi
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ from workbench.analyses.concept import (
     prediction_drift,
     residual_drift,
 )
-from workbench.exceptions import DataError
+from workbench.exceptions import DataError, ParameterError
 
 FEATURES, NUMERIC = ["x1", "x2", "cat"], ["x1", "x2"]
 LEVELS = np.array(["a", "b", "c"])
@@ -229,8 +230,8 @@ def test_psi_of_identical_constant_scores_is_zero_and_regression_bins_are_open()
     assert out["bins"][-1]["batch_share"] == 1.0 and out["drift"]
     with pytest.raises(DataError, match="^batch scores: no finite value among 2 rows"):
         prediction_drift(np.arange(10.0), [np.nan, np.nan], task="regression")
-    with pytest.raises(ValueError, match="^The 'task' parameter of prediction_drift must be 'binary' or 'regression'. "
-                                         "Got 'multiclass' instead.$"):
+    with pytest.raises(ParameterError, match="^" + re.escape("The 'task' parameter of prediction_drift must be 'binary' or 'regression'. "
+                                                                    "Got 'multiclass' instead.") + "$"):
         prediction_drift([0.1], [0.2], task="multiclass")
 
 
@@ -310,7 +311,7 @@ def test_performance_matches_sklearn_and_a_naive_bootstrap() -> None:
 
 
 def test_performance_refuses_bad_labels() -> None:
-    with pytest.raises(DataError, match=r"^batch: binary labels must be 0 or 1; found \[2.0\]"):
+    with pytest.raises(DataError, match="^" + re.escape("batch: binary labels must be 0 or 1; found [2.0]")):
         performance_change([0, 1] * 20, [0.2, 0.8] * 20, [0, 2] * 20, [0.5] * 40, task="binary")
     with pytest.raises(DataError, match="^reference: 3 labels but 2 scores"):
         performance_change([0, 1, 1], [0.2, 0.8], None, None, task="binary")

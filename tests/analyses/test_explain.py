@@ -9,12 +9,9 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from workbench.data import demo
-
-from workbench.data import frames
-from workbench.registry import estimators
 from workbench.analyses import explain as ex
-from workbench.data import infer_schema
+from workbench.data import demo, frames, infer_schema
+from workbench.registry import estimators
 
 pytestmark = [
     # shap's import calls Colormap.set_bad/set_over/set_under, which matplotlib marks for deprecation.

@@ -18,8 +18,8 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score
 
-from workbench.exceptions import DataError, ParameterError
 from workbench.analyses.fairness import MISSING, bias_drift, disparity, group_table, threshold_suggestion
+from workbench.exceptions import DataError, ParameterError
 
 METRICS = {"selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate,
            "accuracy": accuracy_score}
@@ -183,10 +183,7 @@ def demo_tables() -> dict[str, pd.DataFrame]:
     from threadpoolctl import threadpool_limits
 
     from workbench import data
-
-    from workbench.data import demo
-
-    from workbench.data import frames
+    from workbench.data import demo, frames
     from workbench.registry import estimators
 
     reference = demo.make_frame(8000, month=None)

@@ -13,8 +13,8 @@ import nbformat
 import pytest
 
 from tests.apps.conftest import REPO, free_port, serve_args, serving
-from workbench.reports import catalog
 from workbench.config import load_config
+from workbench.reports import catalog
 
 pytestmark = pytest.mark.slow
 TOKEN = "s3cret-test-token"

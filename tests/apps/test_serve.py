@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import workbench
-from workbench.apps import server as serve
 from workbench.analyses.drift._distributions import distribution_table
+from workbench.apps import server as serve
 
 
 @pytest.mark.parametrize("ip", ["0.0.0.0", "192.168.1.20", "::", "example.org", ""])

@@ -17,10 +17,10 @@ from mlflow.tracking import MlflowClient
 
 from tests.conftest import REPO, workbench
 from workbench import registry
-from workbench.governance import audit
 from workbench._io import sha256_file
 from workbench.config import load_config
 from workbench.exceptions import ModelIntegrityError
+from workbench.governance import audit
 
 pytestmark = pytest.mark.slow
 PHASE_KEYS = {"status", "notebook", "started", "ended", "duration_s", "error"}

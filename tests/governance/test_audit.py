@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import workbench
-from workbench.governance import audit
 from workbench.exceptions import WorkbenchError
+from workbench.governance import audit
 
 
 def _log(store: Path, n: int = 4) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -21,13 +22,11 @@ import yaml
 
 from tests.conftest import BIN, REPO
 from workbench import registry
-from workbench.governance import alias_history, approvals, config_log, roles
-from workbench.governance import audit
-from workbench.governance import canary
-from workbench.registry import changelog
-from workbench.runner import triggers
 from workbench.config import ROLES, RetrainConfig, load_config
 from workbench.exceptions import WorkbenchError
+from workbench.governance import alias_history, approvals, audit, canary, config_log, roles
+from workbench.registry import changelog
+from workbench.runner import triggers
 
 ROLE_OF = {"carol": "viewer", "alice": "data_scientist", "bob": "approver", "dana": "admin"}
 
@@ -224,7 +223,7 @@ def test_scheduled_trigger_fires_only_when_the_champion_is_older_than_configured
     now = datetime.now(UTC)
     assert triggers.scheduled_due(aged, now) is None
     assert triggers.scheduled_due(aged, now + timedelta(days=31)).startswith("the champion is 31.0 days old (retrain.max_age_days: 30)")
-    with pytest.raises(WorkbenchError, match="key 'retrain.max_age_days' is not set"):
+    with pytest.raises(WorkbenchError, match=re.escape("key 'retrain.max_age_days' is not set")):
         triggers.scheduled_due(config)
     raw = yaml.safe_load((project / "workbench.yaml").read_text()) | {"retrain": {"max_age_days": 30}}
     (project / "scheduled.yaml").write_text(yaml.safe_dump(raw))

@@ -46,9 +46,8 @@ def test_impact_phase_ran_in_every_monitor_run(demo) -> None:
 
 def test_kpi_figures_match_a_recomputation_by_hand(demo) -> None:
     from workbench import registry
-    from workbench.data import frames
-    from workbench.registry import estimators
     from workbench.data import Schema
+    from workbench.registry import estimators
 
     project, config, runs = demo
     folder = runs["2026-02.parquet"]

@@ -11,11 +11,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import workbench
-from workbench.governance import audit
-from workbench.reports import history
-from workbench.governance import requests
 from workbench._io import sha256_file
 from workbench.config import load_config
+from workbench.governance import audit, requests
+from workbench.reports import history
 
 pytestmark = pytest.mark.slow
 

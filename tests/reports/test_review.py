@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import workbench
-from workbench.reports import review
 from workbench.exceptions import ParameterError
+from workbench.reports import review
 
 TODAY = datetime.now(UTC).date().isoformat()
 
@@ -77,8 +77,8 @@ def test_weekly_and_monthly_packs_list_exactly_the_recorded_runs_alerts_and_vers
 
 @pytest.mark.slow
 def test_quarterly_pack_reads_governance_records(monitored_demo) -> None:
-    from workbench.governance import audit
     from workbench.config import load_config
+    from workbench.governance import audit
 
     project, _ = monitored_demo
     pack = review.open_review("quarterly", config=project / "workbench.yaml", as_of=TODAY)

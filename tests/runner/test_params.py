@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.runner import params
-
-from workbench.runner import dag as phases
 from workbench.exceptions import ParameterError
+from workbench.runner import dag as phases
+from workbench.runner import params
 from workbench.runner.execute import assign_params
 
 NOTEBOOKS = sorted(phases.NOTEBOOKS.glob("*.ipynb"))
@@ -72,7 +71,8 @@ def test_type_mismatch_and_unknown_parameter_are_refused() -> None:
     assert str(err.value) == "30_evaluate.ipynb: parameter 'n_bootstrap' must be int, got str 'many'."
     with pytest.raises(ParameterError) as err:
         params.validate(nb, {"n_boot": 5})
-    assert str(err.value) == "30_evaluate.ipynb: unknown parameter 'n_boot' — did you mean 'n_bootstrap'? Declared parameters: confidence, config, n_bootstrap, retrain_window, run_id."
+    assert str(err.value) == ("30_evaluate.ipynb: unknown parameter 'n_boot' — did you mean 'n_bootstrap'? "
+                              "Declared parameters: confidence, config, n_bootstrap, retrain_window, run_id.")
 
 
 def test_runner_assigns_a_parameter_to_every_phase_declaring_it() -> None:

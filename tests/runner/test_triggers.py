@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, write_config
-from workbench.governance import audit
-from workbench.governance import requests
-from workbench.runner import triggers
 from workbench.config import load_config
 from workbench.exceptions import ConfigError, WorkbenchError
+from workbench.governance import audit, requests
+from workbench.runner import triggers
 
 
 def _run(project: Path, *args: str, user: str = "someone") -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from workbench._env import apply_safe_env
 from workbench.config import load_config as _load
-from workbench.exceptions import WorkbenchError
+from workbench.exceptions import RunRefused, WorkbenchError
 from workbench.reports import catalog
 from workbench.reports.manifest import check_run_id
 
@@ -25,9 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 CONFIG_ENV = "WORKBENCH_CONFIG"
 MAX_QUERY = 2000  # longer query strings are ignored: nothing an app accepts is that long
 
-
-class RunRefused(WorkbenchError):
-    """A run id from the URL or a widget that is malformed or names no usable run."""
 
 
 @dataclass(frozen=True)

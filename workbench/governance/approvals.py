@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench._io import read_json, write_json
+from workbench._io import now, read_json, write_json
 from workbench.exceptions import WorkbenchError
 from workbench.governance import audit
-from workbench.reports import manifest
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config
@@ -41,7 +40,7 @@ def file_approval(config: Config, *, version: str, semver: str, run_id: str, tri
     """File a pending approval for a newly registered challenger and audit it."""
 
     body = {"schema_version": 1, "id": f"{config.project}-v{version}", "model": config.project, "version": str(version),
-            "semver": semver, "status": "pending", "created": manifest.now(), "requested_by": audit.actor(), "trigger": trigger,
+            "semver": semver, "status": "pending", "created": now(), "requested_by": audit.actor(), "trigger": trigger,
             "request_id": request_id, "run_id": run_id, "evidence": evidence, "decision": None}
     with _lock(config):
         write_json(_path(config, version), body)
@@ -79,7 +78,7 @@ def decide(config: Config, version: str, status: str, reason: str) -> dict[str, 
             raise WorkbenchError(f"approval {body['id']} was already {body['status']} by {body['decision']['actor']} "
                                  f"on {body['decision']['date']}. Fix: nothing to decide; see `workbench approvals --all`.")
         body["status"] = status
-        body["decision"] = {"status": status, "actor": audit.actor(), "date": manifest.now(), "reason": reason}
+        body["decision"] = {"status": status, "actor": audit.actor(), "date": now(), "reason": reason}
         write_json(_path(config, version), body)
     return body
 

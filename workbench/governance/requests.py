@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench._io import read_json, write_json
+from workbench._io import now, read_json, write_json
 from workbench.exceptions import WorkbenchError
 from workbench.governance import audit
-from workbench.reports import manifest
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config
@@ -23,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def request(config: Config, *, trigger: str, run_id: str, reasons: list[str], **evidence: Any) -> dict[str, Any]:
     """File a pending retrain request and return it."""
 
-    body = {"schema_version": 1, "id": f"retrain-{run_id}", "status": "pending", "trigger": trigger, "created": manifest.now(),
+    body = {"schema_version": 1, "id": f"retrain-{run_id}", "status": "pending", "trigger": trigger, "created": now(),
             "requested_by": audit.actor(), "run_id": run_id, "reasons": reasons, "evidence": evidence}
     write_json(config.store / "requests" / f"{body['id']}.json", body)
     return body
@@ -60,6 +59,6 @@ def update(config: Config, request_id: str | None, **fields: Any) -> dict[str, A
     folder = config.store / "requests"
     with FileLock(str(folder / ".lock")):
         body = get(config, request_id)
-        body.update(fields, updated=manifest.now())
+        body.update(fields, updated=now())
         write_json(folder / f"{request_id}.json", body)
     return body

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workbench.config import ROLES
-from workbench.exceptions import WorkbenchError
+from workbench.exceptions import PermissionDenied, WorkbenchError
 from workbench.governance import audit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,11 +38,6 @@ PERMISSIONS: dict[str, str] = {
     "audit_access": "approver",  # who read a dataset and why (answers a GDPR/CCPA data-access request)
 }
 
-
-class PermissionDenied(WorkbenchError):
-    """The actor's role does not allow the action; the attempt was audited."""
-
-    exit_code = 3
 
 
 def role_of(config: Config, user: str | None = None) -> str | None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench._io import read_json, write_json
+from workbench._io import now, read_json, write_json
 from workbench.governance import audit
 from workbench.registry.store import client_for
-from workbench.reports import manifest
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config
@@ -44,7 +43,7 @@ def entry(semver: str, bump: str, evaluation: dict[str, Any], train: dict[str, A
     text = (f"{semver} ({bump}): {reason}. Holdout {primary} {value['value']:.4f} "
             f"[{value['low']:.4f}, {value['high']:.4f}]; data sha256 {train['data']['sha256'][:12]}; "
             f"decision: {evaluation['decision']['decision']}." + (f" Note: {note}" if note else ""))
-    return {"semver": semver, "bump": bump, "reason": reason, "date": manifest.now(), "actor": audit.actor(),
+    return {"semver": semver, "bump": bump, "reason": reason, "date": now(), "actor": audit.actor(),
             "run_id": run_id, "note": note, "text": text}
 
 
@@ -55,7 +54,7 @@ def event_entry(event: str, tags: dict[str, str], version: str, *, reason: str, 
     before = f"v{previous.version} ({previous.tags.get('workbench.semver', '?')})" if previous is not None else "none"
     verb = {"promote": "promoted to champion", "rollback": "restored as champion by a rollback"}.get(event, event)
     text = f"{semver} {verb} by {audit.actor()}; replaces {before}. Reason: {reason or 'not given'}."
-    return {"semver": semver, "bump": "none", "reason": reason, "date": manifest.now(), "actor": audit.actor(),
+    return {"semver": semver, "bump": "none", "reason": reason, "date": now(), "actor": audit.actor(),
             "run_id": tags.get("workbench.run_id", ""), "note": "", "text": text, "version": str(version), "aliases": aliases,
             "event": event, "previous_version": None if previous is None else str(previous.version)}
 

@@ -13,19 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench._io import read_json, write_json
-from workbench.exceptions import WorkbenchError
+from workbench._io import now, read_json, write_json
+from workbench.exceptions import ParameterError
 from workbench.registry.lineage import git_commit, package_versions
 
 SCHEMA_VERSION = 1
 FILENAME = "manifest.json"
 RUN_ID_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,99}$")
 STATUSES = ("pending", "running", "succeeded", "failed", "skipped")
-
-
-def now() -> str:
-    """Current UTC time, ISO 8601."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def new_run_id(kind: str) -> str:
@@ -37,7 +32,7 @@ def new_run_id(kind: str) -> str:
 def check_run_id(run_id: str) -> str:
     """Refuse run ids that are not a plain folder name (no path traversal)."""
     if not RUN_ID_RE.match(run_id) or ".." in run_id:
-        raise WorkbenchError(
+        raise ParameterError(
             f"run id {run_id!r} is not valid: use letters, digits, '.', '_' and '-' only "
             "(at most 100 characters, starting with a letter or digit)."
         )

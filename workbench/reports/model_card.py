@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench import registry
 from workbench._io import read_json, write_json, write_text
-from workbench.exceptions import WorkbenchError
+from workbench.exceptions import ModelCardError
 from workbench.registry.store import client_for
 from workbench.reports import card_sources
 
@@ -32,9 +32,6 @@ TEMPLATE = "model_card.html.j2"
 ARTIFACT_PATH = "model_card"
 TAG = "workbench.model_card"
 
-
-class ModelCardError(WorkbenchError):
-    """A model card is missing or does not match its schema."""
 
 
 def folder(config: Config, version: str) -> Path:

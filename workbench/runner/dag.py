@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.exceptions import WorkbenchError
+from workbench.exceptions import ParameterError
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -57,7 +57,7 @@ def select(names: list[str] | None, dag: tuple[Phase, ...] = LIFECYCLE) -> list[
     valid = [p.name for p in dag]
     unknown = [n for n in names if n not in valid]
     if unknown:
-        raise WorkbenchError(f"unknown phase(s): {', '.join(unknown)}. Valid phases: {', '.join(valid)}.")
+        raise ParameterError(f"unknown phase(s): {', '.join(unknown)}. Valid phases: {', '.join(valid)}. Fix: pass --phases with names from that list.")
     return [p for p in dag if p.name in names]
 
 

@@ -9,6 +9,7 @@ timeout leaves cells that look completed.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -82,7 +83,7 @@ def run(config: Config, *, phases: list[str] | None = None, jobs: int | None = N
     run_id = manifest.check_run_id(run_id) if run_id else manifest.new_run_id(kind)
     run_dir = config.reports / run_id
     if run_dir.exists():
-        raise WorkbenchError(f"run {run_id!r} already exists in {config.reports}. Fix: choose another --run-id.")
+        raise ParameterError(f"run {run_id!r} already exists in {config.reports}. Fix: choose another --run-id.")
     sources.ensure_demo_data(config)
     experiment_id = store.init_store(config)  # once, serially, before anything runs in parallel
     if kind == "monitor" and alias_version(config, "champion") is None:
@@ -195,7 +196,7 @@ def execute_notebook(template: Path, output: Path, values: dict[str, Any], *, ke
         papermill.execute_notebook(str(template), str(tmp), parameters=values, kernel_name=kernel, progress_bar=False,
                                    execution_timeout=timeout, cwd=str(template.parent), log_output=False,
                                    # ipykernel 7 warns on every start that loopback TCP is unencrypted
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"], kernel_manager_class=_quiet_kernel_manager())
         return None
     except papermill.PapermillExecutionError as exc:
         return f"{exc.ename}: {exc.evalue} (cell {exc.exec_count}); see {output}"
@@ -204,6 +205,26 @@ def execute_notebook(template: Path, output: Path, values: dict[str, Any], *, ke
     finally:
         if tmp.exists():
             os.replace(tmp, output)
+
+
+@functools.cache
+def _quiet_kernel_manager() -> type:
+    """A kernel manager that does not interrupt a kernel it is about to shut down.
+
+    jupyter_client sends SIGINT before every shutdown request, so an idle kernel logs
+    ``KeyboardInterrupt caught in kernel`` at ERROR on every normal end of a notebook. The
+    shutdown request (and the kill after its grace period) stops the kernel anyway, also one
+    still busy after a timeout (nbclient interrupts that one itself first).
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
 
 
 def export_html(notebook: Path, target: Path) -> Path | None:

@@ -24,7 +24,7 @@ from workbench import registry
 from workbench._io import atomic_path, write_json, write_text
 from workbench.config import load_config
 from workbench.data import sources
-from workbench.exceptions import WorkbenchError
+from workbench.exceptions import ConfigError, ParameterError, WorkbenchError
 from workbench.governance import alias_history, approvals, audit, requests, roles
 from workbench.registry import store
 from workbench.reports import catalog, manifest
@@ -68,7 +68,7 @@ def scheduled_due(config: Config, now: datetime | None = None) -> str | None:
     """The reason a scheduled retrain is due, or None."""
     limit = config.retrain.max_age_days
     if limit is None:
-        raise WorkbenchError(f"{config.source}: key 'retrain.max_age_days' is not set, so no retrain is ever scheduled. "
+        raise ConfigError(f"{config.source}: key 'retrain.max_age_days' is not set, so no retrain is ever scheduled. "
                              "Fix: set it (e.g. 90), or use --trigger manual.")
     age = champion_age_days(config, now)
     if age is None:
@@ -152,7 +152,7 @@ def retrain(config: Config, *, trigger: str = "manual", reason: str = "", reques
     """
 
     if trigger not in TRIGGERS:
-        raise WorkbenchError(f"unknown trigger {trigger!r}. Valid triggers: {', '.join(TRIGGERS)}.")
+        raise ParameterError(f"unknown trigger {trigger!r}. Valid triggers: {', '.join(TRIGGERS)}.")
     roles.require(config, "train", f"{config.project} (retrain)")
     run_id = manifest.new_run_id("retrain")
     chosen = _requests(config, trigger, reason, request_id, run_id)

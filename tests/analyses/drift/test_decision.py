@@ -10,7 +10,7 @@ import pytest
 
 from tests.analyses.drift.conftest import CATEGORICAL, NUMERIC, categorical, frame
 from workbench.analyses.drift import COLUMNS, BatchStats, DriftResult, batch_stats, build_profile, compare
-from workbench.exceptions import DataError
+from workbench.exceptions import DataError, ParameterError
 
 MODES = ["exact", "sketch"]
 
@@ -138,7 +138,7 @@ def test_a_batch_of_zero_rows_is_an_error(small: tuple[pd.DataFrame, pd.DataFram
 
 def test_bad_arguments_are_refused_with_the_valid_values(small: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     reference, batch = small
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ParameterError) as error:
         build_profile(reference, numeric=NUMERIC, categorical=[], mode="fast")
     assert str(error.value) == ("The 'mode' parameter of build_profile must be one of 'exact', 'sketch'. "
                                 "Got 'fast' instead.")
@@ -151,15 +151,15 @@ def test_bad_arguments_are_refused_with_the_valid_values(small: tuple[pd.DataFra
     first = reference["cat_few"].iloc[0]
     assert str(error.value) == (f"reference column 'cat_few' is listed as numeric but holds text (e.g. '{first}'); "
                                 "list it in categorical or fix the data.")
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ParameterError) as error:
         build_profile(reference, numeric=["cat_few"], categorical=["cat_few"])
     assert str(error.value) == "Column 'cat_few' is listed in both numeric and categorical; list it in one of them."
     profile = build_profile(reference, numeric=NUMERIC, categorical=[])
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ParameterError) as error:
         compare(profile, batch, alpha=1.5)
     assert str(error.value) == "The 'alpha' parameter of compare must be a float in (0, 1). Got 1.5 instead."
     other = build_profile(reference, numeric=NUMERIC, categorical=[])
-    with pytest.raises(ValueError, match="computed against profile"):
+    with pytest.raises(ParameterError, match="computed against profile"):
         compare(other, batch_stats(batch, profile))
 
 

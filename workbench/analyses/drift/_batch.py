@@ -14,7 +14,7 @@ import pandas as pd
 from workbench.analyses.drift import _categorical as cat
 from workbench.analyses.drift import _numeric as num
 from workbench.analyses.drift._profile import ReferenceProfile
-from workbench.exceptions import DataError
+from workbench.exceptions import DataError, ParameterError
 
 PRESENT, ABSENT, TYPE_CHANGED = "present", "absent", "type changed"
 
@@ -59,7 +59,7 @@ class BatchStats:
     def merge(self, other: BatchStats) -> BatchStats:
         """The statistics of both batches together, as if computed in one pass."""
         if other.profile_id != self.profile_id:
-            raise ValueError("Cannot merge BatchStats computed against different profiles "
+            raise ParameterError("Cannot merge BatchStats computed against different profiles "
                              f"({self.profile_id} and {other.profile_id}); compute both with the same profile.")
         columns = {name: stats.merge(other.columns[name]) for name, stats in self.columns.items()}
         return replace(self, rows=self.rows + other.rows, columns=columns)
@@ -145,7 +145,7 @@ def batch_stats_from_parquet(path: str | os.PathLike[str], profile: ReferencePro
     import pyarrow.parquet as pq
 
     if not isinstance(chunk_rows, int) or isinstance(chunk_rows, bool) or chunk_rows < 1:
-        raise ValueError(f"The 'chunk_rows' parameter of batch_stats_from_parquet must be an int >= 1. "
+        raise ParameterError(f"The 'chunk_rows' parameter of batch_stats_from_parquet must be an int >= 1. "
                          f"Got {chunk_rows!r} instead.")
     try:
         schema = pq.read_schema(path)

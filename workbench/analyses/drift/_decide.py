@@ -16,7 +16,7 @@ from workbench.analyses.drift._batch import ABSENT, TYPE_CHANGED, BatchStats, Co
 from workbench.analyses.drift._distance import jensen_shannon, psi
 from workbench.analyses.drift._profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from workbench.analyses.drift._result import DriftResult, make_result
-from workbench.exceptions import DataError
+from workbench.exceptions import DataError, ParameterError
 
 ZERO_ROWS = ("batch has 0 rows: there is nothing to compare with the reference profile. "
              "Pass a batch with at least one row.")
@@ -93,12 +93,12 @@ def _source(profile: ReferenceProfile, batch: Any) -> tuple[Callable[[str], Colu
     """A function giving each column's statistics, and the batch's row count."""
     if isinstance(batch, BatchStats):
         if batch.profile_id != profile.profile_id or batch.mode != profile.mode:
-            raise ValueError(f"The batch statistics were computed against profile {batch.profile_id}, not this one "
+            raise ParameterError(f"The batch statistics were computed against profile {batch.profile_id}, not this one "
                              f"({profile.profile_id}); compute them with batch_stats(chunk, profile) for this profile.")
         return batch.columns.__getitem__, batch.rows
     if isinstance(batch, pd.DataFrame):
         return (lambda name: column_stats(batch[name] if name in batch.columns else None, name, profile)), len(batch)
-    raise TypeError(f"The 'batch' parameter of compare must be a pandas DataFrame or BatchStats. "
+    raise ParameterError(f"The 'batch' parameter of compare must be a pandas DataFrame or BatchStats. "
                     f"Got {type(batch).__name__} instead.")
 
 
@@ -115,7 +115,7 @@ def _check_rule(alpha: float, min_effect_numeric: float, min_effect_categorical:
               ("drift_share", drift_share, 0 < _num(drift_share) <= 1, "a float in (0, 1]")]
     for name, value, ok, constraint in checks:
         if not ok:
-            raise ValueError(f"The {name!r} parameter of compare must be {constraint}. Got {value!r} instead.")
+            raise ParameterError(f"The {name!r} parameter of compare must be {constraint}. Got {value!r} instead.")
     return _Rule(float(alpha), float(min_effect_numeric), float(min_effect_categorical), int(min_rows),
                  float(max_missing), float(drift_share))
 

@@ -16,7 +16,7 @@ import pandas as pd
 from workbench._io import _jsonable, atomic_path
 from workbench.analyses.drift import _categorical as cat
 from workbench.analyses.drift import _numeric as num
-from workbench.exceptions import DataError
+from workbench.exceptions import DataError, ParameterError
 
 MODES = ("exact", "sketch")
 SCHEMA_VERSION = 1
@@ -180,16 +180,16 @@ def _check_args(reference: pd.DataFrame, numeric: list[str], categorical: list[s
                 bins: int) -> tuple[list[str], list[str]]:
     """Validate build_profile's arguments; return the column lists without duplicates."""
     if mode not in MODES:
-        raise ValueError(f"The 'mode' parameter of build_profile must be one of {', '.join(map(repr, MODES))}. "
+        raise ParameterError(f"The 'mode' parameter of build_profile must be one of {', '.join(map(repr, MODES))}. "
                          f"Got {mode!r} instead.")
     if not isinstance(bins, int | np.integer) or isinstance(bins, bool) or bins < 2:
-        raise ValueError(f"The 'bins' parameter of build_profile must be an int >= 2. Got {bins!r} instead.")
+        raise ParameterError(f"The 'bins' parameter of build_profile must be an int >= 2. Got {bins!r} instead.")
     numeric, categorical = list(dict.fromkeys(numeric)), list(dict.fromkeys(categorical))
     if not numeric and not categorical:
-        raise ValueError("build_profile needs at least one column: pass numeric=[...] and/or categorical=[...].")
+        raise ParameterError("build_profile needs at least one column: pass numeric=[...] and/or categorical=[...].")
     for name in numeric:
         if name in categorical:
-            raise ValueError(f"Column {name!r} is listed in both numeric and categorical; list it in one of them.")
+            raise ParameterError(f"Column {name!r} is listed in both numeric and categorical; list it in one of them.")
     if len(reference) == 0:
         raise DataError("reference has 0 rows: a profile needs the data the model was trained on. "
                         "Pass a non-empty reference frame.")

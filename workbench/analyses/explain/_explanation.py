@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.exceptions import WorkbenchError
+from workbench.exceptions import ExplainError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -35,9 +35,6 @@ _TREES = ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor", "Ra
 _LINEAR = ("LogisticRegression", "Ridge", "LinearRegression", "Lasso", "ElasticNet")
 _WORKER: dict[str, Any] = {}  # the explainer, inherited by forked workers
 
-
-class ExplainError(WorkbenchError):
-    """A model or input the explainer cannot handle."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +190,7 @@ def _onehot_counts(trans: Any, cols: list[str]) -> list[int]:
     enc = next((s for s in reversed(steps) if isinstance(s, OneHotEncoder)), None)
     if enc is None:
         raise ExplainError(f"Transformer {type(trans).__name__} changes the column count and has no OneHotEncoder; "
-                           "cannot map its outputs back to {cols}.")
+                           f"cannot map its outputs back to {cols}.")
     counts = getattr(enc, "_n_features_outs", None)  # accounts for drop= and infrequent categories
     return list(counts) if counts is not None else [len(c) for c in enc.categories_]
 

@@ -1,86 +1,18 @@
-"""Seeded, deterministic generator of the demo customer-churn dataset.
+"""Building the demo frames: constants, scenario state, and the seeded draws of each column.
 
-Files (``generate``; ``ensure_demo`` writes the same data to configured paths)::
-
-    <out_dir>/reference.<fmt>          8,000 rows dated 2025-07-01 .. 2025-12-31
-    <out_dir>/batches/2026-01.<fmt>    2,000 rows dated within 2026-01, ... up to 2026-08
-
-Each file is a pure function of ``(seed, month, n, first id)``: its generator is
-``numpy.random.default_rng([seed, YYYYMM])`` (``[seed, 0]`` for the reference), so files are
-identical across runs (same bytes for CSV, same content for Parquet).
-
-Columns (:data:`COLUMNS`, levels in :data:`CATEGORIES`): ``customer_id`` str ``"C0000001"``,
-unique across the demo (reference first, then batches in month order, each in date order);
-``snapshot_date`` datetime64 (midnight) inside its month; ints ``tenure_months`` (1..72),
-``support_calls``, ``num_products`` (1..5); floats ``monthly_charges`` (>= 15),
-``total_charges`` (tenure x monthly x N(1, 0.04), 1% NaN), ``avg_session_minutes``; str
-``contract``, ``payment_method``, ``internet_service``, ``region``; sensitive str ``gender``,
-``age_band``; label ``churned`` int 0/1 (27.7% in the default reference). Contract drives
-tenure; internet service and products drive charges; age shifts internet mix, tenure and
-session time a little. CSV dates are written as ``YYYY-MM-DD``.
-
-The label is Bernoulli(sigmoid(logit)); the *reference relation* is ::
-
-    logit = -2.9 + contract {month-to-month: +1.4, one-year: -0.4, two-year: -1.8}
-            - 0.04 (tenure_months - 24) + 2.0 [tenure_months < 4]
-            + 0.2 (support_calls - 1.5) + 2.0 ([support_calls >= 4] - 0.1)
-            + 1.5 ([internet == fiber and contract == month-to-month] - 0.2)
-            + 0.9 [payment_method == electronic_check] + internet {fiber: +0.6, none: -0.8}
-            - 0.5 (num_products - 2) - 0.03 (avg_session_minutes - 30)
-            + 0.004 ((avg_session_minutes - 30)^2 - 150)
-
-The steps, the interaction and the U-shape are there on purpose: a linear model cannot fit
-them, so the boosted candidate clearly beats the logistic-regression baseline (holdout
-ROC AUC about 0.92 against 0.87). Price acts only through internet service and products;
-gender, region and age have no direct effect (until the bias shift). Churn rate ~0.30.
-
-Planted scenarios (:data:`SCENARIOS`; :func:`scenario_state` says which are active)
------------------------------------------------------------------------------------
-Measured with the demo config's model (HistGradientBoosting, max_iter 200, learning rate
-0.08) trained on 75 % of the reference, threshold 0.5 for true positive rates (TPR):
-
-1. ``no_drift``: 2026-01 and 2026-02 come from exactly the reference distribution and
-   relation (ROC AUC 0.91, TPR 0.67-0.79 in every age band).
-2. ``data_drift``, gradual from 2026-03: with ``k`` = 1 in 2026-03, 2 in 2026-04, ...,
-   ``monthly_charges`` rises by ``0.25 k`` reference SDs (``0.25 k x 25.9``, carried into
-   ``total_charges``) and the month-to-month share rises by ``0.02 k`` from 0.45 (the other
-   contracts keep their ratio; tenure shortens). Labels keep the reference relation, so
-   the churn rate creeps up (0.29 -> 0.33 by 2026-04) and ROC AUC does not change (0.91).
-3. ``concept_drift``, abrupt from 2026-05 on: tenure stops mattering (linear term and the
-   new-customer step both 0), two-year contracts stop protecting (-1.8 -> +0.2), and the
-   support-call step and the fiber x month-to-month interaction vanish (both 0); everything
-   else, including the intercept, is unchanged. Features follow only the gradual drift.
-   ROC AUC falls from 0.91 (2026-04) to 0.77 (2026-05).
-4. ``bias_shift``, from 2026-07 on: ``age_band == "60+"`` customers on one- or two-year
-   contracts get +4.5 on the logit, unexplained by any feature (a competitor's offer to
-   seniors on long contracts; the group's churn rate goes from ~0.3 to ~0.55). The model
-   scores exactly these customers low, so the 60+ TPR drops from 0.51 (2026-06; in line
-   with the other bands before 2026-07) to 0.28 (2026-07), while the other bands stay at
-   0.62-0.65. ROC AUC 0.67 in 2026-07.
-Every gender x age_band cell has 180+ rows in a 2,000-row batch (well over 50).
+Part of :mod:`workbench.data.demo` (see its docstring for the data and the planted scenarios).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-from workbench._io import atomic_path
-from workbench.exceptions import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
 
-__all__ = ["CATEGORIES", "COLUMNS", "DEFAULT_SEED", "FORMATS", "NUMERIC", "REFERENCE_MONTHS",
-           "SCENARIOS", "DemoFiles", "DemoFormatError", "batch_months", "ensure_demo", "generate",
-           "make_frame", "scenario_state"]
-
 DEFAULT_SEED = 20261126
 N_REFERENCE, N_BATCH, MONTHS = 8000, 2000, 8
-FORMATS = ("parquet", "csv")
 FIRST_BATCH_MONTH = "2026-01"
 REFERENCE_MONTHS = ("2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12")
 
@@ -144,18 +76,6 @@ _CONCEPT_RELATION = {
     "support_step": 0.0,
     "fiber_m2m": 0.0,
 }
-
-
-class DemoFormatError(DataError, ValueError):
-    """A demo file format other than parquet or csv was asked for."""
-
-
-@dataclass(frozen=True)
-class DemoFiles:
-    """Paths of one generated demo: the reference file and the batches in month order."""
-
-    reference: Path
-    batches: list[Path]
 
 
 def batch_months(months: int = MONTHS) -> list[str]:
@@ -349,105 +269,3 @@ def _draw_label(df: pd.DataFrame, rng: np.random.Generator, state: dict) -> np.n
         hit = (df[bias["column"]] == bias["group"]).to_numpy() & df["contract"].isin(bias["only_contracts"]).to_numpy()
         logit = logit + bias["logit_uplift"] * hit
     return (rng.random(len(df)) < 1.0 / (1.0 + np.exp(-logit))).astype("int64")
-
-
-def generate(out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED,
-             n_reference: int = N_REFERENCE, n_batch: int = N_BATCH, months: int = MONTHS,
-             fmt: str = "parquet") -> DemoFiles:
-    """Write the demo reference and monthly batches under ``out_dir``.
-
-    Parameters
-    ----------
-    out_dir : path-like
-        Folder to write ``reference.<fmt>`` and ``batches/YYYY-MM.<fmt>`` into.
-    seed : int, default DEFAULT_SEED
-        Demo seed; the same seed gives the same files.
-    n_reference, n_batch : int, default 8000, 2000
-        Rows in the reference file and in each batch.
-    months : int, default 8
-        Number of monthly batches, from 2026-01 on.
-    fmt : {"parquet", "csv"}, default "parquet"
-        File format.
-
-    Returns
-    -------
-    DemoFiles
-        The written paths, batches in month order.
-
-    Raises
-    ------
-    DemoFormatError
-        (a ``ValueError``) if ``fmt`` is not one of :data:`FORMATS`.
-    """
-    if fmt not in FORMATS:
-        raise DemoFormatError(f"The 'fmt' parameter of generate must be one of "
-                              f"{list(FORMATS)}. Got {fmt!r} instead.")
-    out = Path(out_dir)
-    reference = _write(make_frame(n_reference, seed=seed), out / f"reference.{fmt}")
-    batches = _write_batches(out / "batches", fmt, seed, n_reference, n_batch, months)
-    return DemoFiles(reference=reference, batches=batches)
-
-
-def ensure_demo(reference: str | os.PathLike[str], batches: str | os.PathLike[str], *,
-                seed: int = DEFAULT_SEED) -> bool:
-    """Generate the demo into ``reference`` and ``batches`` when either is missing.
-
-    The reference's suffix (``.parquet`` or ``.csv``) decides both formats. Only what is
-    missing is written, never over existing files (the demo is deterministic, so parts
-    agree). A lock file beside the reference makes concurrent calls safe.
-
-    Parameters
-    ----------
-    reference : path-like
-        The reference file, e.g. ``data/demo/reference.parquet``.
-    batches : path-like
-        The batches folder; missing when absent or without a file of that format.
-    seed : int, default DEFAULT_SEED
-        Demo seed (sizes are the defaults of :func:`generate`).
-
-    Returns
-    -------
-    bool
-        True if anything was generated, False if both already existed.
-
-    Raises
-    ------
-    DemoFormatError
-        (a ``ValueError``) if the reference's suffix is not ``.parquet`` or ``.csv``.
-    """
-    from filelock import FileLock
-
-    reference, batches = Path(reference), Path(batches)
-    fmt = reference.suffix.lstrip(".")
-    if fmt not in FORMATS:
-        raise DemoFormatError(f"The demo reference {str(reference)!r} must end in one of "
-                              f"{['.' + f for f in FORMATS]}. Got {reference.suffix!r} instead.")
-    reference.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(reference.parent / f".{reference.name}.lock"):
-        need_reference = not reference.exists()
-        need_batches = not (batches.is_dir() and any(batches.glob(f"*.{fmt}")))
-        if need_reference:
-            _write(make_frame(N_REFERENCE, seed=seed), reference)
-        if need_batches:
-            _write_batches(batches, fmt, seed, N_REFERENCE, N_BATCH, MONTHS)
-    return need_reference or need_batches
-
-
-def _write_batches(folder: Path, fmt: str, seed: int, n_reference: int, n_batch: int,
-                   months: int) -> list[Path]:
-    """Write one batch per month into ``folder``; ids continue after the reference's."""
-    paths = []
-    for i, month in enumerate(batch_months(months)):
-        frame = make_frame(n_batch, month=month, seed=seed, first_id=n_reference + 1 + i * n_batch)
-        paths.append(_write(frame, folder / f"{month}.{fmt}"))
-    return paths
-
-
-def _write(df: pd.DataFrame, path: Path) -> Path:
-    """Atomically write ``df`` as Parquet or CSV, chosen by the suffix of ``path``."""
-    with atomic_path(path) as tmp:
-        if path.suffix == ".csv":
-            df.to_csv(tmp, index=False, date_format="%Y-%m-%d", lineterminator="\n")
-        else:
-            df.to_parquet(tmp, index=False, engine="pyarrow")
-    return path
