@@ -187,7 +187,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> Config:
 
     What needs the data files, the estimator table or the KPI formulas is checked by the
     pre-flight checks (:func:`workbench.data.preflight.check`, :func:`workbench.registry.estimators.check_config`,
-    :func:`workbench.analyses.kpis.check_config`), which the command line runs before anything executes.
+    :func:`workbench.analyses.kpis.check`), which the command line runs before anything executes.
 
     Parameters
     ----------

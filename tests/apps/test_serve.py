@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import workbench
-from workbench.analyses.drift._distributions import distribution_table
+from workbench.analyses.drift import distribution_table
 from workbench.apps import server as serve
 
 

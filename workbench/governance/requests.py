@@ -4,7 +4,7 @@ A request is a JSON file in ``<store>/requests/`` (written atomically) with its 
 (``drift``, ``scheduled`` or ``manual``), reasons and evidence pointers. Nothing is retrained
 or promoted here: :mod:`workbench.runner.triggers` retrains on pending requests (status becomes
 ``retraining``, then ``awaiting approval`` with the challenger's version, or ``failed``) and
-:mod:`workbench.governance` records the decision (``approved`` or ``rejected``).
+:mod:`workbench.governance.actions` records the decision (``approved`` or ``rejected``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The impact phase: business KPIs of a labelled batch, their trend across batches, and the model card refreshed.
 
-Per KPI (``kpis:`` in the config, see :mod:`workbench.kpis`): the baseline (the ``baseline``
+Per KPI (``kpis:`` in the config, see :mod:`workbench.analyses.kpis`): the baseline (the ``baseline``
 model on the same rows, or a given number), the target, the current value with a bootstrap
 interval, and the gap (positive = still to go), with the model version that produced it.
 Written to ``impact/``: ``kpis.parquet``, ``trend.parquet`` (one row per KPI per monitored

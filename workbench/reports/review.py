@@ -2,7 +2,7 @@
 
 A review covers the window ending on ``as_of`` (inclusive, UTC): the last 7 days, the last
 calendar month or the last three months. It reads only what was recorded — run manifests and
-results through :mod:`workbench.results`, the audit log, retrain requests, model registry
+results through :mod:`workbench.reports.catalog`, the audit log, retrain requests, model registry
 aliases and model cards — and never recomputes anything. ``workbench review CADENCE`` runs the
 notebook ``notebooks/reviews/<cadence>.ipynb`` into a run folder of kind ``review`` (manifest,
 executed notebook, HTML with code hidden, ``review/review.json`` with the counts).

@@ -45,10 +45,11 @@ from __future__ import annotations
 
 from workbench.analyses.drift._batch import BatchStats, ColumnStats, batch_stats, batch_stats_from_parquet
 from workbench.analyses.drift._decide import compare
+from workbench.analyses.drift._distributions import distribution_table
 from workbench.analyses.drift._profile import CategoricalProfile, NumericProfile, ReferenceProfile, build_profile
 from workbench.analyses.drift._result import COLUMNS, STATUSES, DriftResult
 
 __all__ = [
     "build_profile", "ReferenceProfile", "NumericProfile", "CategoricalProfile", "BatchStats", "ColumnStats",
-    "batch_stats", "batch_stats_from_parquet", "compare", "DriftResult", "COLUMNS", "STATUSES",
+    "batch_stats", "batch_stats_from_parquet", "compare", "DriftResult", "COLUMNS", "STATUSES", "distribution_table",
 ]

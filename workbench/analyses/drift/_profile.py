@@ -152,7 +152,7 @@ def build_profile(reference: pd.DataFrame, *, numeric: list[str], categorical: l
         ``"exact"`` keeps each numeric column's sorted values: KS and Wasserstein equal scipy's.
         ``"sketch"`` keeps counts over at most ``bins`` reference-quantile bins: a small profile
         and a batch pass of one bin lookup per value, within the error bounds of
-        :func:`workbench.drift.compare`.
+        :func:`workbench.analyses.drift.compare`.
     bins : int
         Sketch bins per numeric column: ``bins`` reference-quantile bins, plus a bin of its own
         for each heavily tied value (a column with at most ``bins`` distinct values gets one per
