@@ -6,7 +6,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from workbench.apps import _render as r
-from workbench.reports.model_card import folder
+from workbench.reports.model_card import CARD_JSON, folder
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.apps._context import AppContext
@@ -53,5 +53,5 @@ def _card_versions(ctx: AppContext) -> list[str]:
     the (not pre-heated) landing page seconds; the card app itself does check the registry.
     """
     root = folder(ctx.config, "0").parent
-    found = [p.name[1:] for p in root.iterdir() if p.name.startswith("v") and (p / "model_card.json").is_file()] if root.is_dir() else []
+    found = [p.name[1:] for p in root.iterdir() if p.name.startswith("v") and (p / CARD_JSON).is_file()] if root.is_dir() else []
     return sorted(found, key=lambda v: (len(v), v), reverse=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from workbench._io import read_json as _read
 from workbench.apps import _render as r
 from workbench.apps._widgets import Frame, LazyTabs, RunPicker, image, set_options, start
+from workbench.reports import catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.apps._context import AppContext, Choice
@@ -76,8 +77,8 @@ class DriftApp:
         """Load a run: summary, link, and the visible tab."""
         self.choice = choice
         self.folder = choice.info.phase_dir(PHASE)
-        verdict = read_json(self.folder, "verdict.json")
-        data = read_json(self.folder, "data_drift.json").get("dataset", {})
+        verdict = read_json(self.folder, catalog.VERDICT_FILE)
+        data = read_json(self.folder, catalog.DATA_DRIFT_FILE).get("dataset", {})
         self.summary.value = r.kpis([
             ("batch", choice.batch, None),
             ("model", choice.model, None),
@@ -87,20 +88,20 @@ class DriftApp:
             ("feature drift", "yes" if verdict.get("feature_drift") else "no", bool(verdict.get("feature_drift"))),
         ]) + (r.message("Alert: " + "; ".join(map(str, verdict.get("reasons", []))), "error") if verdict.get("alert") else "")
         self.link.value = self._evidently_link()
-        columns = read_table(self.folder, "columns.parquet")
+        columns = read_table(self.folder, catalog.COLUMNS_FILE)
         names = [] if columns is None else columns.sort_values("effect_size", ascending=False)["column"].tolist()
         set_options(self.feature, names, self.feature.value)
         self.tabs.invalidate()
 
     def _evidently_link(self) -> str:
-        if not (self.folder / "evidently.html").is_file():
+        if not (self.folder / catalog.EVIDENTLY_FILE).is_file():
             return ""
         href = html.escape(f"{self.ctx.base_url.rstrip('/')}/workbench/evidently/{self.choice.run_id}")
         return f'<a href="{href}" target="_blank" rel="noopener">Open the full evidently data-drift report for this batch ↗</a>'
 
     def page_history(self) -> list[Any]:
         """The dataset verdict per batch over time."""
-        history = read_table(self.folder, "history.parquet")
+        history = read_table(self.folder, catalog.HISTORY_FILE)
         if history is None or history.empty:
             return [self._msg("No drift history stored for this run.")]
         self.history_img.value = history_png(history, self.choice.batch)
@@ -108,7 +109,7 @@ class DriftApp:
 
     def page_columns(self) -> list[Any]:
         """Per-column statistics and decisions."""
-        columns = read_table(self.folder, "columns.parquet")
+        columns = read_table(self.folder, catalog.COLUMNS_FILE)
         if columns is None:
             return [self._msg("No per-column results stored for this run.")]
         view = columns.sort_values("effect_size", ascending=False)
@@ -124,7 +125,7 @@ class DriftApp:
     def show_feature(self) -> None:
         """Redraw the distribution of the picked feature."""
         name = self.feature.value
-        dist = read_table(self.folder, "distributions.parquet")
+        dist = read_table(self.folder, catalog.DISTRIBUTIONS_FILE)
         if not name:
             return
         if dist is None:
@@ -132,7 +133,7 @@ class DriftApp:
                                                 "run `workbench monitor` again to get them.", "warn")
             return
         rows = dist[dist["column"] == name]
-        columns = read_table(self.folder, "columns.parquet")
+        columns = read_table(self.folder, catalog.COLUMNS_FILE)
         stats = columns[columns["column"] == name]
         self.feature_img.value = distribution_png(rows, name, stats)
         keep = [c for c in COLUMN_VIEW if c in stats.columns]
@@ -140,7 +141,7 @@ class DriftApp:
 
     def page_concept(self) -> list[Any]:
         """Prediction drift, performance change and feature (residual) drift."""
-        concept = read_json(self.folder, "concept.json")
+        concept = read_json(self.folder, catalog.CONCEPT_FILE)
         pred = concept.get("prediction_drift", {})
         perf = concept.get("performance", {}) or {}
         items = [("score PSI", f"{pred.get('psi', float('nan')):.3f} (threshold {pred.get('threshold', float('nan')):g})", bool(pred.get("drift"))),
@@ -152,7 +153,7 @@ class DriftApp:
             items.append(("performance", str(perf["status"]), None))
         self.concept_html.value = r.kpis(items)
         self.concept_img.value = concept_png(pred.get("bins", []))
-        residuals = read_table(self.folder, "feature_drift.parquet")
+        residuals = read_table(self.folder, catalog.FEATURE_DRIFT_FILE)
         if residuals is None:
             self.residual_html.value = r.message("No feature drift stored (labels have not arrived for this batch).")
         else:

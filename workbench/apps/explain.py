@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.apps import _render as r
 from workbench.apps._widgets import Frame, LazyTabs, RunPicker, image, set_options, start
 from workbench.apps.drift import read_json, read_table
+from workbench.reports import catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -20,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.apps._context import AppContext, Choice
 
 PHASE = "explain"
-SEGMENT_PREFIX, WATERFALL_PREFIX = "importance_by_", "waterfall_"
+SEGMENT_PREFIX, WATERFALL_PREFIX = catalog.IMPORTANCE_BY_PREFIX, catalog.WATERFALL_PREFIX
 
 
 def app(ctx: AppContext) -> Any:
@@ -63,7 +64,7 @@ class ExplainApp:
         """Load a run: summary, segment and row choices, and the visible tab."""
         self.choice = choice
         self.folder = choice.info.phase_dir(PHASE)
-        result = read_json(self.folder, "explain.json")
+        result = read_json(self.folder, catalog.EXPLAIN_FILE)
         batch = result.get("batch", {})
         self.summary.value = r.kpis([
             ("batch", choice.batch, None),
@@ -82,12 +83,12 @@ class ExplainApp:
 
     def page_global(self) -> list[Any]:
         """Mean |SHAP| per feature with its standard error, and the stored beeswarm."""
-        importance = read_table(self.folder, "importance.parquet")
+        importance = read_table(self.folder, catalog.IMPORTANCE_FILE)
         parts: list[Any] = []
         if importance is not None:
             self.importance_img.value = importance_png(importance)
             parts.append(self.importance_img)
-        beeswarm = self.folder / "beeswarm.png"
+        beeswarm = self.folder / catalog.BEESWARM_PLOT
         if beeswarm.is_file():
             self.beeswarm_img.value = beeswarm.read_bytes()
             parts.append(self.beeswarm_img)
@@ -120,7 +121,7 @@ class ExplainApp:
 
     def page_drift(self) -> list[Any]:
         """Explanation drift and the drift-impact ranking (effect size × importance share)."""
-        ranking = read_table(self.folder, "explanation_drift.parquet")
+        ranking = read_table(self.folder, catalog.EXPLANATION_DRIFT_FILE)
         if ranking is None:
             return [self._msg("No explanation drift stored for this run.")]
         ranking = ranking.sort_values("drift_impact", ascending=False)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.apps import _render as r
 from workbench.apps._widgets import Frame, LazyTabs, RunPicker, image, set_options, start
 from workbench.apps.drift import read_json, read_table
+from workbench.reports import catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.apps._context import AppContext, Choice
@@ -58,8 +59,8 @@ class FairnessApp:
         """Load a run: summary, attribute choices, and the visible tab."""
         self.choice = choice
         self.folder = choice.info.phase_dir(PHASE)
-        result = read_json(self.folder, "fairness.json")
-        groups = read_table(self.folder, "groups.parquet")
+        result = read_json(self.folder, catalog.FAIRNESS_FILE)
+        groups = read_table(self.folder, catalog.GROUPS_FILE)
         failed = result.get("failed_attributes", [])
         self.summary.value = r.kpis([
             ("batch", choice.batch, None),
@@ -76,11 +77,11 @@ class FairnessApp:
         """Per-group bars with intervals and the threshold line."""
         import ipywidgets as w
 
-        groups = read_table(self.folder, "groups.parquet")
+        groups = read_table(self.folder, catalog.GROUPS_FILE)
         if groups is None or not self.attribute.value:
             return [w.HTML(r.message("No group results stored for this batch (labels may not have arrived).", "warn"))]
         rows = groups[groups["attribute"] == self.attribute.value]
-        disparity = read_table(self.folder, "disparity.parquet")
+        disparity = read_table(self.folder, catalog.DISPARITY_FILE)
         check = None if disparity is None else disparity[disparity["attribute"] == self.attribute.value]
         self.groups_img.value = groups_png(rows, self.metric.value, check, self.di_threshold, self.eo_threshold)
         metric = self.metric.value
@@ -93,9 +94,9 @@ class FairnessApp:
         """Bias drift of the attribute's groups across the monitored batches."""
         import ipywidgets as w
 
-        history = read_table(self.folder, "bias_history.parquet")
+        history = read_table(self.folder, catalog.BIAS_HISTORY_FILE)
         if history is None:
-            history = read_table(self.folder, "bias_drift.parquet")
+            history = read_table(self.folder, catalog.BIAS_DRIFT_FILE)
         if history is None or history.empty or not self.attribute.value:
             return [w.HTML(r.message("No bias-drift history stored for this run.", "warn"))]
         rows = history[history["attribute"] == self.attribute.value]
@@ -112,13 +113,13 @@ class FairnessApp:
 
     def page_checks(self) -> list[Any]:
         """Disparity checks and, where one fails, the threshold change fairlearn would suggest."""
-        disparity = read_table(self.folder, "disparity.parquet")
+        disparity = read_table(self.folder, catalog.DISPARITY_FILE)
         parts = []
         if disparity is not None:
             keep = [c for c in DISPARITY_VIEW if c in disparity.columns]
             parts.append(f"<p>Pass: disparate impact ≥ {self.di_threshold:g} and equalized-odds difference ≤ {self.eo_threshold:g}.</p>")
             parts.append(r.table(disparity[keep], formats={k: v for k, v in DISPARITY_VIEW.items() if v}, bad=~disparity["passed"].fillna(True).astype(bool)))
-        suggestion = read_table(self.folder, "threshold_suggestion.parquet")
+        suggestion = read_table(self.folder, catalog.THRESHOLD_FILE)
         if suggestion is not None and not suggestion.empty:
             parts.append("<h4>What fairlearn's ThresholdOptimizer would change (a suggestion, nothing is applied)</h4>")
             parts.append(r.table(suggestion))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.apps import _render as r
 from workbench.apps._widgets import Frame, RunPicker, image, set_options, start
 from workbench.apps.drift import read_json, read_table
+from workbench.reports import catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.apps._context import AppContext, Choice
@@ -47,8 +48,8 @@ class ImpactApp:
         """Load a run: KPI table and the picked KPI's trend."""
         self.choice = choice
         self.folder = choice.info.phase_dir(PHASE)
-        kpis = read_table(self.folder, "kpis.parquet")
-        result = read_json(self.folder, "impact.json")
+        kpis = read_table(self.folder, catalog.KPIS_FILE)
+        result = read_json(self.folder, catalog.IMPACT_FILE)
         self.summary.value = r.kpis([("batch", choice.batch, None),
                                      ("model", choice.model, None)]
                                     + [(str(k), str(v), None) for k, v in result.items() if isinstance(v, str | int | float) and k != "schema_version"][:4])
@@ -67,8 +68,8 @@ class ImpactApp:
 
     def show_trend(self) -> None:
         """Redraw the trend of the picked KPI."""
-        trend = read_table(self.folder, "trend.parquet")
-        kpis = read_table(self.folder, "kpis.parquet")
+        trend = read_table(self.folder, catalog.TREND_FILE)
+        kpis = read_table(self.folder, catalog.KPIS_FILE)
         if trend is None or kpis is None or not self.kpi.value:
             return
         rows = trend[trend["kpi"].astype(str) == self.kpi.value]

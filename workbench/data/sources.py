@@ -21,7 +21,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config
     from workbench.data import Schema, Table
 
-SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz")
 
 
 def ensure_demo_data(config: Config) -> bool:
@@ -67,7 +66,7 @@ def list_batches(config: Config) -> list[Path]:
         raise ConfigError(f"{config.source}: key 'data.batches' is not set. Fix: point it at a folder or glob of batches.")
     folder = Path(spec)
     if folder.is_dir():
-        paths = [p for p in folder.iterdir() if p.name.endswith(SUFFIXES)]
+        paths = [p for p in folder.iterdir() if p.name.endswith(data.SUFFIXES)]
     else:
-        paths = [Path(p) for p in glob.glob(spec) if p.endswith(SUFFIXES)]
+        paths = [Path(p) for p in glob.glob(spec) if p.endswith(data.SUFFIXES)]
     return sorted(paths, key=lambda p: p.name)

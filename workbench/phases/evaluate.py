@@ -87,7 +87,7 @@ def plot(phase: PhaseContext, evaluation: Evaluation) -> Any:
     ax.set_title(f"{primary} with {int(round(100 * _level(evaluation)))}% bootstrap intervals")
     low = min(v["low"] for v in vals if v["low"] == v["low"]) if primary == "roc_auc" else 0
     ax.set_ylim(max(0.0, low - 0.05) if primary == "roc_auc" else 0, None)
-    path = phase.save_figure("metrics.png", fig)
+    path = phase.save_figure(catalog.METRICS_PLOT, fig)
     return Image(filename=str(path))
 
 

@@ -73,14 +73,18 @@ REVIEW_FILE = "review.json"
 KPI_TREND_PLOT = "kpi_trend.png"
 
 
+IMPORTANCE_BY_PREFIX = "importance_by_"
+WATERFALL_PREFIX = "waterfall_"
+
+
 def importance_by_file(column: str) -> str:
     """Importance per group of a sensitive column."""
-    return f"importance_by_{column}.parquet"
+    return f"{IMPORTANCE_BY_PREFIX}{column}.parquet"
 
 
 def waterfall_plot(kind: str, key: Any) -> str:
     """A waterfall figure: ``kind`` is ``top_risk`` (key: rank) or ``id`` (key: the row's id)."""
-    return f"waterfall_{kind}_{key}.png"
+    return f"{WATERFALL_PREFIX}{kind}_{key}.png"
 
 
 @dataclass(frozen=True)

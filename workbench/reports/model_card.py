@@ -31,6 +31,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "model_card.html.j2"
 ARTIFACT_PATH = "model_card"
 TAG = "workbench.model_card"
+CARD_JSON, CARD_HTML = "model_card.json", "model_card.html"  # in folder(config, version)
 
 
 
@@ -59,7 +60,7 @@ def read(config: Config, version: str | None = None) -> dict[str, Any]:
     """
 
     v = _resolve(config, version)
-    path = folder(config, v) / "model_card.json"
+    path = folder(config, v) / CARD_JSON
     if not path.is_file():
         raise ModelCardError(f"model card of {config.project} v{v} not produced yet - run `workbench run` (expected {path}).")
     return read_json(path)
@@ -68,7 +69,7 @@ def read(config: Config, version: str | None = None) -> dict[str, Any]:
 def html_path(config: Config, version: str | None = None) -> Path:
     """The HTML card of ``version`` (None = the champion's); ModelCardError when not produced yet."""
     v = _resolve(config, version)
-    path = folder(config, v) / "model_card.html"
+    path = folder(config, v) / CARD_HTML
     if not path.is_file():
         raise ModelCardError(f"model card of {config.project} v{v} not produced yet - run `workbench run` (expected {path}).")
     return path
@@ -81,7 +82,7 @@ def versions(config: Config) -> list[str]:
     if not root.is_dir():
         return []
     registered = {str(mv.version) for mv in registry.candidate_versions(config)}
-    found = [p.name[1:] for p in root.iterdir() if p.name.startswith("v") and (p / "model_card.json").is_file()]
+    found = [p.name[1:] for p in root.iterdir() if p.name.startswith("v") and (p / CARD_JSON).is_file()]
     return sorted((v for v in found if v in registered), key=int)
 
 
@@ -142,7 +143,7 @@ def generate(config: Config, version: str | None = None, *, intended_use: str = 
 
 def _previous(target: Path) -> dict[str, Any] | None:
 
-    path = target / "model_card.json"
+    path = target / CARD_JSON
     return read_json(path) if path.is_file() else None
 
 
@@ -167,8 +168,8 @@ def _num(value: Any, digits: int = 4) -> str:
 def _write(config: Config, target: Path, card: dict[str, Any]) -> None:
     """JSON and HTML atomically, then MLflow: artifacts on the version's run, tags and description on the version."""
 
-    json_path = write_json(target / "model_card.json", card)
-    html = write_text(target / "model_card.html", render_html(card))
+    json_path = write_json(target / CARD_JSON, card)
+    html = write_text(target / CARD_HTML, render_html(card))
     client = client_for(config)
     version = card["model"]["version"]
     mv = client.get_model_version(config.project, version)
