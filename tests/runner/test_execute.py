@@ -23,6 +23,7 @@ def _execute(tmp_path: Path, name: str, timeout: int = 60) -> tuple[str | None, 
     return runner.execute_notebook(FIXTURES / f"{name}.ipynb", out, {"x": 41}, kernel="python3", timeout=timeout), out
 
 
+@pytest.mark.slow  # a real kernel
 def test_success_writes_the_executed_notebook_and_no_partial(tmp_path: Path) -> None:
     error, out = _execute(tmp_path, "ok")
     assert error is None
@@ -31,6 +32,7 @@ def test_success_writes_the_executed_notebook_and_no_partial(tmp_path: Path) -> 
     assert [p.name for p in tmp_path.iterdir()] == ["ok.ipynb"]
 
 
+@pytest.mark.slow  # a real kernel
 def test_raising_notebook_fails_and_is_kept_with_the_error(tmp_path: Path) -> None:
     error, out = _execute(tmp_path, "raises")
     assert error == f"ValueError: planted failure 42 (cell 4); see {out}"
@@ -38,18 +40,21 @@ def test_raising_notebook_fails_and_is_kept_with_the_error(tmp_path: Path) -> No
     assert any(o.get("ename") == "ValueError" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
+@pytest.mark.slow  # a real kernel
 def test_dead_kernel_is_a_failure_even_though_cells_look_completed(tmp_path: Path) -> None:
     error, out = _execute(tmp_path, "kernel_dies")
     assert error is not None and error.startswith("DeadKernelError")
     assert out.exists()
 
 
+@pytest.mark.slow  # a real kernel
 def test_timeout_is_a_failure(tmp_path: Path) -> None:
     error, out = _execute(tmp_path, "sleeps", timeout=3)
     assert error is not None and error.startswith("CellTimeoutError")
     assert out.exists()
 
 
+@pytest.mark.slow  # a real kernel
 def test_html_export_hides_code(tmp_path: Path) -> None:
     _, out = _execute(tmp_path, "ok")
     html = runner.export_html(out, tmp_path / "html" / "ok.html").read_text()

@@ -141,12 +141,9 @@ def injected_params(name: str, *, namespace: dict[str, Any]) -> dict[str, Any]:
 
 def _caller_namespace() -> dict[str, Any]:
     """Where the notebook's parameters live: the kernel's user namespace, else the caller's globals (a plain script)."""
-    try:
-        from IPython import get_ipython
+    from IPython import get_ipython
 
-        shell = get_ipython()
-    except ImportError:  # pragma: no cover - IPython is a dependency of every kernel
-        shell = None
+    shell = get_ipython()
     return shell.user_ns if shell is not None else sys._getframe(2).f_globals
 
 
