@@ -41,7 +41,6 @@ def app_class() -> type:
             query = f"?{self.request.query}" if self.request.query else ""
             self.redirect(url_path_join(self.base_url, "voila/render/index.ipynb") + query)
 
-
     class EvidentlyHandler(JupyterHandler):
         """A run's ``drift/evidently.html``, for authenticated visitors only."""
 
@@ -64,7 +63,6 @@ def app_class() -> type:
             self.set_header("X-Content-Type-Options", "nosniff")
             self.finish(path.read_bytes())
 
-
     class ShutdownHandler(VoilaShutdownKernelHandler):
         """Voila's kernel shutdown on page unload, made to work.
 
@@ -81,7 +79,6 @@ def app_class() -> type:
             if origin and urlparse(origin).netloc == self.request.host:
                 return None
             return super().check_xsrf_cookie()
-
 
     class WorkbenchVoila(Voila):
         """Voila serving the report apps, with a landing redirect, the evidently route and gzip."""

@@ -158,7 +158,6 @@ def make_app(config: Config, options: ServeOptions):  # noqa: ANN201
     """An initialised (not yet started) Voila application serving the apps."""
     from traitlets.config import Config as TraitletsConfig
 
-
     check_bind(options)
     os.environ.update(kernel_env(config, options))
     app = app_class()(config=TraitletsConfig(voila_config(options)))

@@ -68,14 +68,12 @@ def register(sub: Any) -> dict[str, Any]:
 
 
 def _load(args: argparse.Namespace, action: str, subject: str = "") -> Any:
-
     config = load(args)
     roles.require(config, action, subject)
     return config
 
 
 def _audit(args: argparse.Namespace) -> int:
-
     if args.audit_command == "verify":
         config = _load(args, "view")
         result = audit.verify(config.store)
@@ -107,7 +105,6 @@ def _line(event: dict[str, Any]) -> str:
 
 
 def _approvals(args: argparse.Namespace) -> int:
-
     config = _load(args, "view")
     found = approvals.list_approvals(config) if args.all else approvals.pending_approvals(config)
     if args.json:
@@ -141,7 +138,6 @@ def _unseen(found: dict[str, Any]) -> str:
 
 
 def _approve(args: argparse.Namespace) -> int:
-
     event = actions.approve(load(args), args.version, reason=args.reason)
     print(f"approved: {event['subject']} ({event['details']['semver']}) is now champion "
           f"(was v{event['details']['previous_champion']}); audit record {event['hash'][:12]}")
@@ -149,21 +145,18 @@ def _approve(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-
     event = actions.promote(load(args), args.version, reason=args.reason)
     print(f"promoted: {event['subject']} ({event['details']['semver']}) is now champion (was v{event['details']['previous_champion']})")
     return 0
 
 
 def _reject(args: argparse.Namespace) -> int:
-
     event = actions.reject(load(args), args.version, reason=args.reason)
     print(f"rejected: {event['subject']} ({event['details']['semver']}); the champion is unchanged")
     return 0
 
 
 def _rollback(args: argparse.Namespace) -> int:
-
     event = actions.rollback(load(args), reason=args.reason)
     d = event["details"]
     print(f"rolled back: {event['subject']} ({d['semver']}) demoted; v{d['restored_version']} ({d['restored_semver']}) is champion again")
@@ -171,7 +164,6 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-
     config = load(args)
     outcome = triggers.retrain(config, trigger=args.trigger, reason=args.reason, request_id=args.request, jobs=args.jobs)
     if outcome.run is not None:
@@ -181,7 +173,6 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _aliases(args: argparse.Namespace) -> int:
-
     config = _load(args, "view")
     if args.on:
         alias = args.alias or "champion"
@@ -195,7 +186,6 @@ def _aliases(args: argparse.Namespace) -> int:
 
 
 def _whoami(args: argparse.Namespace) -> int:
-
     config = load(args)
     role = roles.role_of(config)
     note = " (no roles section: everyone is admin)" if config.roles is None else ""

@@ -28,7 +28,6 @@ def register(sub: Any) -> dict[str, Any]:
 
 
 def _cmd_review(args: argparse.Namespace) -> int:
-
     as_of = args.as_of or time.strftime("%Y-%m-%d", time.gmtime())
     review.window(args.cadence, as_of)  # a bad date is refused before anything is written
     config = load(args)
@@ -38,7 +37,6 @@ def _cmd_review(args: argparse.Namespace) -> int:
 
 
 def _summary(config: Any, data: dict[str, Any]) -> str:
-
     run_dir = config.reports / data["run_id"]
     w = data["review"]
     lines = [f"review {data['run_id']}: {data['status']} in {data['duration_s']:.1f}s ({w['cadence']}, {w['since'][:10]} .. {w['as_of']})",

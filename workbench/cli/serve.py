@@ -24,8 +24,6 @@ def register(sub: argparse._SubParsersAction) -> dict:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-
-
     config = load(args, check=False)
     token = args.token
     if token is None:

@@ -38,7 +38,6 @@ def check(config: Config) -> None:
 
 
 def _missing_columns(config: Config, columns: list[str]) -> list[str]:
-
     d = config.data
     declared: list[tuple[str, str]] = [("data.target", d.target)]
     declared += [(key, col) for key, col in (("data.id", d.id), ("data.timestamp", d.timestamp)) if col]

@@ -36,7 +36,6 @@ def _need_reason(action: str, reason: str) -> str:
 
 
 def _candidate(config: Config, ref: str, action: str) -> Any:
-
     try:  # the denial, too, is recorded against the canonical project/version subject
         mv, missing = registry.resolve(config, ref), None
     except RegistryError as exc:

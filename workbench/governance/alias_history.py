@@ -55,7 +55,6 @@ def champion_stack(config: Config) -> list[str]:
 
 
 def _moment(when: str | datetime) -> datetime:
-
     if isinstance(when, datetime):
         return when if when.tzinfo else when.replace(tzinfo=UTC)
     try:

@@ -140,7 +140,6 @@ def access(store: Path, dataset: str) -> list[dict[str, Any]]:
 
 
 def _parse_since(text: str) -> datetime:
-
     try:
         value = datetime.fromisoformat(text)
     except ValueError:

@@ -22,7 +22,6 @@ def note_config(config: Config) -> dict[str, Any] | None:
     """Record a ``config_change`` event when the config differs from the last one used; return it (else None)."""
     from filelock import FileLock
 
-
     if config.source.parent.parent == config.store / "retrain":
         return None
     folder = config.store / "configs"

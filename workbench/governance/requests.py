@@ -53,7 +53,6 @@ def update(config: Config, request_id: str | None, **fields: Any) -> dict[str, A
     """Change fields of a request (its status, the version it produced) under a lock; None when there is no request."""
     from filelock import FileLock
 
-
     if not request_id:
         return None
     folder = config.store / "requests"

@@ -39,8 +39,6 @@ def evaluate(phase: PhaseContext, *, n_bootstrap: int = 200, confidence: float =
     import numpy as np
     import pandas as pd
 
-
-
     cfg, task = phase.config, phase.config.model.task
     train_dir = phase.input_dir("train")
     holdout = pd.read_parquet(train_dir / catalog.HOLDOUT_FILE)

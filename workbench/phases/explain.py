@@ -33,8 +33,6 @@ def explanations(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, ro
     import pandas as pd
     from IPython.display import Image, display
 
-
-
     cfg = phase.config
     model = registry.load(cfg, role).model
     features = ref.schema.features

@@ -61,7 +61,6 @@ def measure(phase: PhaseContext, *, n_bootstrap: int = 1000) -> Impact:
     """Compute the KPI table of the scored batch and the trend; save them (see the module docstring)."""
     import pandas as pd
 
-
     cfg = phase.config
     batch, scored = scored_batch(phase)
     model = scored["model"]

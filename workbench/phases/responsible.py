@@ -28,10 +28,6 @@ def holdout_audit(phase: PhaseContext, *, min_group: int = 30, sample: int = 200
     """
     from IPython.display import Image, display
 
-
-
-
-
     cfg = phase.config
     registered = phase.input_result("register")
     alias = registered["aliases"][0]

@@ -107,7 +107,6 @@ def _canary(config: Config, table: Table, predictions: pd.DataFrame) -> dict[str
     """Serve the challenger's score on the canary rows of ``predictions`` (changed in place); say what happened."""
     import numpy as np
 
-
     share = config.canary.share
     predictions["champion_score"] = predictions[SCORE]
     predictions["canary_arm"] = canary.CHAMPION
@@ -161,7 +160,6 @@ def _score_with_fallback(config: Config, table: Table) -> tuple[pd.Series, dict[
 
 def _score_alias(config: Config, table: Table, alias: str) -> tuple[pd.Series, dict[str, Any]]:
     import pandas as pd
-
 
     loaded = registry.load(config, alias)
     schema = Schema.from_dict(loaded.schema)

@@ -33,7 +33,6 @@ def batches(phase: PhaseContext, *, max_missing: float = 0.5) -> pd.DataFrame:
     """Check every configured batch against the reference schema; one row per batch."""
     import pandas as pd
 
-
     ref = read_json(phase.dir / catalog.QUALITY_FILE)
     schema = data.Schema.from_dict(ref["schema"])
     rows: list[dict[str, Any]] = []

@@ -62,7 +62,6 @@ def collect(config: Config, version: str, *, previous: dict[str, Any] | None, in
 def _model(config: Config, mv: Any, tags: dict[str, str]) -> dict[str, Any]:
     from datetime import UTC, datetime
 
-
     held = client_for(config).get_registered_model(config.project).aliases
     aliases = sorted(a for a, v in held.items() if str(v) == str(mv.version))
     return {"name": config.project, "version": str(mv.version), "semver": tags.get(registry.TAG + "semver", ""), "aliases": aliases,
@@ -91,7 +90,6 @@ def _authored(config: Config, previous: dict[str, Any] | None, intended_use: str
 def _training_data(config: Config, tags: dict[str, str]) -> dict[str, Any]:
     import pandas as pd
 
-
     path = tags.get(registry.TAG + "data_path", str(config.data.reference))
     schema = json.loads(tags.get(registry.TAG + "schema", "{}"))
     out = {"source": path, "sha256": tags.get(registry.TAG + "data_sha256", ""), "rows": 0, "columns": len(schema.get("dtypes", {})),
@@ -108,13 +106,11 @@ def _training_data(config: Config, tags: dict[str, str]) -> dict[str, Any]:
 
 
 def _features(tags: dict[str, str]) -> list[dict[str, str]]:
-
     schema = json.loads(tags.get(registry.TAG + "schema", "{}"))
     return [{"name": f, "type": schema.get("dtypes", {}).get(f, "unknown")} for f in schema.get("features", [])]
 
 
 def _result(config: Config, phase: str, run_id: str) -> dict[str, Any] | None:
-
     try:
         return catalog.phase_result(config, phase, run_id=run_id or None)
     except (WorkbenchError, OSError):
@@ -134,7 +130,6 @@ def _metrics(config: Config, run_id: str) -> dict[str, Any]:
 
 def _fairness(config: Config, run_id: str, monitored: list[BatchRun]) -> dict[str, Any]:
     import pandas as pd
-
 
     audit = _result(config, "responsible", run_id)
     out: dict[str, Any] = {"status": "not assessed", "dataset": "holdout", "failed_attributes": [], "checks": [], "monitored": []}
@@ -167,7 +162,6 @@ def _f(value: Any) -> float | None:
 def _explanations(config: Config, run_id: str) -> dict[str, Any]:
     import pandas as pd
 
-
     audit = _result(config, "responsible", run_id)
     if audit is None:
         return {"method": "not computed", "dataset": "holdout", "top_features": []}
@@ -183,7 +177,6 @@ def _monitor_runs(config: Config, version: str) -> list[BatchRun]:
 
 
 def _drift(monitored: list[BatchRun]) -> dict[str, Any]:
-
     with_verdict = [i for i in monitored if (i.phase_dir("drift") / catalog.VERDICT_FILE).is_file()]
     alerts = [i.name for i in with_verdict if i.read("drift", catalog.VERDICT_FILE)["alert"]]
     if not with_verdict:
@@ -212,13 +205,11 @@ def _kpis(monitored: list[BatchRun]) -> dict[str, Any]:
 
 
 def _changelog(config: Config, version: str) -> list[dict[str, Any]]:
-
     entries = [e for e in changelog.read(config) if str(e.get("version")) == str(version)]
     return [{"semver": e["semver"], "date": e["date"], "bump": e["bump"], "text": e["text"]} for e in entries]
 
 
 def _approvals(config: Config, version: str) -> list[dict[str, Any]]:
-
     subject = f"{config.project}/{version}"
     return [{"ts": e["ts"], "actor": e["actor"], "action": e["action"], "semver": str(e.get("details", {}).get("semver", "")),
              "reason": str(e.get("details", {}).get("reason", "")), "aliases": e.get("details", {}).get("aliases", [])}

@@ -41,7 +41,6 @@ def folder(config: Config, version: str) -> Path:
 
 
 def _resolve(config: Config, version: str | None) -> str:
-
     if version is not None:
         return str(version)
     champion = registry.alias_version(config, "champion")
@@ -127,7 +126,6 @@ def generate(config: Config, version: str | None = None, *, intended_use: str = 
     """
     from filelock import FileLock
 
-
     v = _resolve(config, version)
     target = folder(config, v)
     target.mkdir(parents=True, exist_ok=True)
@@ -142,7 +140,6 @@ def generate(config: Config, version: str | None = None, *, intended_use: str = 
 
 
 def _previous(target: Path) -> dict[str, Any] | None:
-
     path = target / CARD_JSON
     return read_json(path) if path.is_file() else None
 

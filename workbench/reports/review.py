@@ -194,7 +194,6 @@ def retrain_requests(review: Review) -> Section:
     """Retrain requests filed in the window, and every request still pending."""
     import pandas as pd
 
-
     every = requests.every(review.config)
     pending = {r["id"] for r in requests.pending(review.config)}
     inside = [r for r in every if review.since <= datetime.fromisoformat(r["created"]) < review.until or r["id"] in pending]
@@ -227,7 +226,6 @@ def kpi_trend(review: Review) -> Any:
 
     from IPython.display import Image
 
-
     trend = kpi_trends.build(review.config, runs=review.monitor_runs)
     review.counts["kpi_batches"] = int(trend["batch"].nunique()) if len(trend) else 0
     if trend.empty:
@@ -244,7 +242,6 @@ def kpi_trend(review: Review) -> Any:
 def versions_in_production(review: Review) -> Section:
     """Model versions that scored batches in the window, and the aliases held now."""
     import pandas as pd
-
 
     rows: dict[str, dict[str, Any]] = {}
     for info in review.monitor_runs:
@@ -272,7 +269,6 @@ def governance_events(review: Review) -> Section:
     """Registrations, approvals, rejections, promotions and rollbacks recorded in the audit log in the window."""
     import pandas as pd
 
-
     rows = [{"ts": e["ts"], "actor": e["actor"], "action": e["action"], "subject": e["subject"],
              "semver": e.get("details", {}).get("semver", ""), "reason": e.get("details", {}).get("reason", "")}
             for e in audit.read(review.config.store)
@@ -284,7 +280,6 @@ def governance_events(review: Review) -> Section:
 def audit_verification(review: Review) -> Section:
     """The audit log's hash-chain check, as of now."""
     import pandas as pd
-
 
     result = audit.verify(review.config.store)
     review.counts["audit_ok"] = result.ok
@@ -310,8 +305,6 @@ def fairness_over_window(review: Review) -> Section:
 def model_cards(review: Review) -> Section:
     """Model cards of the versions in use in the window (those that scored, and the champion)."""
     import pandas as pd
-
-
 
     used = {str(v) for v in review.counts.get("versions") or []}
     champion = registry.alias_version(review.config, "champion")
@@ -339,8 +332,6 @@ def model_cards(review: Review) -> Section:
 def open_risks(review: Review) -> Section:
     """Open risks from the records: pending retrain requests, alerts and fairness failures on the latest batch, KPIs off target, a broken audit log."""
     import pandas as pd
-
-
 
     risks = [{"risk": "retrain request pending", "detail": f"{r['id']}: {'; '.join(r['reasons'])}"} for r in requests.pending(review.config)]
     if review.monitor_runs:

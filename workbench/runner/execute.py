@@ -165,7 +165,6 @@ class _Executor:
         return error
 
     def _close(self) -> None:
-
         statuses = [e["status"] for e in self.data["phases"].values()]
         self.data["status"] = "succeeded" if all(s == "succeeded" for s in statuses) else "failed"
         self.data["ended"] = manifest.now()
@@ -232,7 +231,6 @@ def export_html(notebook: Path, target: Path) -> Path | None:
     import nbformat
     from nbconvert import HTMLExporter
 
-
     if not notebook.exists():
         return None
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
@@ -241,7 +239,6 @@ def export_html(notebook: Path, target: Path) -> Path | None:
 
 
 def _fail_mlflow_run(config: Config, phase_dir: Path) -> None:
-
     marker = phase_dir / catalog.MLFLOW_RUN_ID_FILE
     if marker.exists():
         store.client_for(config).set_terminated(marker.read_text().strip(), "FAILED")

@@ -86,7 +86,6 @@ def build_window(config: Config, folder: Path) -> dict[str, Any]:
     """Write the training window to ``folder/training.parquet``; return what went into it."""
     import pandas as pd
 
-
     parts, used = [], []
     reference = sources.read_reference(config)
     if config.retrain.reference:
@@ -116,7 +115,6 @@ def build_window(config: Config, folder: Path) -> dict[str, Any]:
 def derived_config(config: Config, folder: Path, training: Path) -> Config:
     """The project config with ``data.reference`` pointing at the window (all paths absolute); written and validated."""
     import yaml
-
 
     raw = config.model_dump(mode="json", exclude={"source"})
     raw["data"]["reference"], raw["demo"] = str(training), False
@@ -183,7 +181,6 @@ def retrain(config: Config, *, trigger: str = "manual", reason: str = "", reques
 
 
 def _requests(config: Config, trigger: str, reason: str, request_id: str | None, run_id: str) -> list[dict[str, Any]]:
-
     if request_id:
         return [requests.get(config, request_id)]
     if trigger == "event":

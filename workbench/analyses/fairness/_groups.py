@@ -84,7 +84,6 @@ def _cells(y_true: Any, y_pred: Any, scores: Any, threshold: float, n: int) -> n
     """Cell index per row: 0 TN, 1 FP, 2 FN, 3 TP."""
     import numpy as np
 
-
     if y_pred is None:
         if scores is None:
             raise DataError("group_table needs y_pred or scores. Fix: pass y_pred (0/1) or scores= and threshold=.")
@@ -100,7 +99,6 @@ def _cells(y_true: Any, y_pred: Any, scores: Any, threshold: float, n: int) -> n
 
 
 def _check_options(missing: str, confidence: float, n_bootstrap: int) -> None:
-
     if missing not in ("category", "error"):
         raise ParameterError(f"The 'missing' parameter of group_table must be 'category' or 'error'. Got {missing!r} instead.")
     if not 0 < confidence < 1:
@@ -112,7 +110,6 @@ def _check_options(missing: str, confidence: float, n_bootstrap: int) -> None:
 def _encode(series: pd.Series, column: Any, missing: str) -> tuple[np.ndarray, list[Any]]:
     """Integer codes and levels; missing values get the last code, ``"(missing)"``."""
     import pandas as pd
-
 
     codes, levels = pd.factorize(series, sort=True, use_na_sentinel=True)
     n_missing = int((codes < 0).sum())

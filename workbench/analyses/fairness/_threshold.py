@@ -57,7 +57,6 @@ def threshold_suggestion(y_true: Any, scores: Any, sensitive: pd.Series, *,
     import pandas as pd
     from fairlearn.postprocessing import ThresholdOptimizer
 
-
     if constraint not in CONSTRAINTS:
         raise ParameterError(f"The 'constraint' parameter of threshold_suggestion must be one of "
                              f"{', '.join(CONSTRAINTS)}. Got {constraint!r} instead.")
