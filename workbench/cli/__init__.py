@@ -24,12 +24,8 @@ from workbench.exceptions import WorkbenchError
 GROUPS = (run, review, serve, governance)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with usage errors exiting 2 as bad arguments (as argparse does) and naming the fix."""
-
-
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
-    parser = _Parser(prog="workbench", description="Notebook-centric ML lifecycle workbench.")
+    parser = argparse.ArgumentParser(prog="workbench", description="Notebook-centric ML lifecycle workbench.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: dict[str, Any] = {}
@@ -59,7 +55,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
