@@ -9,7 +9,7 @@ names themselves.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -178,12 +178,10 @@ def phase_result(config: Config, phase: str, *, run_id: str | None = None) -> di
 
 
 @dataclass(frozen=True)
-class BatchRun:
-    """The latest monitor run of one batch: the batch as the score phase recorded it, and the run folder."""
+class BatchRun(RunInfo):
+    """The latest monitor run of one batch: a run, with the batch as its score phase recorded it."""
 
-    run_id: str
-    path: Path
-    score: dict[str, Any]
+    score: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -194,15 +192,6 @@ class BatchRun:
     def batch(self) -> dict[str, Any]:
         """``{name, path, sha256, rows}`` of the batch that was scored."""
         return self.score["batch"]
-
-    def phase_dir(self, phase: str) -> Path:
-        """The folder holding a phase's results in this run."""
-        return self.path / phase
-
-    def read(self, phase: str, name: str = RESULT_FILE) -> dict[str, Any] | None:
-        """A JSON result of a phase in this run, or None when it was not written."""
-        path = self.phase_dir(phase) / name
-        return read_json(path) if path.is_file() else None
 
 
 def latest_per_batch(config: Config, phase: str = "score", *, name: str = RESULT_FILE, runs: list[RunInfo] | None = None,
@@ -222,16 +211,13 @@ def latest_per_batch(config: Config, phase: str = "score", *, name: str = RESULT
     where : callable, optional
         Keep only runs whose score ``result.json`` passes (e.g. scored by one model version).
     """
-    folders = [(info.run_id, info.path) for info in (runs if runs is not None else list_runs(config, kind="monitor"))]
+    infos = list(runs if runs is not None else list_runs(config, kind="monitor"))
     if current is not None:
-        folders.append((current.parent.name, current.parent))
+        infos.append(_try_read(current.parent) or RunInfo(current.parent.name, current.parent, {}))
     latest: dict[str, BatchRun] = {}
-    for run_id, run_dir in folders:
-        score_file = run_dir / "score" / RESULT_FILE
-        if not (run_dir / phase / name).is_file() or not score_file.is_file():
-            continue
-        score = read_json(score_file)
-        if where is None or where(score):
+    for info in infos:
+        score = info.read("score") if (info.phase_dir(phase) / name).is_file() else None
+        if score is not None and (where is None or where(score)):
             latest.pop(score["batch"]["name"], None)  # the later run replaces the earlier one
-            latest[score["batch"]["name"]] = BatchRun(run_id, run_dir, score)
+            latest[score["batch"]["name"]] = BatchRun(info.run_id, info.path, info.manifest, score)
     return sorted(latest.values(), key=lambda b: b.name)
