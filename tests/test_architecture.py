@@ -92,7 +92,7 @@ def test_every_part_is_a_subpackage(part: str) -> None:
 
 def test_top_level_modules_are_only_the_shared_floor() -> None:
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert flat == ["__init__.py", "_env.py", "_io.py", "config.py", "exceptions.py"]
+    assert flat == ["__init__.py", "_io.py", "config.py", "exceptions.py"]
 
 
 def test_every_phase_notebook_has_its_phase_module() -> None:

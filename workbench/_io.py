@@ -1,4 +1,4 @@
-"""Small helpers every part shares: atomic file writes, hashing, JSON and the UTC timestamp.
+"""Small helpers every part shares: atomic file writes, hashing, JSON, the UTC timestamp and the safe environment.
 
 Writes go to a temp file in the same folder, then rename: a reader never sees a half-written
 file, and an error leaves what was there before.
@@ -80,3 +80,16 @@ def _jsonable(obj: Any) -> Any:
 def now() -> str:
     """Current UTC time, ISO 8601 with milliseconds (every timestamp the workbench records)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+# Set in every process the workbench starts (kernels inherit it from the runner).
+SAFE_ENV = {
+    "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",  # models are skops files; never unpickle
+    "GIT_PYTHON_REFRESH": "quiet",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+def apply_safe_env() -> None:
+    """Force the environment settings the workbench relies on (no pickle loading)."""
+    os.environ.update(SAFE_ENV)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from workbench._env import apply_safe_env
+from workbench._io import apply_safe_env
 from workbench.config import load_config as _load
 from workbench.exceptions import RunRefused, WorkbenchError
 from workbench.reports import catalog

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from workbench._env import apply_safe_env
+from workbench._io import apply_safe_env
 from workbench.analyses import kpis
 from workbench.config import load_config
 from workbench.data import preflight

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from workbench._env import apply_safe_env
+from workbench._io import apply_safe_env
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow.tracking import MlflowClient

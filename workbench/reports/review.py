@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import registry
-from workbench._env import apply_safe_env
-from workbench._io import atomic_path, write_json
+from workbench._io import apply_safe_env, atomic_path, write_json
 from workbench.config import load_config
 from workbench.exceptions import ParameterError
 from workbench.governance import audit, requests

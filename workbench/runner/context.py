@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench._env import apply_safe_env
-from workbench._io import atomic_path, write_json, write_text
+from workbench._io import apply_safe_env, atomic_path, write_json, write_text
 from workbench.config import load_config
 from workbench.data import preflight
 from workbench.registry.store import use_store
