@@ -58,7 +58,6 @@ class Frame:
 
     def guard(self, fn: Callable[..., None]) -> Callable[..., None]:
         """Wrap a callback so a failure becomes a message, not a traceback."""
-
         def wrapped(*args: Any) -> None:
             if args and isinstance(args[0], dict) and getattr(args[0].get("owner"), "_wb_quiet", False):
                 return  # the app is setting this picker itself (see set_options)

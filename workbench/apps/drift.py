@@ -46,7 +46,6 @@ def read_table(folder: Path, name: str) -> Any:
 
 def read_json(folder: Path, name: str) -> dict[str, Any]:
     """A stored JSON result, or ``{}``."""
-
     path = folder / name
     return _read(path) if path.is_file() else {}
 

@@ -20,7 +20,6 @@ from workbench.runner import triggers
 
 def register(sub: Any) -> dict[str, Any]:
     """Add the governance sub-commands to ``sub``; return ``{name: handler}``."""
-
     audit = sub.add_parser("audit", help="audit trail: verify the hash chain, list records, answer a data-access request")
     actions = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     config_arg(actions.add_parser("verify", help="check the audit log's hash chain; names the first broken record"))

@@ -19,7 +19,6 @@ from workbench.runner import review as review_runs
 
 def register(sub: Any) -> dict[str, Any]:
     """Add the ``review`` sub-command; return its handler."""
-
     parser = sub.add_parser("review", help="run the weekly ops pulse, monthly business review or quarterly governance review")
     parser.add_argument("cadence", choices=("weekly", "monthly", "quarterly"), help="which review pack")
     parser.add_argument("--as-of", default="", metavar="DATE", help="last day of the window, YYYY-MM-DD (default: today, UTC)")

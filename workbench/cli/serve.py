@@ -11,7 +11,6 @@ from workbench.cli._common import config_arg, load
 
 def register(sub: argparse._SubParsersAction) -> dict:
     """Add ``serve`` to the CLI; returns ``{name: handler}``."""
-
     parser = sub.add_parser("serve", help="serve the report apps (drift, fairness, explanations, impact, model card) with Voila")
     config_arg(parser)
     parser.add_argument("--port", type=int, default=8866, help="TCP port (default: 8866)")

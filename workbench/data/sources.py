@@ -34,7 +34,6 @@ def ensure_demo_data(config: Config) -> bool:
 
 def read(config: Config, path: str | Path, *, purpose: str) -> Table:
     """Read a dataset file and record the access (path, sha256, rows) in the audit log."""
-
     d = config.data
     parse = [d.timestamp] if d.timestamp and str(path).endswith((".csv", ".csv.gz")) else []
     table = data.load_table(path, parse_dates=parse)
@@ -50,7 +49,6 @@ def read_reference(config: Config) -> Table:
 
 def schema(config: Config, frame: pd.DataFrame, *, source: str) -> Schema:
     """The schema the config declares, with omitted lists inferred from ``frame``."""
-
     d = config.data
     return data.infer_schema(
         frame, target=d.target, id=d.id, timestamp=d.timestamp, numeric=d.numeric,

@@ -56,7 +56,6 @@ def _move_champion(config: Config, mv: Any, *, action: str, reason: str, subject
     What can fail (registering the baseline) happens before any alias moves; ``preface`` is an
     audit event (``{"action", **details}``) written just before the main one, once the moves succeeded.
     """
-
     with _registry_lock(config):
         current = registry.alias_version(config, "champion")
         if current is not None and str(current.version) == str(mv.version):
@@ -104,7 +103,6 @@ def approve(config: Config, ref: str, *, reason: str = "") -> dict[str, Any]:
     WorkbenchError
         Unknown version, not a candidate, already champion, or already decided.
     """
-
     mv = _candidate(config, ref, "approve")
     approval = _approvals.get_approval(config, mv.version)
     if approval is not None and approval["status"] != "pending":
@@ -128,7 +126,6 @@ def promote(config: Config, ref: str, *, reason: str) -> dict[str, Any]:
 
 def reject(config: Config, ref: str, *, reason: str) -> dict[str, Any]:
     """Reject a challenger: its approval is closed, the ``challenger`` alias leaves it, the champion stays."""
-
     mv = _candidate(config, ref, "reject")
     reason = _need_reason("reject", reason)
     champion = registry.alias_version(config, "champion")
@@ -167,7 +164,6 @@ def rollback(config: Config, *, reason: str) -> dict[str, Any]:
     WorkbenchError
         No reason, no earlier champion, or the alias was moved outside the workbench.
     """
-
     roles.require(config, "rollback", f"{config.project}/champion")
     reason = _need_reason("rollback", reason)
     current = registry.alias_version(config, "champion")

@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def alias_history(config: Config, alias: str | None = None) -> list[dict[str, Any]]:
     """Alias moves of the configured model, oldest first (optionally of one alias)."""
-
     rows = []
     for event in audit.read(config.store):
         if not event["subject"].startswith(config.project + "/"):

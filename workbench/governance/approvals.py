@@ -38,7 +38,6 @@ def _lock(config: Config):  # noqa: ANN202
 def file_approval(config: Config, *, version: str, semver: str, run_id: str, trigger: str, request_id: str | None,
                   evidence: dict[str, Any]) -> dict[str, Any]:
     """File a pending approval for a newly registered challenger and audit it."""
-
     body = {"schema_version": 1, "id": f"{config.project}-v{version}", "model": config.project, "version": str(version),
             "semver": semver, "status": "pending", "created": now(), "requested_by": audit.actor(), "trigger": trigger,
             "request_id": request_id, "run_id": run_id, "evidence": evidence, "decision": None}
@@ -69,7 +68,6 @@ def pending_approvals(config: Config) -> list[dict[str, Any]]:
 
 def decide(config: Config, version: str, status: str, reason: str) -> dict[str, Any] | None:
     """Record the decision on a pending approval (None when the version has no approval file)."""
-
     with _lock(config):
         body = get_approval(config, version)
         if body is None:

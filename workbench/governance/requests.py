@@ -21,7 +21,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def request(config: Config, *, trigger: str, run_id: str, reasons: list[str], **evidence: Any) -> dict[str, Any]:
     """File a pending retrain request and return it."""
-
     body = {"schema_version": 1, "id": f"retrain-{run_id}", "status": "pending", "trigger": trigger, "created": now(),
             "requested_by": audit.actor(), "run_id": run_id, "reasons": reasons, "evidence": evidence}
     write_json(config.store / "requests" / f"{body['id']}.json", body)
@@ -41,7 +40,6 @@ def pending(config: Config) -> list[dict[str, Any]]:
 
 def get(config: Config, request_id: str) -> dict[str, Any]:
     """One request by id."""
-
     path = config.store / "requests" / f"{request_id}.json"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in path.parent.glob("retrain-*.json"))) or "none"

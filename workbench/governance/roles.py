@@ -42,7 +42,6 @@ PERMISSIONS: dict[str, str] = {
 
 def role_of(config: Config, user: str | None = None) -> str | None:
     """The role of ``user`` (default: the current actor); None when a roles section does not list them."""
-
     if config.roles is None:
         return "admin"
     user = user or audit.actor()
@@ -51,7 +50,6 @@ def role_of(config: Config, user: str | None = None) -> str | None:
 
 def allowed_roles(action: str) -> list[str]:
     """The roles that may do ``action``."""
-
     if action not in PERMISSIONS:
         raise WorkbenchError(f"unknown governed action {action!r}. Valid actions: {', '.join(PERMISSIONS)}.")
     return list(ROLES[ROLES.index(PERMISSIONS[action]):])
@@ -69,7 +67,6 @@ def require(config: Config, action: str, subject: str = "") -> str:
     subject : str
         What was attempted on (``project/version``), for the audit record and the message.
     """
-
     allowed = allowed_roles(action)
     user, role = audit.actor(), role_of(config)
     if role in allowed:

@@ -74,7 +74,6 @@ def importance_with_error(expl: Any) -> pd.DataFrame:
 
 def _explain_ids(phase: PhaseContext, model: Any, batch: pd.DataFrame, ids: str, kw: dict[str, Any], figures: dict[str, Any]) -> list[str]:
     """Waterfalls for the rows a person asked for by id; returns the ids not found."""
-
     wanted = [i.strip() for i in ids.split(",") if i.strip()]
     id_col = phase.config.data.id
     if not wanted or not id_col or id_col not in batch.columns:

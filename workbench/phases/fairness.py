@@ -31,7 +31,6 @@ def _not_assessed(phase: PhaseContext, reason: str) -> dict[str, Any]:
 def audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, min_group: int = 30,
                    missing: str = "category", n_bootstrap: int = 200) -> dict[str, Any]:
     """Per-group table, disparity verdicts and bias drift of the batch against the reference holdout."""
-
     cfg = phase.config
     sensitive = list(cfg.data.sensitive)
     if cfg.model.task != "binary":

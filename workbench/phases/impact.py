@@ -97,7 +97,6 @@ def measure(phase: PhaseContext, *, n_bootstrap: int = 1000) -> Impact:
 
 def _baseline_scores(config: Config, labelled: pd.DataFrame) -> Any:
     """The registered baseline's predictions on the labelled rows (the KPI baseline); None when it cannot score."""
-
     loaded = registry.try_load(config, "baseline")
     if loaded is None:
         return None

@@ -83,7 +83,6 @@ class Scored:
 
 def score(phase: PhaseContext, batch: str = "") -> Scored:
     """Score one batch (see the module docstring) and save ``predictions.parquet``."""
-
     cfg = phase.config
     config_log.note_config(cfg)  # thresholds or canary share changed since the last use: audited
     path = pick_batch(cfg, batch)
@@ -131,7 +130,6 @@ def _canary(config: Config, table: Table, predictions: pd.DataFrame) -> dict[str
 
 def _record_canary(phase: PhaseContext, info: dict[str, Any], predictions: pd.DataFrame, batch: dict[str, Any]) -> None:
     """Compare the arms (when labels are in), save ``canary.json`` and add it to the challenger's approval evidence."""
-
     cfg = phase.config
     info["comparison"] = canary_arms.compare(predictions, cfg.model.task, seed=cfg.model.seed)
     phase.save_json(catalog.CANARY_FILE, info | {"batch": batch})

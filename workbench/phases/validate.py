@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def reference(phase: PhaseContext, *, max_missing: float = 0.5) -> QualityReport:
     """Check the reference set and save the report (the caller raises on errors)."""
-
     table = sources.read_reference(phase.config)
     schema = sources.schema(phase.config, table.frame, source=str(table.path))
     report = data.check_quality(table.frame, schema, source=str(table.path), max_missing=max_missing, require_target=True)

@@ -35,7 +35,6 @@ def read(config: Config) -> list[dict[str, Any]]:
 
 def entry(semver: str, bump: str, evaluation: dict[str, Any], train: dict[str, Any], *, note: str, run_id: str) -> dict[str, Any]:
     """A new entry describing why this version exists."""
-
     primary = evaluation["primary_metric"]
     value = evaluation["metrics"]["candidate"][primary]
     reason = {"initial": "first version", "major": "feature schema changed", "minor": "retrained on new data",
@@ -49,7 +48,6 @@ def entry(semver: str, bump: str, evaluation: dict[str, Any], train: dict[str, A
 
 def event_entry(event: str, tags: dict[str, str], version: str, *, reason: str, previous: Any | None, aliases: list[str]) -> dict[str, Any]:
     """An entry for a promotion or rollback of ``version`` (tags: its MLflow tags); ``previous`` is the champion it replaced."""
-
     semver = tags.get("workbench.semver", "?")
     before = f"v{previous.version} ({previous.tags.get('workbench.semver', '?')})" if previous is not None else "none"
     verb = {"promote": "promoted to champion", "rollback": "restored as champion by a rollback"}.get(event, event)
@@ -61,7 +59,6 @@ def event_entry(event: str, tags: dict[str, str], version: str, *, reason: str, 
 
 def append(config: Config, new: dict[str, Any]) -> None:
     """Add an entry (caller holds the registry lock) and refresh the MLflow description."""
-
     entries = read(config) + [new]
     write_json(path(config), {"schema_version": 1, "model": config.project, "entries": entries})
     lines = ["# Changelog", ""] + [f"- v{e.get('version', '?')} {e['text']}" for e in reversed(entries)]

@@ -49,7 +49,6 @@ _TREES = ("sklearn.tree._tree.Tree",)
 
 def _sk(module: str, name: str, **fixed: Any) -> Callable[[int], Any]:
     """A factory ``seed -> estimator`` that imports scikit-learn only when called."""
-
     def make(seed: int) -> Any:
         import importlib
 
@@ -147,7 +146,6 @@ def make_estimator(task: str, name: str, params: dict[str, Any], seed: int) -> A
 
 def check_config(config: Config) -> None:
     """Pre-flight: refuse unknown estimator names and ``model.params`` the estimator does not accept (exit 2)."""
-
     m = config.model
     for key, name, role in (("model.estimator", m.estimator, "candidate"), ("model.baseline", baseline_name(m), "baseline")):
         valid = names(m.task, role=role)

@@ -29,7 +29,6 @@ GOVERNANCE_ACTIONS = ("register", "approve", "reject", "promote", "rollback")
 def collect(config: Config, version: str, *, previous: dict[str, Any] | None, intended_use: str, users: str,
             out_of_scope: str, limitations: str) -> dict[str, Any]:
     """Every section of the card of ``version`` (without ``schema_version``)."""
-
     client = client_for(config)
     mv = client.get_model_version(config.project, version)
     tags = dict(mv.tags)

@@ -41,7 +41,6 @@ def check_run_id(run_id: str) -> str:
 
 def new(run_id: str, *, kind: str, config: Any, phases: dict[str, str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A fresh manifest with every planned phase ``pending``."""
-
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,

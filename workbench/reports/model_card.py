@@ -57,7 +57,6 @@ def read(config: Config, version: str | None = None) -> dict[str, Any]:
     ModelCardError
         When the card has not been produced yet.
     """
-
     v = _resolve(config, version)
     path = folder(config, v) / CARD_JSON
     if not path.is_file():
@@ -76,7 +75,6 @@ def html_path(config: Config, version: str | None = None) -> Path:
 
 def versions(config: Config) -> list[str]:
     """Registered model versions that have a card, in version order."""
-
     root = config.store / "cards" / config.project
     if not root.is_dir():
         return []
@@ -87,7 +85,6 @@ def versions(config: Config) -> list[str]:
 
 def schema() -> dict[str, Any]:
     """The documented JSON schema of a card."""
-
     return read_json(SCHEMA_FILE)
 
 
@@ -164,7 +161,6 @@ def _num(value: Any, digits: int = 4) -> str:
 
 def _write(config: Config, target: Path, card: dict[str, Any]) -> None:
     """JSON and HTML atomically, then MLflow: artifacts on the version's run, tags and description on the version."""
-
     json_path = write_json(target / CARD_JSON, card)
     html = write_text(target / CARD_HTML, render_html(card))
     client = client_for(config)

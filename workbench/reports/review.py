@@ -101,7 +101,6 @@ def _count(items: Any) -> dict[str, int]:
 
 def open_review(cadence: str, *, config: str | Path, as_of: str = "", run_id: str = "") -> Review:
     """Load the config and the runs of the window (review runs themselves are left out)."""
-
     apply_safe_env()
     cfg = load_config(config)
     since, until = window(cadence, as_of or None)
@@ -352,7 +351,6 @@ def open_risks(review: Review) -> Section:
 
 def finish(review: Review) -> dict[str, Any]:
     """Write ``review/review.json`` (window and counts) into the run folder, when there is one; return it."""
-
     out = {"schema_version": 1, "cadence": review.cadence, "project": review.config.project, "since": review.since.isoformat(),
            "until": review.until.isoformat(), "run_ids": [r.run_id for r in review.runs], "counts": review.counts}
     if review.dir is not None:

@@ -72,7 +72,6 @@ def run(config: Config, *, phases: list[str] | None = None, jobs: int | None = N
     Everything that can be refused (phase names, parameters, run id, model params) is
     checked before anything is written.
     """
-
     planned = phases_mod.select(phases, phases_mod.DAGS[kind])
     specs = {p.name: params_mod.declared(p.path) for p in planned}
     per_phase = assign_params(params or {}, specs)

@@ -55,7 +55,6 @@ class Outcome:
 
 def champion_age_days(config: Config, now: datetime | None = None) -> float | None:
     """Days since the current champion got its alias (from the audit log, else the version's creation time)."""
-
     mv = registry.alias_version(config, "champion")
     if mv is None:
         return None
@@ -148,7 +147,6 @@ def retrain(config: Config, *, trigger: str = "manual", reason: str = "", reques
     Outcome
         ``awaiting approval`` with the approval filed, ``not due``, ``registered`` or ``failed``.
     """
-
     if trigger not in TRIGGERS:
         raise ParameterError(f"unknown trigger {trigger!r}. Valid triggers: {', '.join(TRIGGERS)}.")
     roles.require(config, "train", f"{config.project} (retrain)")
@@ -197,7 +195,6 @@ def _requests(config: Config, trigger: str, reason: str, request_id: str | None,
 
 def _file(config: Config, result: RunResult, trigger: str, chosen: list[dict[str, Any]], window: dict[str, Any]) -> Outcome:
     """Tag the new version with its trigger and file the pending approval with the evidence."""
-
     reg = catalog.RunInfo(result.run_id, result.run_dir, result.manifest).read("register")
     version, ids = str(reg["version"]), [r["id"] for r in chosen]
     client = store.client_for(config)
@@ -208,7 +205,8 @@ def _file(config: Config, result: RunResult, trigger: str, chosen: list[dict[str
             requests.update(config, rid, status="registered", version=version)
         return Outcome("registered", f"v{version} ({reg['semver']}) became {', '.join(reg['aliases'])} (there was no champion)", result)
     proof = evidence(result.run_dir, chosen, window)
-    proof["unseen"] = catalog.get_run(config, result.run_id).read("evaluate", catalog.UNSEEN_FILE) or {"status": "not computed"}
+    unseen = catalog.get_run(config, result.run_id).read("evaluate", catalog.UNSEEN_FILE) or {"status": "not computed"}
+    proof["unseen"] = {k: v for k, v in unseen.items() if k != "schema_version"}  # computed by the evaluate phase
     approval = approvals.file_approval(config, version=version, semver=reg["semver"], run_id=result.run_id, trigger=trigger,
                                         request_id=ids[0], evidence=proof)
     for rid in ids:
@@ -219,7 +217,6 @@ def _file(config: Config, result: RunResult, trigger: str, chosen: list[dict[str
 
 def evidence(run_dir: Path, chosen: list[dict[str, Any]], window: dict[str, Any]) -> dict[str, Any]:
     """Metrics (candidate, champion, baseline and the paired comparisons), fairness on the holdout, the drift that triggered it."""
-
     run = catalog.RunInfo(run_dir.name, run_dir, {})
     evaluation = run.read("evaluate")
     primary = evaluation["primary_metric"]

@@ -46,7 +46,6 @@ def bias_drift(reference_table: pd.DataFrame, batch_table: pd.DataFrame, *, metr
         (the compared values), ``gap`` (batch - reference), ``moved, status,
         di_newly_failed, eo_newly_failed``; one row per group in either table.
     """
-
     if metric not in RATES:
         raise ParameterError(f"The 'metric' parameter of bias_drift must be one of "
                              f"{', '.join(RATES)}. Got {metric!r} instead.")
