@@ -113,7 +113,7 @@ def test_a_card_that_breaks_the_schema_is_refused_naming_the_field(champion) -> 
     card["model"]["version"] = 1
     with pytest.raises(model_card.ModelCardError) as err:
         model_card.validate(card)
-    assert str(err.value) == "model card field 'model.version': data.model.version must be string. Fix the card builder (workbench/model_card.py)."
+    assert str(err.value) == "model card field 'model.version': data.model.version must be string. Fix the card builder (workbench/reports/card_sources.py)."
 
 
 @pytest.mark.slow
