@@ -1,4 +1,4 @@
-"""The impact phase: business KPIs of a labelled batch, their trend across batches, and the model card refreshed.
+"""The impact phase (``80_impact``): business KPIs of a labelled batch and their trend across batches.
 
 Per KPI (``kpis:`` in the config, see :mod:`workbench.analyses.kpis`): the baseline (the ``baseline``
 model on the same rows, or a given number), the target, the current value with a bootstrap

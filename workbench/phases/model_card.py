@@ -1,4 +1,4 @@
-"""The model-card phase (``48_model_card``): the card of the version just registered; the impact phase refreshes the champion's.
+"""The model-card phase (``48_model_card``): the card of the version just registered (``85_card`` refreshes the champion's).
 
 Cards gather what is recorded about a version (:mod:`workbench.reports.model_card`); this phase
 only says which version and passes the text a person wrote.
@@ -14,7 +14,7 @@ from workbench.reports.model_card import summary
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.runner.context import PhaseContext
 
-__all__ = ["generate", "refresh", "result", "summary"]
+__all__ = ["generate", "result", "summary"]
 
 
 def generate(phase: PhaseContext, *, intended_use: str = "", users: str = "", out_of_scope: str = "", limitations: str = "") -> dict[str, Any]:
@@ -22,11 +22,6 @@ def generate(phase: PhaseContext, *, intended_use: str = "", users: str = "", ou
     registered = phase.input_result("register")
     return model_card.generate(phase.config, str(registered["version"]), intended_use=intended_use, users=users,
                                out_of_scope=out_of_scope, limitations=limitations)
-
-
-def refresh(phase: PhaseContext) -> dict[str, Any]:
-    """Rebuild the champion's card with the latest monitored results (the authored text is kept)."""
-    return model_card.generate(phase.config)
 
 
 def result(phase: PhaseContext, card: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,8 @@ MONITOR: tuple[Phase, ...] = (
     Phase("fairness", "70_fairness.ipynb", ("score",), stage="post-production"),
     Phase("explain", "75_explain.ipynb", ("drift",), stage="post-production"),
     Phase("impact", "80_impact.ipynb", ("score",), stage="post-production"),
+    # last: the card describes the batch only once drift, fairness, explanations and KPIs are in
+    Phase("card", "85_card.ipynb", ("drift", "fairness", "explain", "impact"), stage="post-production"),
 )
 DAGS = {"train": LIFECYCLE, "monitor": MONITOR}
 BY_NAME = {p.name: p for p in LIFECYCLE + MONITOR}
