@@ -137,3 +137,16 @@ def test_card_validation_names_the_bad_field() -> None:
     with pytest.raises(model_card.ModelCardError, match=r"^model card field '\(top level\)': data must contain \['approvals', 'changelog'"):
         model_card.validate({"schema_version": 1})
 
+
+
+@pytest.mark.slow
+def test_the_card_is_refreshed_last_and_describes_every_monitored_batch(champion) -> None:
+    project, config, mv = champion
+    runs = [m for _, m in _manifests(project) if m.get("kind") == "monitor"]
+    last = runs[-1]["phases"]
+    assert last["card"]["status"] == "succeeded"
+    assert all(last["card"]["started"] >= last[p]["ended"] for p in ("drift", "fairness", "explain", "impact"))
+    card = model_card.read(config)
+    batches = {json.loads((f / "score" / "result.json").read_text())["batch"]["name"] for f, m in _manifests(project) if m.get("kind") == "monitor"}
+    assert len(batches) == 8 and card["drift"]["batches_monitored"] == 8 and card["drift"]["batch"] == max(batches)
+    assert card["generated"] >= last["explain"]["ended"]
