@@ -94,11 +94,12 @@ def test_type_mismatch_and_unknown_parameter_are_refused() -> None:
     nb = phases.BY_NAME["evaluate"].path
     with pytest.raises(ParameterError) as err:
         params.validate(nb, {"n_bootstrap": "many"})
-    assert str(err.value) == "30_evaluate.ipynb: parameter 'n_bootstrap' must be int, got str 'many'."
+    assert str(err.value) == ("30_evaluate.ipynb: parameter 'n_bootstrap' must be int, got str 'many'. "
+                              "Fix: pass an int like the default, e.g. -p n_bootstrap=200.")
     with pytest.raises(ParameterError) as err:
         params.validate(nb, {"n_boot": 5})
     assert str(err.value) == ("30_evaluate.ipynb: unknown parameter 'n_boot' — did you mean 'n_bootstrap'? "
-                              "Declared parameters: confidence, config, n_bootstrap, retrain_window, run_id.")
+                              "Declared parameters: confidence, config, n_bootstrap, retrain_window, run_id. Fix: use one of these names.")
 
 
 def test_runner_assigns_a_parameter_to_every_phase_declaring_it() -> None:

@@ -92,7 +92,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     """Parse ``name=value`` from the command line; the value is JSON when it parses, else a string."""
     name, sep, raw = text.partition("=")
     if not sep:
-        raise ParameterError(f"parameter {text!r} is not of the form name=value (e.g. -p n_bootstrap=500).")
+        raise ParameterError(f"parameter {text!r} is not of the form name=value. Fix: pass it as -p NAME=VALUE, e.g. -p n_bootstrap=500.")
     try:
         value = json.loads(raw)
     except ValueError:
@@ -139,12 +139,13 @@ def validate(notebook: str | Path, values: dict[str, Any], spec: dict[str, dict[
             hint = f" — did you mean {close[0]!r}?" if close else "."
             raise ParameterError(
                 f"{Path(notebook).name}: unknown parameter {name!r}{hint} "
-                f"Declared parameters: {', '.join(sorted(spec)) or '(none)'}."
+                f"Declared parameters: {', '.join(sorted(spec)) or '(none)'}. Fix: use one of these names."
             )
         expected = spec[name]["type"]
         if expected in _TYPES and not _matches(value, expected):
             raise ParameterError(
-                f"{Path(notebook).name}: parameter {name!r} must be {expected}, got {type(value).__name__} {value!r}."
+                f"{Path(notebook).name}: parameter {name!r} must be {expected}, got {type(value).__name__} {value!r}. "
+                f"Fix: pass a{'n' if expected == 'int' else ''} {expected} like the default, e.g. -p {name}={spec[name].get('default')}."
             )
         limit = LIMITS.get(name)
         if limit is not None and not limit.allows(value):
