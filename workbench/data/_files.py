@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import csv
-import gzip
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,6 +28,9 @@ def reading(path: Path, what: str) -> Iterator[None]:
 
 def csv_header(path: Path) -> list[str]:
     """The header row as written (pandas renames a repeated name 'x' to 'x.1', so it cannot tell)."""
+    import csv
+    import gzip
+
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
         try:
