@@ -589,7 +589,10 @@ def test_inferred_schema_is_consistent_and_checks_its_own_data(frame, data):
     assert Schema.from_dict(json.loads(json.dumps(schema.to_dict()))) == schema
     report = check_quality(frame, schema, source="p.csv", max_missing=1.0,
                            reference_categories=category_levels(frame, schema))
-    assert {c.name for c in report.errors} <= {"missing_target", "duplicate_ids"}
+    huge = {c for c in schema.numeric + [target] if c in schema.numeric or schema.dtypes[c] == "numeric"
+            if (pd.to_numeric(frame[c], errors="coerce").abs() > np.finfo(np.float32).max).any()}
+    assert {c.column for c in report.errors if c.name == "non_finite"} == huge
+    assert {c.name for c in report.errors} <= {"missing_target", "duplicate_ids", "non_finite"}
     assert not {c.name for c in report.checks} & {"dtype_change", "unseen_categories",
                                                   "missing_column", "extra_columns"}
     json.dumps(report.to_dict(), allow_nan=False)

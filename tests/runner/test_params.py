@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -50,10 +51,35 @@ def test_names_must_be_identifiers(name: str) -> None:
         params.check_value(name, 1)
 
 
-@pytest.mark.parametrize("value", [object(), {1: "a"}, (1, 2), float("nan"), [set()]])
+@pytest.mark.parametrize("value", [object(), {1: "a"}, (1, 2), [set()]])
 def test_values_must_be_json_like(value) -> None:
     with pytest.raises(ParameterError, match="is not a JSON-like literal"):
         params.check_value("x", value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), [1.0, float("inf")], {"a": float("nan")}])
+def test_non_finite_numbers_are_refused_for_every_name(value) -> None:
+    with pytest.raises(ParameterError, match=r"^parameter 'anything': value .* is not a finite number \(NaN and Infinity are refused\)\. Fix: "):
+        params.check_value("anything", value)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_numeric_or_enumerated_parameter_has_a_range_its_default_passes(notebook: Path) -> None:
+    spec = params.declared(notebook)
+    for name, p in spec.items():
+        if p["type"] in ("int", "float"):
+            assert name in params.LIMITS, f"{notebook.name}: add a range for {name!r} to workbench.runner.params.LIMITS"
+        if name in params.LIMITS:
+            limit = params.LIMITS[name]
+            assert limit.allows(ast.literal_eval(p["default"])), f"{notebook.name}: default of {name!r} is outside {limit.describe()}"
+            assert limit.allows(limit.example)
+
+
+def test_limits_choices_agree_with_the_parts_that_use_them() -> None:
+    from workbench.analyses.drift._profile import MODES
+    from workbench.registry.versions import BUMPS
+
+    assert params.LIMITS["bump"].choices == BUMPS and params.LIMITS["mode"].choices == MODES
 
 
 def test_parse_assignment() -> None:
@@ -68,11 +94,12 @@ def test_type_mismatch_and_unknown_parameter_are_refused() -> None:
     nb = phases.BY_NAME["evaluate"].path
     with pytest.raises(ParameterError) as err:
         params.validate(nb, {"n_bootstrap": "many"})
-    assert str(err.value) == "30_evaluate.ipynb: parameter 'n_bootstrap' must be int, got str 'many'."
+    assert str(err.value) == ("30_evaluate.ipynb: parameter 'n_bootstrap' must be int, got str 'many'. "
+                              "Fix: pass an int like the default, e.g. -p n_bootstrap=200.")
     with pytest.raises(ParameterError) as err:
         params.validate(nb, {"n_boot": 5})
     assert str(err.value) == ("30_evaluate.ipynb: unknown parameter 'n_boot' — did you mean 'n_bootstrap'? "
-                              "Declared parameters: confidence, config, n_bootstrap, retrain_window, run_id.")
+                              "Declared parameters: confidence, config, n_bootstrap, retrain_window, run_id. Fix: use one of these names.")
 
 
 def test_runner_assigns_a_parameter_to_every_phase_declaring_it() -> None:

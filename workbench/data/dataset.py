@@ -5,15 +5,14 @@ Callers pass plain arguments (no config import); messages name the config key of
 
 from __future__ import annotations
 
-import contextlib
 import os
-import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._io import _jsonable, sha256_file
+from workbench.data._files import csv_header, quoted, reading, refuse_repeated_names
 from workbench.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -133,17 +132,18 @@ def load_table(path: str | os.PathLike[str], *, parse_dates: Iterable[str] = ())
     import pyarrow.parquet as pq
 
     path, fmt = _checked_path(path)
-    with _reading(path, fmt):
+    with reading(path, fmt):
         if fmt == "CSV":  # low_memory=False: chunked type inference warns on mixed columns
+            refuse_repeated_names(path, csv_header(path))
             frame = pd.read_csv(path, low_memory=False)
         else:  # the footer check fails with a clearer message than read_parquet gives
-            pq.read_metadata(path)
+            refuse_repeated_names(path, pq.read_metadata(path).schema.to_arrow_schema().names)
             frame = pd.read_parquet(path)
             frame = frame.reset_index(drop=all(n is None for n in frame.index.names))
     _require_rows(path, len(frame), frame.columns)
     for column in parse_dates:
         _require(list(frame.columns), column, "parse_dates", path, "list only these in {key}")
-        with _reading(path, f"dates in column '{column}'"):
+        with reading(path, f"dates in column '{column}'"):
             frame[column] = pd.to_datetime(frame[column])
     return Table(path=path, frame=frame, sha256=sha256_file(path), rows=len(frame),
                  columns=[str(c) for c in frame.columns])
@@ -155,13 +155,15 @@ def read_columns(path: str | os.PathLike[str]) -> list[str]:
     import pyarrow.parquet as pq
 
     path, fmt = _checked_path(path)
-    with _reading(path, fmt):
+    with reading(path, fmt):
         if fmt == "CSV":
+            refuse_repeated_names(path, csv_header(path))
             head = pd.read_csv(path, nrows=1)
             columns, rows = [str(c) for c in head.columns], len(head)
         else:  # load_table turns named index levels into leading columns
             metadata = pq.read_metadata(path)
             schema, rows = metadata.schema.to_arrow_schema(), metadata.num_rows
+            refuse_repeated_names(path, schema.names)
             index = [str(c) for c in (schema.pandas_metadata or {}).get("index_columns", [])]
             columns = [c for c in index if c in schema.names and "__index_level_" not in c]
             columns += [n for n in schema.names if n not in index]
@@ -266,30 +268,16 @@ def _checked_path(path: str | os.PathLike[str]) -> tuple[Path, str]:
     return path, fmt
 
 
-@contextlib.contextmanager
-def _reading(path: Path, what: str) -> Iterator[None]:
-    """Turn the many ways a read can fail into one DataError naming the file."""
-    import pyarrow
-
-    try:
-        yield
-    except (OSError, ValueError, TypeError, EOFError, zlib.error, pyarrow.ArrowException) as exc:
-        lines = str(exc).split(". You might")[0].strip().splitlines() or [type(exc).__name__]
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else lines[0]
-        raise DataError(f"{path}: cannot read {what} ({reason.rstrip('.')}). "
-                        "Fix: re-export the file (CSV as UTF-8), check it is complete, or correct the values.") from exc
-
-
 def _require_rows(path: Path, rows: int, columns: Iterable[Any]) -> None:
     if rows == 0:
-        raise DataError(f"{path}: file has columns ({_quoted(list(columns), 20, '')}) but no "
+        raise DataError(f"{path}: file has columns ({quoted(list(columns), 20, '')}) but no "
                         f"rows. Fix: add rows, or point at a file with data.")
 
 
 def _require(columns: list[Any], column: Any, key: str, source: Any, fix: str) -> None:
     if column not in columns:
         raise DataError(f"{source}: column '{column}' ({key}) not found; columns are: "
-                        f"{_quoted(columns, 20, '')}. Fix: {fix.format(key=key)}.")
+                        f"{quoted(columns, 20, '')}. Fix: {fix.format(key=key)}.")
 
 
 def _require_numeric(series: pd.Series, column: str, source: str) -> None:
@@ -301,7 +289,7 @@ def _require_numeric(series: pd.Series, column: str, source: str) -> None:
     bad = values if kind == "datetime" else values[pd.to_numeric(values, errors="coerce").isna()]
     if len(bad):
         raise DataError(f"{source}: column '{column}' (data.numeric) holds non-numeric values, "
-                        f"e.g. {_quoted(sorted(map(str, bad)), 3)}. Fix: move it to "
+                        f"e.g. {quoted(sorted(map(str, bad)), 3)}. Fix: move it to "
                         f"data.categorical, or clean the values.")
 
 
@@ -340,7 +328,7 @@ def _check_columns(frame: pd.DataFrame, schema: Schema, expected: Schema,
              if c not in declared and c not in schema.dtypes and c not in expected.dtypes]
     if extra:
         yield Check("extra_columns", None, "warning",
-                    f"{_n(len(extra), 'column')} not in the schema: {_quoted(extra)}", extra)
+                    f"{_n(len(extra), 'column')} not in the schema: {quoted(extra)}", extra)
     for column, was in expected.dtypes.items():
         now = _kind(frame[column]) if column in frame and frame[column].notna().any() else was
         if now != was:
@@ -366,7 +354,8 @@ def _check_missing(frame: pd.DataFrame, schema: Schema, max_missing: float,
 
 def _check_values(frame: pd.DataFrame, schema: Schema,
                   reference_categories: Mapping[str, Iterable[str]]) -> Iterator[Check]:
-    """Constant columns, categories the reference never had, and repeated ids."""
+    """Constant columns, numbers out of range, categories the reference never had, and repeated ids."""
+    yield from _check_finite(frame, schema)
     for column in frame.columns if len(frame) > 1 else []:  # one row is always constant
         values = frame[column].dropna().unique()
         if len(values) == 1:
@@ -377,19 +366,29 @@ def _check_values(frame: pd.DataFrame, schema: Schema,
         if new:
             noun = "category" if len(new) == 1 else "categories"
             yield Check("unseen_categories", column, "warning", f"column '{column}' has "
-                        f"{len(new)} {noun} not seen in the reference: {_quoted(new)}", len(new))
+                        f"{len(new)} {noun} not seen in the reference: {quoted(new)}", len(new))
     repeated = frame[schema.id].dropna() if schema.id is not None and schema.id in frame else ()
     repeated = repeated[repeated.duplicated()] if len(repeated) else ()
     if len(repeated):
-        examples = _quoted(sorted({str(v) for v in repeated}), 5)
+        examples = quoted(sorted({str(v) for v in repeated}), 5)
         message = f"column '{schema.id}' has {_n(len(repeated), 'duplicate id')}, e.g. {examples}"
         yield Check("duplicate_ids", schema.id, "error", message, len(repeated), ("data.id",))
 
 
-def _quoted(names: list[Any], limit: int = 10, quote: str = "'") -> str:
-    """``'a', 'b' and 3 more``: at most ``limit`` names, then a count."""
-    shown = ", ".join(f"{quote}{n}{quote}" for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+def _check_finite(frame: pd.DataFrame, schema: Schema) -> Iterator[Check]:
+    """Numbers a model cannot use: inf, or beyond float32's range (scikit-learn's trees cast to float32, so 1e308 becomes inf)."""
+    import numpy as np
+    import pandas as pd
+
+    limit = float(np.finfo(np.float32).max)
+    target = [schema.target] if schema.target in frame and _kind(frame[schema.target]) == "numeric" else []
+    for column in (c for c in [*schema.numeric, *target] if c in frame):
+        values = pd.to_numeric(frame[column], errors="coerce").astype(float)
+        bad = values[values.abs() > limit]  # inf too; NaN compares False (missing is checked elsewhere)
+        if len(bad):
+            examples = quoted([f"{v:g}" for v in dict.fromkeys(bad.tolist())], 3)
+            yield Check("non_finite", str(column), "error", f"column '{column}' has {_n(len(bad), 'infinite or too large value')} "
+                        f"(beyond ±{limit:.3g}), e.g. {examples}", len(bad))
 
 
 def _n(count: int, noun: str) -> str:

@@ -50,12 +50,44 @@ def check_target(frame: pd.DataFrame, schema: Schema, task: str, *, source: str)
                         f"model.task 'binary'; found {', '.join(levels[:10])}. Fix: encode the positive class as 1.")
 
 
-def split(frame: pd.DataFrame, schema: Schema, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Deterministic train/holdout split (stratified for binary tasks)."""
+def split(frame: pd.DataFrame, schema: Schema, config: Config, *, source: str = "data.reference") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Deterministic train/holdout split (stratified for binary tasks).
+
+    A binary split must leave at least :data:`MIN_PER_CLASS` rows of each class in each part
+    (the model and the holdout metrics need both classes); otherwise :class:`DataError` names the
+    class counts and the fix, instead of scikit-learn's error from inside the split.
+    """
     from sklearn.model_selection import train_test_split
 
     labelled = frame[frame[schema.target].notna()]
     stratify = labelled[schema.target] if config.model.task == "binary" else None
-    return train_test_split(
-        labelled, test_size=config.model.test_size, random_state=config.model.seed, stratify=stratify
-    )
+    try:
+        train, holdout = train_test_split(
+            labelled, test_size=config.model.test_size, random_state=config.model.seed, stratify=stratify
+        )
+    except ValueError:  # too few rows for the split (or for stratifying)
+        if stratify is None:
+            raise DataError(f"{source}: {len(labelled)} labelled rows cannot be split with model.test_size "
+                            f"{config.model.test_size}. Fix: add rows to the reference.") from None
+        train, holdout = labelled.iloc[0:0], labelled.iloc[0:0]
+    if stratify is not None:
+        _require_classes(labelled, train, holdout, schema.target, config.model.test_size, source)
+    return train, holdout
+
+
+MIN_PER_CLASS = 2  # rows of each class in the training part and in the holdout
+
+
+def _require_classes(labelled: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame, target: str,
+                     test_size: float, source: str) -> None:
+    counts = {name: part[target].astype(str).value_counts() for name, part in (("train", train), ("holdout", holdout))}
+    classes = sorted(labelled[target].astype(str).unique())
+    short = [f"{name} {c}: {int(n.get(c, 0))}" for name, n in counts.items() for c in classes if n.get(c, 0) < MIN_PER_CLASS]
+    if short:
+        total = labelled[target].astype(str).value_counts()
+        raise DataError(
+            f"{source}: too few rows to split with model.test_size {test_size}: each class needs at least "
+            f"{MIN_PER_CLASS} rows in the training part and in the holdout (short: {', '.join(short)}; "
+            f"labelled rows per class: {', '.join(f'{c}: {int(total.get(c, 0))}' for c in classes)}). "
+            "Fix: add rows of the rarer class to the reference, or change model.test_size."
+        )

@@ -2,8 +2,8 @@
 
 Per-group rates with intervals, disparity checks and bias drift come from
 :mod:`workbench.analyses.fairness`; this phase reads what the score phase stored and writes
-tables (Parquet/JSON) the apps and reviews read. Fairness needs labels and a binary task;
-without them the phase records why it was not assessed.
+tables (Parquet/JSON) the apps and reviews read. Fairness needs a binary task and 0/1 labels of
+both classes; without them the phase records ``"not assessable"`` and the reason, and fails nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ __all__ = ["Reference", "audit", "bias_history", "reference", "scored_batch"]
 
 
 def _not_assessed(phase: PhaseContext, reason: str) -> dict[str, Any]:
-    out = {"status": "not assessed", "reason": reason}
+    out = {"status": fairness.NOT_ASSESSABLE, "reason": reason}
     phase.save_json(catalog.FAIRNESS_FILE, out)
     return out
 
@@ -40,10 +40,13 @@ def audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, min_group
     labelled = batch[batch["y"].notna()]
     if labelled.empty:
         return _not_assessed(phase, "no labels in this batch yet")
+    problem = fairness.label_problem(labelled["y"])
+    if problem:
+        return _not_assessed(phase, f"batch labels: {problem}")
     kw = {"min_group": min_group, "missing": missing, "n_bootstrap": n_bootstrap, "seed": cfg.model.seed}
-    table = fairness.group_table(labelled["y"].astype(int), None, labelled[sensitive], scores=labelled["score"], **kw)
+    table = fairness.group_table(fairness.binary_labels(labelled["y"]), None, labelled[sensitive], scores=labelled["score"], **kw)
     reference = ref.scored
-    ref_table = fairness.group_table(reference["y"].astype(int), None, reference[sensitive], scores=reference["score"], **kw)
+    ref_table = fairness.group_table(fairness.binary_labels(reference["y"]), None, reference[sensitive], scores=reference["score"], **kw)
     t = cfg.thresholds
     disparity = fairness.disparity(table, di_threshold=t.disparate_impact, eo_threshold=t.equalized_odds)
     drift = fairness.bias_drift(ref_table, table, metric="tpr", di_threshold=t.disparate_impact, eo_threshold=t.equalized_odds)
@@ -56,7 +59,7 @@ def audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, min_group
     if len(failed):
         worst = str(failed["attribute"].iloc[0])
         if worst in labelled.columns:
-            suggestion = fairness.threshold_suggestion(labelled["y"].astype(int), labelled["score"], labelled[worst], seed=cfg.model.seed)
+            suggestion = fairness.threshold_suggestion(labelled["y"], labelled["score"], labelled[worst], min_group=min_group, seed=cfg.model.seed)
             phase.save_table(catalog.THRESHOLD_FILE, suggestion)
     moved = drift[drift["moved"]] if "moved" in drift else drift.iloc[0:0]
     out = {"status": "assessed", "rows": len(labelled), "attributes": sensitive,

@@ -35,8 +35,9 @@ def holdout_audit(phase: PhaseContext, *, min_group: int = 30, sample: int = 200
     holdout = ref.scored
     out: dict[str, Any] = {"model_version": registered["version"], "semver": registered["semver"], "alias": alias, "rows": len(holdout)}
     sensitive = [c for c in cfg.data.sensitive if c in holdout.columns]
-    if cfg.model.task == "binary" and sensitive:
-        table = fairness.group_table(holdout["y"].astype(int), None, holdout[sensitive], scores=holdout["score"],
+    problem = None if cfg.model.task != "binary" else fairness.label_problem(holdout["y"])
+    if cfg.model.task == "binary" and sensitive and problem is None:
+        table = fairness.group_table(fairness.binary_labels(holdout["y"]), None, holdout[sensitive], scores=holdout["score"],
                                      min_group=min_group, seed=cfg.model.seed)
         disparity = fairness.disparity(table, di_threshold=cfg.thresholds.disparate_impact, eo_threshold=cfg.thresholds.equalized_odds)
         phase.save_table(catalog.GROUPS_FILE, table)
@@ -46,9 +47,10 @@ def holdout_audit(phase: PhaseContext, *, min_group: int = 30, sample: int = 200
         if len(failed) and str(failed["attribute"].iloc[0]) in holdout.columns:
             worst = str(failed["attribute"].iloc[0])
             phase.save_table(catalog.THRESHOLD_FILE,
-                             fairness.threshold_suggestion(holdout["y"].astype(int), holdout["score"], holdout[worst], seed=cfg.model.seed))
+                             fairness.threshold_suggestion(holdout["y"], holdout["score"], holdout[worst], min_group=min_group, seed=cfg.model.seed))
     else:
-        out["fairness"] = "not assessed: " + ("binary tasks only" if sensitive else "no sensitive columns configured")
+        reason = "no sensitive columns configured" if not sensitive else "binary tasks only" if problem is None else f"holdout labels: {problem}"
+        out["fairness"] = f"{fairness.NOT_ASSESSABLE}: {reason}"
     expl = explain.explain(registry.load(cfg, alias).model, holdout, features=ref.schema.features, sample=sample,
                            seed=cfg.model.seed, n_jobs=n_jobs)
     phase.save_table(catalog.IMPORTANCE_FILE, importance_with_error(expl))

@@ -6,6 +6,8 @@
   odds and equal opportunity per attribute, over the groups large enough to judge.
 - :func:`bias_drift`: which groups' rates moved beyond noise between two tables.
 - :func:`threshold_suggestion`: what fairlearn's ``ThresholdOptimizer`` would change.
+- :func:`label_problem`: why labels cannot be audited (not 0/1, or one class), else None;
+  :func:`binary_labels` turns accepted labels into 0/1 ints.
 
 All are pure functions of arrays and DataFrames. Binary classification only: labels and
 decisions are 0/1.
@@ -14,6 +16,8 @@ decisions are 0/1.
 from workbench.analyses.fairness._disparity import disparity
 from workbench.analyses.fairness._drift import bias_drift
 from workbench.analyses.fairness._groups import MISSING, group_table
+from workbench.analyses.fairness._labels import NOT_ASSESSABLE, binary_labels, label_problem
 from workbench.analyses.fairness._threshold import threshold_suggestion
 
-__all__ = ["MISSING", "bias_drift", "disparity", "group_table", "threshold_suggestion"]
+__all__ = ["MISSING", "NOT_ASSESSABLE", "bias_drift", "binary_labels", "disparity", "group_table", "label_problem",
+           "threshold_suggestion"]
