@@ -98,8 +98,9 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 def _why(manifest: dict[str, Any]) -> str:
     """Why a run is interrupted, or where a running one runs."""
     runner = manifest.get("runner") or {}
-    if manifest.get("status") == "interrupted":
-        return f"  ({'by ' + manifest['signal'] if manifest.get('signal') else manifest.get('interrupted', '')})"
+    why = f"by {manifest['signal']}" if manifest.get("signal") else manifest.get("interrupted")
+    if manifest.get("status") == "interrupted" and why:
+        return f"  ({why})"
     if manifest.get("status") == "running" and runner:
         return f"  (runner pid {runner.get('pid')} on {runner.get('host')})"
     return ""

@@ -98,7 +98,8 @@ def reap(config: Config) -> list[str]:
 
     Their manifest ends at its last write; running phases become ``interrupted``, pending ones
     ``skipped``; the MLflow parent run and the runs of interrupted phases become ``KILLED``. Runs
-    started on another host are left as they are (their runner cannot be checked from here).
+    started on another host are left as they are (their runner cannot be checked from here), and
+    so are runs whose manifest cannot be rewritten (a read-only or full reports folder).
     """
     marked = []
     for info in catalog.list_runs(config):
@@ -107,8 +108,10 @@ def reap(config: Config) -> list[str]:
         runner = info.manifest["runner"]
         reason = f"runner process {runner['pid']} on {runner['host']} is gone; noticed {now()}"
         running = [n for n, e in info.manifest.get("phases", {}).items() if e.get("status") == "running"]
-        ended = manifest.last_written(info.path)
-        manifest.write(info.path, manifest.interrupted(info.manifest, reason, ended=ended))
+        try:
+            manifest.write(info.path, manifest.interrupted(info.manifest, reason, ended=manifest.last_written(info.path)))
+        except OSError:  # a read-only or full reports folder: listing must still work; the run stays as it is
+            continue
         _kill_mlflow(config, info.manifest.get("mlflow_parent_run_id"), [info.path / n for n in running])
         marked.append(info.run_id)
     return marked
