@@ -6,14 +6,17 @@
 - :mod:`~workbench.cli.governance` — ``audit``, ``approvals``, ``approve``, ``reject``, ``promote``, ``rollback``,
   ``retrain``, ``aliases``, ``whoami``.
 
-A command parses, calls one part, and maps errors to exit codes: 0 success, 1 a phase failed,
-2 bad config, data, parameters or arguments (nothing run), 3 the role does not allow it.
+A command parses, calls one part, and maps errors to exit codes: 0 success, 1 a phase failed
+(or a file could not be written: disk full, read-only folder; one ``error:`` line), 2 bad config,
+data, parameters or arguments (nothing run), 3 the role does not allow it, 130/143 a run stopped
+by SIGINT/SIGTERM.
 Heavy libraries are imported inside the parts' functions, so ``workbench --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -52,6 +55,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # disk full, read-only or forbidden folder: one line, not a traceback
+        print(f"error: {os_error(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+_FIXES = {
+    errno.ENOSPC: "free space on that disk, or point `reports`/`store` in the config at another disk, and run again",
+    errno.EDQUOT: "free space within your quota, or point `reports`/`store` in the config elsewhere, and run again",
+    errno.EROFS: "point `reports`/`store` in the config at a writable folder, or remount it read-write",
+    errno.EACCES: "make that folder writable for this user, or point `reports`/`store` in the config elsewhere",
+    errno.EPERM: "make that folder writable for this user, or point `reports`/`store` in the config elsewhere",
+}
+
+
+def os_error(exc: OSError) -> str:
+    """One line for an operating-system error: what, where, and how to fix it."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    where = f": {exc.filename}" if exc.filename else ""
+    fix = _FIXES.get(exc.errno or 0, "check that path and run again")
+    return f"{what}{where}. Fix: {fix}."

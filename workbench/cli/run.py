@@ -12,7 +12,7 @@ from workbench.data import sources
 from workbench.exceptions import DataError, ParameterError
 from workbench.governance import roles
 from workbench.reports import catalog
-from workbench.runner import params
+from workbench.runner import interrupt, params
 
 
 def register(sub: Any) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def register(sub: Any) -> dict[str, Any]:
     run = sub.add_parser("run", help="run the lifecycle phases (validate, train, baseline, evaluate, register)")
     config_arg(run)
     run.add_argument("--phases", help="comma-separated subset of phases (their inputs come from earlier runs)")
-    run.add_argument("--jobs", type=int, help="phases run in parallel (default: number of cores)")
+    run.add_argument("--jobs", type=_jobs, help="phases run in parallel, 1 or more (default: number of cores)")
     run.add_argument("--run-id", help="name of the run folder (default: <UTC time>-train-<hex>)")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="notebook parameter for every phase that declares it (JSON value, else string)")
@@ -28,16 +28,28 @@ def register(sub: Any) -> dict[str, Any]:
     monitor = sub.add_parser("monitor", help="score and check drift on one batch (--batch) or on every configured batch in order")
     config_arg(monitor)
     monitor.add_argument("--batch", help="one batch file (CSV or Parquet); default: every file in data.batches, in name order")
-    monitor.add_argument("--jobs", type=int, help="phases run in parallel (default: number of cores)")
+    monitor.add_argument("--jobs", type=_jobs, help="phases run in parallel, 1 or more (default: number of cores)")
     monitor.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                          help="notebook parameter (e.g. mode=sketch) for every phase that declares it")
 
-    runs = sub.add_parser("runs", help="list recorded runs, oldest first")
+    runs = sub.add_parser("runs", help="list recorded runs, oldest first; then run folders that cannot be read")
     config_arg(runs)
 
     demo = sub.add_parser("demo", help="generate the demo data (if missing) for the config")
     config_arg(demo)
     return {"run": _cmd_run, "monitor": _cmd_monitor, "runs": _cmd_runs, "demo": _cmd_demo}
+
+
+def _jobs(text: str) -> int:
+    """``--jobs``: a whole number of at least 1 (argparse exits 2 with this message otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}. Fix: pass --jobs 1 or more, "
+                                         "or leave it out (default: the number of cores)")
+    return value
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -67,15 +79,31 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         result = runner.run(config, jobs=args.jobs, params={**values, "batch": str(path)}, kind="monitor")
         print(runner.summary(result, config))
         code = max(code, result.exit_code)
+        if result.manifest["status"] == "interrupted":  # a signal stops the whole command, not one batch
+            break
     return code
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
     config = load(args, check=False)
+    interrupt.reap(config)  # runs whose runner process died are interrupted, not running
     for info in catalog.list_runs(config):
         phases = " ".join(f"{n}:{e['status']}" for n, e in info.manifest.get("phases", {}).items())
-        print(f"{info.run_id}  {info.status:<9} {phases}")
+        print(f"{info.run_id}  {info.status:<11} {phases}{_why(info.manifest)}")
+    for broken in catalog.broken_runs(config):
+        print(f"{broken.run_id}  {'broken':<11} {broken.reason}")
     return 0
+
+
+def _why(manifest: dict[str, Any]) -> str:
+    """Why a run is interrupted, or where a running one runs."""
+    runner = manifest.get("runner") or {}
+    why = f"by {manifest['signal']}" if manifest.get("signal") else manifest.get("interrupted")
+    if manifest.get("status") == "interrupted" and why:
+        return f"  ({why})"
+    if manifest.get("status") == "running" and runner:
+        return f"  (runner pid {runner.get('pid')} on {runner.get('host')})"
+    return ""
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -3,11 +3,13 @@
 Phases write their results under these names; apps, reviews, model cards, the runner's summary
 and later phases read them through this module (a run by id, the latest run, runs of a kind in
 a time window, the latest monitor run of each batch), never by globbing paths or spelling file
-names themselves.
+names themselves. Run folders whose manifest cannot be read are left out of every listing
+but :func:`broken_runs`, which says why.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,7 +99,7 @@ class RunInfo:
 
     @property
     def status(self) -> str:
-        """The run's status (succeeded, failed or running)."""
+        """The run's status (running, succeeded, failed or interrupted)."""
         return self.manifest.get("status", "unknown")
 
     def phase_status(self, phase: str) -> str | None:
@@ -122,7 +124,7 @@ def list_runs(config: Config, *, kind: str | None = None, since: datetime | None
     runs = []
     for folder in sorted(root.iterdir()):
         info = _try_read(folder)
-        if info is None or (kind and info.manifest.get("kind") != kind):
+        if not isinstance(info, RunInfo) or (kind and info.manifest.get("kind") != kind):
             continue
         started = datetime.fromisoformat(info.manifest["started"])
         if (since and started < since) or (until and started >= until):
@@ -131,19 +133,55 @@ def list_runs(config: Config, *, kind: str | None = None, since: datetime | None
     return sorted(runs, key=lambda r: (r.manifest["started"], r.run_id))
 
 
-def _try_read(folder: Path) -> RunInfo | None:
-    if not (folder / manifest.FILENAME).is_file() or not manifest.RUN_ID_RE.match(folder.name):
+@dataclass(frozen=True)
+class BrokenRun:
+    """A run folder whose manifest cannot be read, and why."""
+
+    run_id: str
+    path: Path
+    reason: str
+
+
+def broken_runs(config: Config) -> list[BrokenRun]:
+    """Run folders with a missing, truncated or malformed manifest, in name order."""
+    root = config.reports
+    folders = sorted(root.iterdir()) if root.is_dir() else []
+    return [info for info in map(_try_read, folders) if isinstance(info, BrokenRun)]
+
+
+def _try_read(folder: Path) -> RunInfo | BrokenRun | None:
+    """The run in ``folder``, why it cannot be read, or None when it is no run folder."""
+    path = folder / manifest.FILENAME
+    if not folder.is_dir() or not manifest.RUN_ID_RE.match(folder.name):
         return None
+    fix = "Fix: restore the file, or delete the folder if the run is not needed."
+    if not path.is_file():
+        if not (folder / "notebooks").is_dir():
+            return None  # not a run folder
+        return BrokenRun(folder.name, folder, f"{path} is missing (the runner stopped before writing it). {fix}")
     try:
-        return RunInfo(folder.name, folder, manifest.read(folder))
-    except (OSError, ValueError):
-        return None
+        data = manifest.read(folder)
+    except json.JSONDecodeError as exc:
+        return BrokenRun(folder.name, folder, f"{path} is truncated or not JSON ({exc.msg}: line {exc.lineno} column {exc.colno}). {fix}")
+    except (OSError, ValueError) as exc:
+        return BrokenRun(folder.name, folder, f"{path} cannot be read ({exc}). {fix}")
+    missing = [k for k in ("status", "started", "phases") if not isinstance(data, dict) or k not in data]
+    if not missing:
+        try:
+            datetime.fromisoformat(data["started"])
+        except (TypeError, ValueError):
+            missing = ["started (an ISO 8601 time)"]
+    if missing:
+        return BrokenRun(folder.name, folder, f"{path} lacks {', '.join(missing)}. {fix}")
+    return RunInfo(folder.name, folder, data)
 
 
 def get_run(config: Config, run_id: str) -> RunInfo:
     """A run by id; the id is validated first, so it cannot point outside the reports folder."""
     folder = config.reports / manifest.check_run_id(run_id)
     info = _try_read(folder)
+    if isinstance(info, BrokenRun):
+        raise WorkbenchError(f"run {run_id!r}: {info.reason}")
     if info is None:
         raise WorkbenchError(f"run {run_id!r} not found in {config.reports}. Fix: pick one listed by `workbench runs`.")
     return info
@@ -213,7 +251,8 @@ def latest_per_batch(config: Config, phase: str = "score", *, name: str = RESULT
     """
     infos = list(runs if runs is not None else list_runs(config, kind="monitor"))
     if current is not None:
-        infos.append(_try_read(current.parent) or RunInfo(current.parent.name, current.parent, {}))
+        info = _try_read(current.parent)
+        infos.append(info if isinstance(info, RunInfo) else RunInfo(current.parent.name, current.parent, {}))
     latest: dict[str, BatchRun] = {}
     for info in infos:
         score = info.read("score") if (info.phase_dir(phase) / name).is_file() else None

@@ -5,12 +5,18 @@ notebook is written to a temp path and renamed into ``reports/<run_id>/notebooks
 when it fails, and the manifest records each phase's outcome. Failure is decided from the
 exception papermill or nbclient raises, never from the output notebook: a dead kernel or a
 timeout leaves cells that look completed.
+
+SIGINT and SIGTERM stop a run (:mod:`~workbench.runner.interrupt`): its kernels are killed,
+running phases and the run become ``interrupted``, their MLflow runs ``KILLED``, and the exit
+code is 128 + the signal (130, 143). An error of the runner itself (disk full, a read-only
+folder) kills the kernels, records the run as ``failed`` where it still can, and is raised.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -25,6 +31,7 @@ from workbench.registry import estimators, store
 from workbench.registry.versions import alias_version
 from workbench.reports import catalog, manifest
 from workbench.runner import dag as phases_mod
+from workbench.runner import interrupt
 from workbench.runner import params as params_mod
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,7 +54,9 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when all phases succeeded, else 1."""
+        """0 when all phases succeeded, 128 + the signal when interrupted (130, 143), else 1."""
+        if self.manifest["status"] == "interrupted" and self.manifest.get("signal") in signal.Signals.__members__:
+            return 128 + signal.Signals[self.manifest["signal"]].value
         return 0 if self.ok else 1
 
 
@@ -72,6 +81,8 @@ def run(config: Config, *, phases: list[str] | None = None, jobs: int | None = N
     Everything that can be refused (phase names, parameters, run id, model params) is
     checked before anything is written.
     """
+    if jobs is not None and jobs < 1:
+        raise ParameterError(f"--jobs must be 1 or more, got {jobs}. Fix: pass --jobs 1 or more, or leave it out (default: the number of cores).")
     planned = phases_mod.select(phases, phases_mod.DAGS[kind])
     specs = {p.name: params_mod.declared(p.path) for p in planned}
     per_phase = assign_params(params or {}, specs)
@@ -85,17 +96,19 @@ def run(config: Config, *, phases: list[str] | None = None, jobs: int | None = N
         raise ParameterError(f"run {run_id!r} already exists in {config.reports}. Fix: choose another --run-id.")
     sources.ensure_demo_data(config)
     experiment_id = store.init_store(config)  # once, serially, before anything runs in parallel
+    interrupt.reap(config)  # earlier runs whose runner died become interrupted
     if kind == "monitor" and alias_version(config, "champion") is None:
         raise WorkbenchError(f"model {config.project!r} has no champion to monitor yet. Fix: run `workbench run` first.")
     (run_dir / "notebooks").mkdir(parents=True)
-    parent = store.client_for(config).create_run(experiment_id, run_name=run_id, tags={"workbench.run_id": run_id, "workbench.kind": kind})
-    data = manifest.new(run_id, kind=kind, config=config, phases={p.name: f"notebooks/{p.notebook}" for p in planned},
-                        extra={"mlflow_parent_run_id": parent.info.run_id, "mlflow_experiment_id": experiment_id,
-                               "parameters": per_phase, "jobs": jobs or config.runner.jobs or os.cpu_count() or 1})
-    manifest.write(run_dir, data)
-    _share_cores(data["jobs"])
-    executor = _Executor(config, run_dir, data, planned, per_phase, out)
-    executor.execute(data["jobs"])
+    with interrupt.Stop() as stop:
+        parent = store.client_for(config).create_run(experiment_id, run_name=run_id, tags={"workbench.run_id": run_id, "workbench.kind": kind})
+        data = manifest.new(run_id, kind=kind, config=config, phases={p.name: f"notebooks/{p.notebook}" for p in planned},
+                            extra={"mlflow_parent_run_id": parent.info.run_id, "mlflow_experiment_id": experiment_id,
+                                   "parameters": per_phase, "jobs": jobs or config.runner.jobs or os.cpu_count() or 1,
+                                   "runner": manifest.runner()})
+        manifest.write(run_dir, data)
+        _share_cores(data["jobs"])
+        _Executor(config, run_dir, data, planned, per_phase, out, stop).execute(data["jobs"])
     return RunResult(run_id, run_dir, data)
 
 
@@ -103,13 +116,14 @@ class _Executor:
     """Runs ready phases on a thread pool; the main thread alone writes the manifest."""
 
     def __init__(self, config: Config, run_dir: Path, data: dict[str, Any], planned: list[Phase],
-                 per_phase: dict[str, dict[str, Any]], out: TextIO) -> None:
+                 per_phase: dict[str, dict[str, Any]], out: TextIO, stop: interrupt.Stop) -> None:
         self.config, self.run_dir, self.data, self.planned = config, run_dir, data, planned
-        self.per_phase, self.out, self.t0 = per_phase, out, time.perf_counter()
+        self.per_phase, self.out, self.t0, self.stop = per_phase, out, time.perf_counter(), stop
 
     def execute(self, jobs: int) -> None:
         running: dict[Future[str | None], Phase] = {}
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
             while True:
                 self._skip_blocked()
                 for phase in self._ready(running.values()):
@@ -121,10 +135,28 @@ class _Executor:
                 for future in done:
                     phase = running.pop(future)
                     error = future.result()
-                    self._set(phase.name, "failed" if error else "succeeded", error)
+                    self._set(phase.name, *self._outcome(error))
+                if self.stop.signum:  # phases queued behind the pool's workers never start
+                    for future in [f for f in running if f.cancel()]:
+                        self._set(running.pop(future).name, "skipped", f"skipped: run interrupted by {self.stop.name}")
+        except BaseException as exc:
+            interrupt.kill_kernels()  # an error of the runner itself: no kernel outlives it
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._abort(exc)
+            if isinstance(exc, OSError) and not exc.filename:  # name the folder it could not write
+                raise OSError(exc.errno, exc.strerror, str(self.run_dir)) from exc
+            raise
+        pool.shutdown(wait=True)
         self._close()
 
+    def _outcome(self, error: str | None) -> tuple[str, str | None]:
+        if error and self.stop.signum:
+            return "interrupted", f"interrupted by {self.stop.name}; {error}"
+        return ("failed" if error else "succeeded"), error
+
     def _ready(self, running: Any) -> list[Phase]:
+        if self.stop.signum:
+            return []
         busy = {p.name for p in running}
         status = {n: e["status"] for n, e in self.data["phases"].items()}
         return [p for p in self.planned if status[p.name] == "pending" and p.name not in busy
@@ -133,7 +165,7 @@ class _Executor:
     def _skip_blocked(self) -> None:
         status = {n: e["status"] for n, e in self.data["phases"].items()}
         for p in self.planned:
-            bad = [u for u in phases_mod.upstream_in(p, self.planned) if status[u] in ("failed", "skipped")]
+            bad = [u for u in phases_mod.upstream_in(p, self.planned) if status[u] in ("failed", "skipped", "interrupted")]
             if status[p.name] == "pending" and bad:
                 self._set(p.name, "skipped", f"skipped: upstream phase {bad[0]!r} {status[bad[0]]}")
                 status[p.name] = "skipped"
@@ -159,18 +191,36 @@ class _Executor:
         output = self.run_dir / "notebooks" / phase.notebook
         error = execute_notebook(phase.path, output, values, kernel=self.config.runner.kernel, timeout=self.config.runner.timeout_s)
         export_html(output, self.run_dir / "html" / f"{output.stem}.html")
-        if error:
+        if error and self.stop.signum:
+            interrupt.kill_mlflow_phase(self.config, self.run_dir / phase.name)
+        elif error:
             _fail_mlflow_run(self.config, self.run_dir / phase.name)
         return error
 
     def _close(self) -> None:
+        if self.stop.signum:
+            for name, entry in self.data["phases"].items():
+                if entry["status"] == "pending":
+                    self._set(name, "skipped", f"skipped: run interrupted by {self.stop.name}")
+            self.data["signal"] = self.stop.name
         statuses = [e["status"] for e in self.data["phases"].values()]
-        self.data["status"] = "succeeded" if all(s == "succeeded" for s in statuses) else "failed"
+        self.data["status"] = ("interrupted" if self.stop.signum else
+                               "succeeded" if all(s == "succeeded" for s in statuses) else "failed")
         self.data["ended"] = manifest.now()
         self.data["duration_s"] = round(time.perf_counter() - self.t0, 3)
         manifest.write(self.run_dir, self.data)
-        state = "FINISHED" if self.data["status"] == "succeeded" else "FAILED"
+        state = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}[self.data["status"]]
         store.client_for(self.config).set_terminated(self.data["mlflow_parent_run_id"], state)
+
+    def _abort(self, exc: BaseException) -> None:
+        """Record a run the runner itself could not finish, as far as the disk and the store still allow."""
+        error = f"runner error: {type(exc).__name__}: {exc}"
+        self.data.update(manifest.interrupted(self.data, error, ended=manifest.now()), status="failed", error=error)
+        try:
+            manifest.write(self.run_dir, {**self.data, "phases": _public(self.data["phases"])})
+            store.client_for(self.config).set_terminated(self.data["mlflow_parent_run_id"], "FAILED")
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pass
 
 
 def _share_cores(jobs: int) -> None:
@@ -217,6 +267,17 @@ def _quiet_kernel_manager() -> type:
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            interrupt.track_kernel(getattr(self.provisioner, "pgid", None))  # so a signal can stop it
+
+        async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            pgid = getattr(self.provisioner, "pgid", None)
+            try:
+                await super()._async_shutdown_kernel(now=now, restart=restart)
+            finally:
+                interrupt.untrack_kernel(pgid)
+
         async def _async_interrupt_kernel(self) -> None:
             if self.shutting_down:
                 return

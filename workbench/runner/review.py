@@ -2,6 +2,7 @@
 
 The manifest, the executed notebook and its HTML (code hidden) land in ``reports/<run_id>/`` so
 reviews are found like any other run; the notebook itself only reads recorded results.
+SIGINT and SIGTERM stop it like a phase run: the kernel dies and the run is ``interrupted``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from workbench.reports import manifest, review
+from workbench.runner import interrupt
 from workbench.runner.execute import execute_notebook, export_html
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,15 +28,19 @@ def run(config: Config, cadence: str, as_of: str) -> dict[str, Any]:
     notebook = f"notebooks/{cadence}.ipynb"
     data = manifest.new(run_id, kind="review", config=config, phases={cadence: notebook},
                         extra={"review": {"cadence": cadence, "as_of": as_of, "since": since.isoformat(), "until": until.isoformat()},
-                               "parameters": {cadence: values}})
+                               "parameters": {cadence: values}, "runner": manifest.runner()})
     entry = data["phases"][cadence]
     entry["status"], entry["started"] = "running", manifest.now()
     manifest.write(run_dir, data)
     t0 = time.perf_counter()
-    error = execute_notebook(review.NOTEBOOKS / f"{cadence}.ipynb", run_dir / notebook, values,
-                                    kernel=config.runner.kernel, timeout=config.runner.timeout_s)
-    export_html(run_dir / notebook, run_dir / "html" / f"{cadence}.html")
-    entry.update({"status": "failed" if error else "succeeded", "ended": manifest.now(), "duration_s": round(time.perf_counter() - t0, 3),
+    with interrupt.Stop() as stop:
+        error = execute_notebook(review.NOTEBOOKS / f"{cadence}.ipynb", run_dir / notebook, values,
+                                 kernel=config.runner.kernel, timeout=config.runner.timeout_s)
+        export_html(run_dir / notebook, run_dir / "html" / f"{cadence}.html")
+    status = "interrupted" if error and stop.signum else "failed" if error else "succeeded"
+    if status == "interrupted":
+        error, data["signal"] = f"interrupted by {stop.name}; {error}", stop.name
+    entry.update({"status": status, "ended": manifest.now(), "duration_s": round(time.perf_counter() - t0, 3),
                   "error": error, "html": f"html/{cadence}.html"})
     data.update({"status": entry["status"], "ended": entry["ended"], "duration_s": entry["duration_s"]})
     manifest.write(run_dir, data)
