@@ -68,7 +68,8 @@ def assign_params(values: dict[str, Any], specs: dict[str, dict[str, dict[str, A
         takers = [phase for phase, spec in specs.items() if name in spec and name not in ("config", "run_id")]
         if not takers:
             known = sorted({n for spec in specs.values() for n in spec} - {"config", "run_id"})
-            raise ParameterError(f"unknown parameter {name!r} for phases {', '.join(specs)}. Declared: {', '.join(known)}.")
+            raise ParameterError(f"unknown parameter {name!r} for phases {', '.join(specs)}. Declared: {', '.join(known)}. "
+                                 "Fix: pass one of the declared names with -p NAME=VALUE.")
         for phase in takers:
             per_phase[phase][name] = value
     return per_phase
