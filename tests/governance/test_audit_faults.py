@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_config
 from tests.conftest import workbench as _workbench
+from tests.conftest import write_config
 from workbench.exceptions import AuditError
 from workbench.governance import audit
 
@@ -174,3 +174,94 @@ def test_a_head_file_without_sizes_is_checked_once_and_upgraded(tmp_path: Path) 
     audit.head_path(tmp_path).write_text(json.dumps({"records": 2, "hash": last["hash"]}))
     assert audit.record(tmp_path, "data_access", "file-2")["prev"] == last["hash"]
     assert set(json.loads(audit.head_path(tmp_path).read_text())) == {"records", "hash", "bytes", "offset"} and audit.verify(tmp_path).ok
+
+
+KILL_AFTER_FIRST_MOVE = """
+import os, signal, sys
+from workbench import registry
+from workbench.config import load_config
+from workbench.governance import actions
+real = registry.set_alias
+def move_then_die(*args, **kwargs):
+    real(*args, **kwargs)  # the real MLflow alias move happens ...
+    os.kill(os.getpid(), signal.SIGKILL)  # ... and the process dies before the commit record
+registry.set_alias = move_then_die
+actions.promote(load_config(sys.argv[1]), sys.argv[2], reason="killed mid-way")
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
+    """A project trained twice: v1 champion (v2 its baseline), v3 challenger."""
+    import shutil
+
+    project = tmp_path_factory.mktemp("faults")
+    shutil.copytree(demo_files, project / "data" / "demo")
+    write_config(project)
+    for run_id in ("first", "second"):
+        run = _workbench("run", "--run-id", run_id, cwd=project, timeout=1200)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return project
+
+
+def _aliases(project: Path) -> dict[str, str | None]:
+    from workbench.config import load_config
+    from workbench.governance import consistency
+
+    return consistency.actual(load_config(project / "workbench.yaml"))
+
+
+@pytest.mark.slow
+def test_a_verb_killed_between_alias_move_and_commit_is_reported_and_blocks_until_reconciled(trained: Path) -> None:
+    store = trained / ".workbench"
+    assert _aliases(trained) == {"champion": "1", "challenger": "3", "baseline": "2"}
+    assert workbench("audit", "verify", cwd=trained).returncode == 0
+    child = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_MOVE, str(trained / "workbench.yaml"), "3"], capture_output=True,
+                           text=True, timeout=600)
+    assert child.returncode == -9, child.stderr[-2000:]
+    assert _aliases(trained)["champion"] == "3"  # the champion moved ...
+    intent = audit.read(store)[-1]  # ... and the log's last word is the intent
+    assert (intent["action"], intent["details"]["for"], intent["details"]["version"]) == ("intent", "promote", "3")
+    assert [(m["alias"], m["from"], m["to"]) for m in intent["details"]["planned_moves"]][:2] == [("champion", "1", "3"), ("challenger", "3", None)]
+    verify = workbench("audit", "verify", cwd=trained)
+    assert verify.returncode == 1 and verify.stdout == ""
+    lines = verify.stderr.splitlines()
+    assert lines[0].startswith(f"aliases DIVERGE: intent {intent['hash'][:12]} ({intent['ts'][:19]} promote v3 by ")
+    assert "champion 1 -> 3, challenger 3 -> -" in lines[0] and "has no commit record" in lines[0]
+    assert lines[1].startswith("aliases DIVERGE: alias 'champion' of churn-demo is v3 in MLflow but the audit log says v1 ") and len(lines) == 2
+    on = workbench("aliases", "--on", "2999-01-01", cwd=trained)
+    assert on.returncode == 1 and on.stdout == "champion on 2999-01-01: v1\n" and on.stderr.startswith("UNCERTAIN: intent ")
+    blocked = workbench("promote", "1", "--reason", "back to v1", cwd=trained)
+    assert blocked.returncode == 1 and blocked.stderr.startswith("error: not starting promote: intent ")
+    assert _aliases(trained)["champion"] == "3"
+    fixed = workbench("audit", "reconcile", "--reason", "promote of v3 was killed; keep v3", cwd=trained)
+    assert fixed.returncode == 0 and fixed.stdout.startswith("reconciled: recorded alias moves [champion 1 -> 3], closed 1 uncommitted intent(s)")
+    assert workbench("audit", "verify", cwd=trained).returncode == 0
+    assert workbench("aliases", "--on", "2999-01-01", cwd=trained).stdout == "champion on 2999-01-01: v3\n"
+
+
+@pytest.mark.slow
+def test_aliases_moved_outside_the_workbench_are_reported_and_governed_moves_stay_consistent(trained: Path) -> None:
+    from mlflow import MlflowClient
+
+    store = trained / ".workbench"
+    if workbench("audit", "verify", cwd=trained).returncode:  # alone, without the test above
+        assert workbench("audit", "reconcile", "--reason", "start clean", cwd=trained).returncode == 0
+    before = _aliases(trained)
+    elsewhere = next(v for v in ("1", "2", "3", "4") if v != before["baseline"])
+    MlflowClient(f"sqlite:///{store / 'mlflow.db'}").set_registered_model_alias("churn-demo", "baseline", elsewhere)
+    verify = workbench("audit", "verify", cwd=trained)
+    assert verify.returncode == 1
+    assert verify.stderr.splitlines() == [
+        f"aliases DIVERGE: alias 'baseline' of churn-demo is v{elsewhere} in MLflow but the audit log says v{before['baseline']} "
+        "(moved outside the workbench, or a move without its commit record). Fix: `workbench audit reconcile --reason \"...\"` (admin) "
+        "records the aliases as MLflow holds them; `workbench promote` moves the champion back."]
+    assert workbench("audit", "reconcile", "--reason", "baseline set by hand in the MLflow UI", cwd=trained).returncode == 0
+    target = "1" if before["champion"] != "1" else "3"
+    promoted = workbench("promote", target, "--reason", "governed move", cwd=trained)
+    assert promoted.returncode == 0, promoted.stderr
+    intent, approve = audit.read(store)[-2:]
+    assert (intent["action"], approve["action"], approve["details"]["intent"]) == ("intent", "promote", intent["hash"])
+    assert approve["details"]["alias_moves"][0] == {"alias": "champion", "from": before["champion"], "to": target}
+    verify = workbench("audit", "verify", cwd=trained)
+    assert verify.returncode == 0 and "aliases match" in verify.stdout
