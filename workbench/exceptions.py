@@ -70,3 +70,10 @@ class PermissionDenied(WorkbenchError):
     """The actor's role does not allow the action; the attempt was audited."""
 
     exit_code = 3
+
+
+class AuditError(WorkbenchError):
+    """The audit log cannot take a record: a torn tail, a head file that disagrees with the log, or an oversized record.
+
+    Nothing was recorded, so the action that wanted the record does not happen either.
+    """

@@ -34,7 +34,9 @@ def test_clean_log_verifies(tmp_path: Path) -> None:
     result = audit.verify(tmp_path)
     assert result.ok and result.records == 4 and result.problem is None
     assert audit.read(tmp_path)[2]["subject"] == "file-2"
-    assert json.loads(audit.head_path(tmp_path).read_text()) == {"records": 4, "hash": audit.read(tmp_path)[-1]["hash"]}
+    size, last = audit.log_path(tmp_path).stat().st_size, audit.log_path(tmp_path).read_bytes().splitlines(keepends=True)[-1]
+    assert json.loads(audit.head_path(tmp_path).read_text()) == {"records": 4, "hash": audit.read(tmp_path)[-1]["hash"],
+                                                                  "bytes": size, "offset": size - len(last)}
 
 
 def test_edit_is_detected(tmp_path: Path) -> None:

@@ -1,28 +1,38 @@
-"""Governance sub-commands: ``audit verify|log|access``, ``approvals``, ``approve``, ``reject``,
-``promote``, ``rollback``, ``retrain``, ``aliases`` and ``whoami``.
+"""Governance sub-commands: ``audit verify|log|access|repair|reconcile``, ``approvals``, ``approve``,
+``reject``, ``promote``, ``rollback``, ``retrain``, ``aliases`` and ``whoami``.
 
 Every handler checks the actor's role through :mod:`workbench.governance.roles` (a refusal
-exits 3 and is audited).
+exits 3 and is audited). Text a user passes (``--dataset``, ``--reason``, ``--model``…) is
+checked against :data:`LIMITS` before anything else: too long, or holding control characters,
+exits 2 with nothing audited.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from workbench import runner
 from workbench.cli._common import config_arg, load
-from workbench.governance import actions, alias_history, approvals, audit, roles
+from workbench.exceptions import AuditError, ParameterError
+from workbench.governance import actions, alias_history, approvals, audit, consistency, intents, roles
 from workbench.runner import triggers
+
+# Longest value (characters) of each option that takes free text; a path may be as long as PATH_MAX.
+LIMITS = {"dataset": 4096, "reason": 2000, "model": 256, "action": 64, "since": 64, "version": 64, "request": 256, "on": 64,
+          "alias": 64}
 
 
 def register(sub: Any) -> dict[str, Any]:
     """Add the governance sub-commands to ``sub``; return ``{name: handler}``."""
     audit = sub.add_parser("audit", help="audit trail: verify the hash chain, list records, answer a data-access request")
     actions = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    config_arg(actions.add_parser("verify", help="check the audit log's hash chain; names the first broken record"))
+    config_arg(actions.add_parser("verify", help="check the audit log's hash chain and that the MLflow aliases match it; "
+                                                 "names the first broken record and every divergence"))
     log = actions.add_parser("log", help="list audit records, oldest first")
     config_arg(log)
     log.add_argument("--since", help="ISO date or time (UTC), e.g. 2026-05-01")
@@ -33,6 +43,12 @@ def register(sub: Any) -> dict[str, Any]:
     config_arg(access)
     access.add_argument("--dataset", required=True, help="file path, file name or sha256 (12+ characters) of the dataset")
     access.add_argument("--json", action="store_true", help="one JSON record per line")
+    repair = actions.add_parser("repair", help="remove a torn last record (a crash or full disk mid-append) and record the repair (admin)")
+    config_arg(repair)
+    repair.add_argument("--reason", required=True, help="why; recorded in the repair record")
+    reconcile = actions.add_parser("reconcile", help="record the MLflow aliases as they are, closing uncommitted alias moves (admin)")
+    config_arg(reconcile)
+    reconcile.add_argument("--reason", required=True, help="why; recorded in the reconcile record")
 
     approvals = sub.add_parser("approvals", help="challengers awaiting a decision, with their evidence")
     config_arg(approvals)
@@ -62,8 +78,33 @@ def register(sub: Any) -> dict[str, Any]:
     aliases.add_argument("--alias", default=None, help="one alias (default: all; with --on: champion)")
     whoami = sub.add_parser("whoami", help="the acting user (WORKBENCH_USER, else the OS user) and their role")
     config_arg(whoami)
-    return {"audit": _audit, "approvals": _approvals, "approve": _approve, "reject": _reject, "promote": _promote,
-            "rollback": _rollback, "retrain": _retrain, "aliases": _aliases, "whoami": _whoami}
+    handlers = {"audit": _audit, "approvals": _approvals, "approve": _approve, "reject": _reject, "promote": _promote,
+                "rollback": _rollback, "retrain": _retrain, "aliases": _aliases, "whoami": _whoami}
+    return {name: _bounded(handler) for name, handler in handlers.items()}
+
+
+def _bounded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``handler``, refusing over-long or multi-line option values first (exit 2, nothing read or audited)."""
+    @functools.wraps(handler)
+    def checked(args: argparse.Namespace) -> int:
+        for name, limit in LIMITS.items():
+            value = getattr(args, name, None)
+            if not isinstance(value, str):
+                continue
+            flag = name if name == "version" else f"--{name}"
+            if len(value) > limit:
+                raise ParameterError(f"{flag} is {len(value)} characters long (at most {limit}). Fix: pass a shorter value"
+                                     + (" (a file name or a sha256 prefix of 12+ characters)." if name == "dataset" else "."))
+            if not value.isprintable():
+                raise ParameterError(f"{flag} holds a control character (e.g. a newline): {_printable(value[:60])!r}. "
+                                     "Fix: pass one line of text.")
+        return handler(args)
+    return checked
+
+
+def _printable(text: Any) -> str:
+    """``text`` with control characters escaped, so a recorded value cannot rewrite the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
 
 
 def _load(args: argparse.Namespace, action: str, subject: str = "") -> Any:
@@ -74,13 +115,9 @@ def _load(args: argparse.Namespace, action: str, subject: str = "") -> Any:
 
 def _audit(args: argparse.Namespace) -> int:
     if args.audit_command == "verify":
-        config = _load(args, "view")
-        result = audit.verify(config.store)
-        if result.ok:
-            print(f"audit log OK: {result.records} records, chain intact ({audit.log_path(config.store)})")
-            return 0
-        print(f"audit log BROKEN: {result.problem} ({audit.log_path(config.store)})", file=sys.stderr)
-        return 1
+        return _verify(_load(args, "view"))
+    if args.audit_command in ("repair", "reconcile"):
+        return _repair(args)
     if args.audit_command == "access":
         config = _load(args, "audit_access", args.dataset)
         events = audit.access(config.store, args.dataset)
@@ -95,12 +132,52 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(config: Any) -> int:
+    """The chain, then the MLflow aliases against the log (under the registry lock, so no verb is half-way)."""
+    result, where = audit.verify(config.store), audit.log_path(config.store)
+    if not result.ok:
+        print(f"audit log BROKEN: {result.problem} ({where})", file=sys.stderr)
+    try:
+        with intents.registry_lock(config, timeout=120):
+            problems = consistency.divergences(config)
+    except AuditError:  # records unreadable: the chain problem above says which
+        return 1
+    for problem in problems:
+        print(f"aliases DIVERGE: {problem} Fix: `workbench audit reconcile --reason \"...\"` (admin) records the aliases "
+              "as MLflow holds them; `workbench promote` moves the champion back.", file=sys.stderr)
+    if result.ok and not problems:
+        print(f"audit log OK: {result.records} records, chain intact, aliases match ({where})")
+        return 0
+    return 1
+
+
+def _repair(args: argparse.Namespace) -> int:
+    config = load(args)
+    roles.require(config, "audit_repair", str(audit.log_path(config.store)))
+    if args.audit_command == "repair":
+        event = audit.repair(config.store, reason=args.reason)
+        d = event["details"]
+        print(f"audit log repaired: removed {d['torn_bytes']} torn bytes after record {d['records_kept']} (kept in {d['torn_saved']}); "
+              f"{d['records_lost']} counted record(s) lost; repair record {event['hash'][:12]}")
+        return 0
+    with intents.registry_lock(config, timeout=120):
+        event = consistency.reconcile(config, reason=args.reason)
+    if event is None:
+        print("aliases already match the audit log: nothing to reconcile")
+        return 0
+    moves = ", ".join(f"{m['alias']} {m['from'] or '-'} -> {m['to'] or '-'}" for m in event["details"]["alias_moves"]) or "none"
+    print(f"reconciled: recorded alias moves [{moves}], closed {len(event['details']['resolves'])} uncommitted intent(s); "
+          f"record {event['hash'][:12]}")
+    return 0
+
+
 def _line(event: dict[str, Any]) -> str:
     d = event["details"]
     keys = ("semver", "reason", "purpose", "sha256", "rows", "attempted", "required_role", "trigger", "batch", "run_id")
-    facts = " ".join(f"{k}={str(d[k])[:60]!s}" for k in keys if d.get(k) not in (None, "", []))
+    facts = " ".join(f"{k}={_printable(str(d[k])[:60])}" for k in keys if d.get(k) not in (None, "", []))
     moves = ", ".join(f"{m['alias']}: {m['from'] or '-'} -> {m['to'] or '-'}" for m in d.get("alias_moves") or [])
-    return f"{event['ts'][:19]}  {event['actor']:<12} {event['action']:<18} {event['subject']}  {facts}" + (f"  [{moves}]" if moves else "")
+    return (f"{event['ts'][:19]}  {_printable(event['actor']):<12} {_printable(event['action']):<18} {_printable(event['subject'][:200])}  "
+            f"{facts}" + (f"  [{_printable(moves)}]" if moves else ""))
 
 
 def _approvals(args: argparse.Namespace) -> int:
@@ -177,11 +254,16 @@ def _aliases(args: argparse.Namespace) -> int:
         alias = args.alias or "champion"
         version = alias_history.champion_on(config, args.on, alias)
         print(f"{alias} on {args.on}: " + (f"v{version}" if version else "none"))
-        return 0
-    for row in alias_history.alias_history(config, args.alias):
-        print(f"{row['ts'][:19]}  {row['alias']:<10} {row['previous'] or '-':>4} -> {row['version'] or '-':<4} "
-              f"{row['action']:<9} by {row['actor']}: {row['reason']}")
-    return 0
+        doubtful = alias_history.uncommitted(config, alias, before=args.on)
+    else:
+        for row in alias_history.alias_history(config, args.alias):
+            print(f"{row['ts'][:19]}  {row['alias']:<10} {row['previous'] or '-':>4} -> {row['version'] or '-':<4} "
+                  f"{row['action']:<9} by {_printable(row['actor'])}: {_printable(row['reason'])}")
+        doubtful = alias_history.uncommitted(config, args.alias)
+    for intent in doubtful:
+        print(f"UNCERTAIN: {alias_history.describe(intent)}: the move may have happened. Fix: `workbench audit verify`, then "
+              "`workbench audit reconcile --reason \"...\"` (admin).", file=sys.stderr)
+    return 1 if doubtful else 0
 
 
 def _whoami(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
 """The governed verbs: approve, reject, promote and rollback.
 
-Each checks the actor's role, acts under the registry lock (aliases, baseline, changelog and
-the audit event together, so concurrent verbs cannot interleave), and records the alias moves
-in the audit event, which is what :func:`~workbench.governance.alias_history` reads back.
+Each checks the actor's role and acts under the registry lock (so concurrent verbs cannot
+interleave): an ``intent`` record, the alias moves, the verb's own audit record (the commit,
+with the moves), then the changelog entry (:mod:`~workbench.governance.intents`). The log never
+lags the aliases: a verb killed after the intent leaves an open intent that ``audit verify`` reports.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench import registry
 from workbench.exceptions import RegistryError, WorkbenchError
-from workbench.governance import alias_history, audit, requests, roles
+from workbench.governance import alias_history, audit, intents, requests, roles
 from workbench.governance import approvals as _approvals
 from workbench.registry import changelog
 from workbench.reports import catalog
@@ -20,13 +21,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config
 
 SEMVER = "workbench.semver"
-
-
-def _registry_lock(config: Config):  # noqa: ANN202
-    from filelock import FileLock
-
-    config.store.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(config.store / ".registry.lock"))  # the lock registry.register holds
 
 
 def _need_reason(action: str, reason: str) -> str:
@@ -51,31 +45,34 @@ def _candidate(config: Config, ref: str, action: str) -> Any:
 
 def _move_champion(config: Config, mv: Any, *, action: str, reason: str, subject: Any = None, preface: dict[str, Any] | None = None,
                    **details: Any) -> dict[str, Any]:
-    """Make ``mv`` champion (with its baseline), write the changelog entry and the audit event (``action`` on ``subject``).
+    """Make ``mv`` champion (with its baseline): intent, alias moves, audit record (``action`` on ``subject``), changelog.
 
-    What can fail (registering the baseline) happens before any alias moves; ``preface`` is an
-    audit event (``{"action", **details}``) written just before the main one, once the moves succeeded.
+    What can fail (registering the baseline) happens before the intent; ``preface`` is an audit
+    event (``{"action", **details}``) written once the moves succeeded, just before the commit record.
     """
-    with _registry_lock(config):
+    with intents.registry_lock(config):
         current = registry.alias_version(config, "champion")
         if current is not None and str(current.version) == str(mv.version):
             raise WorkbenchError(f"{config.project} v{mv.version} ({mv.tags.get(SEMVER)}) is already the champion. Fix: nothing to do.")
         baseline, old_baseline = _ensure_baseline(config, mv), registry.alias_version(config, "baseline")
-        moves = [registry.set_alias(config, "champion", mv.version)]
+        planned: list[tuple[str, str | None]] = [("champion", str(mv.version))]
         challenger = registry.alias_version(config, "challenger")
         if challenger is not None and str(challenger.version) == str(mv.version):
-            moves.append(registry.set_alias(config, "challenger", None))
+            planned.append(("challenger", None))
         if baseline and (old_baseline is None or str(old_baseline.version) != baseline):
-            moves.append(registry.set_alias(config, "baseline", baseline))
-        if preface:
-            audit.record(config.store, preface.pop("action"), f"{config.project}/{mv.version}", **preface)
+            planned.append(("baseline", baseline))
+        target = subject if subject is not None else mv
+        with intents.intent(config, action, str(target.version), planned, reason=reason) as moving:
+            for alias, version in planned:
+                moving.move(alias, version)
+            if preface:
+                audit.record(config.store, preface.pop("action"), f"{config.project}/{mv.version}", **preface)
+            record = moving.commit(action, f"{config.project}/{target.version}", semver=target.tags.get(SEMVER), reason=reason,
+                                   champion=str(mv.version), champion_semver=mv.tags.get(SEMVER),
+                                   previous_champion=None if current is None else str(current.version), **details)
         event = "rollback" if action == "rollback" else "promote"
         changelog.append(config, changelog.event_entry(event, dict(mv.tags), str(mv.version), reason=reason, previous=current,
                                                        aliases=["champion"]))
-        target = subject if subject is not None else mv
-        record = audit.record(config.store, action, f"{config.project}/{target.version}", semver=target.tags.get(SEMVER), reason=reason,
-                              champion=str(mv.version), champion_semver=mv.tags.get(SEMVER),
-                              previous_champion=None if current is None else str(current.version), alias_moves=moves, **details)
     return record
 
 
@@ -133,11 +130,14 @@ def reject(config: Config, ref: str, *, reason: str) -> dict[str, Any]:
         raise WorkbenchError(f"{config.project} v{mv.version} is the champion; rejecting it would leave none. "
                              "Fix: `workbench rollback --reason ...` restores the previous champion.")
     approval = _approvals.decide(config, mv.version, "rejected", reason)
-    with _registry_lock(config):
+    with intents.registry_lock(config):
         challenger = registry.alias_version(config, "challenger")
-        moves = [registry.set_alias(config, "challenger", None)] if challenger is not None and str(challenger.version) == str(mv.version) else []
-        event = audit.record(config.store, "reject", f"{config.project}/{mv.version}", semver=mv.tags.get(SEMVER), reason=reason,
-                             approval=approval["id"] if approval else None, alias_moves=moves)
+        planned = [("challenger", None)] if challenger is not None and str(challenger.version) == str(mv.version) else []
+        with intents.intent(config, "reject", str(mv.version), planned, reason=reason) as moving:
+            for alias, version in planned:
+                moving.move(alias, version)
+            event = moving.commit("reject", f"{config.project}/{mv.version}", semver=mv.tags.get(SEMVER), reason=reason,
+                                  approval=approval["id"] if approval else None)
     requests.update(config, approval["request_id"] if approval else None, status="rejected", version=str(mv.version))
     return event
 

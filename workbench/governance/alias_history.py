@@ -3,6 +3,13 @@
 Every alias move is recorded in the audit event that made it (``details.alias_moves``:
 ``{"alias", "from", "to"}``), so the history is as tamper-evident as the log itself and
 answers "which version was champion on date D" (mlflow#2169) without a second store.
+
+Moves are bracketed (:mod:`~workbench.governance.intents`): an ``intent`` record announces them
+(``details.planned_moves``, not counted as moves), the verb's record commits them, an ``abort``
+record lists the ones a failed verb did make, and a ``reconcile`` record adopts what MLflow holds.
+An intent that no later record closes (``details.intent`` or ``details.resolves``) is
+:func:`uncommitted`: its moves may or may not have happened, so the history after it is not
+trusted until an admin reconciles it.
 """
 
 from __future__ import annotations
@@ -21,13 +28,35 @@ def alias_history(config: Config, alias: str | None = None) -> list[dict[str, An
     """Alias moves of the configured model, oldest first (optionally of one alias)."""
     rows = []
     for event in audit.read(config.store):
-        if not event["subject"].startswith(config.project + "/"):
+        if not _ours(config, event):
             continue
         for move in event["details"].get("alias_moves") or []:
             if alias is None or move["alias"] == alias:
                 rows.append({"ts": event["ts"], "alias": move["alias"], "version": move["to"], "previous": move["from"],
                              "action": event["action"], "actor": event["actor"], "reason": event["details"].get("reason", "")})
     return rows
+
+
+def uncommitted(config: Config, alias: str | None = None, *, before: str | datetime | None = None) -> list[dict[str, Any]]:
+    """Intent records of the configured model that no commit, abort or reconcile record closes, oldest first.
+
+    Optionally only those planning to move ``alias``, or recorded at or before ``before`` (as in :func:`champion_on`).
+    """
+    events = [e for e in audit.read(config.store) if _ours(config, e)]
+    closed = {e["details"].get("intent") for e in events} | {h for e in events for h in e["details"].get("resolves") or []}
+    moment = _moment(before) if before is not None else None
+    return [{"ts": e["ts"], "hash": e["hash"], "action": e["details"].get("for"), "version": e["details"].get("version"),
+             "actor": e["actor"], "planned_moves": e["details"].get("planned_moves") or []}
+            for e in events if e["action"] == "intent" and e["hash"] not in closed
+            and (alias is None or any(m["alias"] == alias for m in e["details"].get("planned_moves") or []))
+            and (moment is None or datetime.fromisoformat(e["ts"]) <= moment)]
+
+
+def describe(intent: dict[str, Any]) -> str:
+    """One line for an uncommitted intent: when, which verb, by whom, the moves it planned."""
+    moves = ", ".join(f"{m['alias']} {m['from'] or '-'} -> {m['to'] or '-'}" for m in intent["planned_moves"]) or "no alias"
+    return (f"intent {intent['hash'][:12]} ({intent['ts'][:19]} {intent['action']} v{intent['version'] or '(new)'} by {intent['actor']}: "
+            f"{moves}) has no commit record")
 
 
 def champion_on(config: Config, when: str | datetime, alias: str = "champion") -> str | None:
@@ -51,6 +80,10 @@ def champion_stack(config: Config) -> list[str]:
         elif row["version"] is not None and (not stack or stack[-1] != row["version"]):
             stack.append(row["version"])
     return stack
+
+
+def _ours(config: Config, event: dict[str, Any]) -> bool:
+    return event["subject"] == config.project or event["subject"].startswith(config.project + "/")
 
 
 def _moment(when: str | datetime) -> datetime:

@@ -11,6 +11,7 @@ train              no      yes             yes       yes
 approve / reject   no      no              yes       yes
 promote / rollback no      no              yes       yes
 audit_access       no      no              yes       yes
+audit_repair       no      no              no        yes
 =================  ======  ==============  ========  =====
 
 Without a ``roles:`` section everyone is ``admin`` (a local, single-person project works
@@ -22,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workbench.config import ROLES
-from workbench.exceptions import PermissionDenied, WorkbenchError
+from workbench.exceptions import AuditError, PermissionDenied, WorkbenchError
 from workbench.governance import audit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,6 +37,7 @@ PERMISSIONS: dict[str, str] = {
     "promote": "approver",
     "rollback": "approver",
     "audit_access": "approver",  # who read a dataset and why (answers a GDPR/CCPA data-access request)
+    "audit_repair": "admin",     # remove a torn audit-log tail; reconcile aliases moved without a commit record
 }
 
 
@@ -71,8 +73,12 @@ def require(config: Config, action: str, subject: str = "") -> str:
     user, role = audit.actor(), role_of(config)
     if role in allowed:
         return user
-    audit.record(config.store, "denied", subject or config.project, attempted=action, required_role=PERMISSIONS[action],
-                 role=role, reason=f"role {role or 'none'} may not {action}")
+    try:
+        audit.record(config.store, "denied", subject or config.project, attempted=action, required_role=PERMISSIONS[action],
+                     role=role, reason=f"role {role or 'none'} may not {action}")
+        unaudited = ""
+    except AuditError:  # the log takes no record until it is repaired; the refusal stands all the same
+        unaudited = " (not audited: the audit log takes no record until an admin repairs it)"
     raise PermissionDenied(f"{user!r} (role: {role or 'none'}) may not {action} {subject or config.project}: "
-                           f"requires role {PERMISSIONS[action]} (allowed: {', '.join(allowed)}). "
+                           f"requires role {PERMISSIONS[action]} (allowed: {', '.join(allowed)}){unaudited}. "
                            f"Fix: ask someone with that role, or change `roles:` in {config.source}.")

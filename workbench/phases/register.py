@@ -4,7 +4,8 @@ It gets a semantic version (see :func:`workbench.registry.versions.next_semver`)
 a changelog entry and an alias: ``champion`` when none exists yet (the baseline trained in the
 same run is registered beside it as ``<semver>+baseline`` with alias ``baseline``), else
 ``challenger`` until a person promotes it. Registering needs the ``train`` permission and is
-audited, with every alias move in the audit event.
+audited: an ``intent`` record before the version is created, then the ``register`` record with
+every alias move (:mod:`~workbench.governance.intents`), then the changelog entry.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.exceptions import PhaseError
-from workbench.governance import audit, config_log, roles
+from workbench.governance import config_log, intents, roles
 from workbench.registry import changelog
 from workbench.registry.lineage import git_commit, package_versions
-from workbench.registry.versions import TAG, alias_version, candidate_versions, create_baseline, create_version, next_semver, set_alias
+from workbench.registry.versions import TAG, alias_version, candidate_versions, create_baseline, create_version, next_semver
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.runner.context import PhaseContext
@@ -52,8 +53,6 @@ class Registered:
 
 def register(phase: PhaseContext, *, bump: str = "auto", note: str = "", force: bool = False) -> Registered:
     """Register the evaluated candidate as a new version with lineage, changelog and aliases."""
-    from filelock import FileLock
-
     cfg = phase.config
     roles.require(cfg, "train", f"{cfg.project} (register)")
     config_log.note_config(cfg)
@@ -63,19 +62,22 @@ def register(phase: PhaseContext, *, bump: str = "auto", note: str = "", force: 
         raise PhaseError(f"not registered: evaluation rejected the candidate ({decision['reason']}). "
                          "Fix: improve the model, or pass force=True to register it anyway.")
     tags = lineage_tags(phase, train, evaluation)
-    with FileLock(str(cfg.store / ".registry.lock")):  # semver + version number + aliases, atomically
+    with intents.registry_lock(cfg):  # semver + version number + aliases, atomically
         previous = candidate_versions(cfg)
         semver_, applied = next_semver(previous[-1].tags if previous else None, schema_sha256=tags[TAG + "schema_sha256"],
                                        data_sha256=tags[TAG + "data_sha256"], bump=bump)
         tags[TAG + "semver"] = semver_
         entry = changelog.entry(semver_, applied, evaluation, train, note=note, run_id=phase.run_id)
-        mv = create_version(cfg, train["model"]["uri"], phase.mlflow_run_id, tags | {TAG + "changelog": entry["text"]}, entry["text"])
-        moves = _assign_aliases(phase, mv.version, semver_, tags)
-        aliases = [m["alias"] for m in moves if m["to"] == str(mv.version)]
-        baseline = next((m["to"] for m in moves if m["alias"] == "baseline"), None)
+        first = alias_version(cfg, "champion") is None
+        planned = [("champion", "new"), ("baseline", "new")] if first else [("challenger", "new")]
+        with intents.intent(cfg, "register", None, planned, semver=semver_, run_id=phase.run_id, reason=entry["reason"]) as moving:
+            mv = create_version(cfg, train["model"]["uri"], phase.mlflow_run_id, tags | {TAG + "changelog": entry["text"]}, entry["text"])
+            moves = _assign_aliases(phase, moving, first, mv.version, semver_, tags)
+            aliases = [m["alias"] for m in moves if m["to"] == str(mv.version)]
+            baseline = next((m["to"] for m in moves if m["alias"] == "baseline"), None)
+            moving.commit("register", f"{cfg.project}/{mv.version}", semver=semver_, bump=applied, aliases=aliases, run_id=phase.run_id,
+                          model_sha256=tags[TAG + "model_sha256"], reason=entry["reason"])
         changelog.append(cfg, entry | {"version": mv.version, "aliases": aliases, "event": "register"})
-    audit.record(cfg.store, "register", f"{cfg.project}/{mv.version}", semver=semver_, bump=applied, aliases=aliases,
-                 run_id=phase.run_id, model_sha256=tags[TAG + "model_sha256"], reason=entry["reason"], alias_moves=moves)
     return Registered(cfg.project, mv.version, semver_, applied, aliases, baseline, tags)
 
 
@@ -102,11 +104,11 @@ def lineage_tags(phase: PhaseContext, train: dict[str, Any], evaluation: dict[st
     }
 
 
-def _assign_aliases(phase: PhaseContext, version: str, semver_: str, tags: dict[str, str]) -> list[dict[str, str | None]]:
+def _assign_aliases(phase: PhaseContext, moving: intents.Intent, first: bool, version: str, semver_: str,
+                    tags: dict[str, str]) -> list[dict[str, str | None]]:
     """A new version becomes challenger while a champion exists (only a person promotes), else champion."""
-    cfg = phase.config
-    if alias_version(cfg, "champion") is not None:
-        return [set_alias(cfg, "challenger", version)]
-    moves = [set_alias(cfg, "champion", version)]
-    bversion = create_baseline(cfg, phase.input_result("baseline")["model"], version, semver_, tags, phase.mlflow_run_id)
-    return moves + [set_alias(cfg, "baseline", bversion)]
+    if not first:
+        return [moving.move("challenger", version)]
+    moves = [moving.move("champion", version)]
+    bversion = create_baseline(phase.config, phase.input_result("baseline")["model"], version, semver_, tags, phase.mlflow_run_id)
+    return moves + [moving.move("baseline", bversion)]
