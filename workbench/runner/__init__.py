@@ -6,7 +6,8 @@
 (papermill, HTML export, the manifest of a run), :mod:`~workbench.runner.context` (``start_phase``
 and :class:`~workbench.runner.context.PhaseContext`, used inside notebooks),
 :mod:`~workbench.runner.triggers` (governed retraining: runs the train DAG on a data window and
-files the evidence its phases wrote) and :mod:`~workbench.runner.review` (review packs).
+files the evidence its phases wrote), :mod:`~workbench.runner.review` (review packs) and
+:mod:`~workbench.runner.interrupt` (signals, kernels, and runs whose runner died).
 The runner runs notebooks; it does not do their work (no phase or analysis code here).
 """
 
