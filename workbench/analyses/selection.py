@@ -5,6 +5,8 @@ scikit-learn's :func:`~sklearn.model_selection.cross_validate` on the same folds
 (stratified for binary tasks) with the task's primary metric. Above ``max_rows`` rows the
 selection runs on a seeded (stratified) subsample of that size; the caller trains the winner
 on all its rows. The winner has the best mean score; an exact tie goes to the earlier candidate.
+The many small fits run single-threaded (threadpoolctl): OpenMP estimators such as
+HistGradientBoosting otherwise oversubscribe cores that parallel phases already share.
 Pure: no files, no MLflow.
 """
 
@@ -82,6 +84,7 @@ def select(x: pd.DataFrame, y: pd.Series, candidates: dict[str, Any], *, task: s
     """
     import numpy as np
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate, train_test_split
+    from threadpoolctl import threadpool_limits
 
     train_rows = len(x)
     stratify = y if task == "binary" else None
@@ -97,7 +100,8 @@ def select(x: pd.DataFrame, y: pd.Series, candidates: dict[str, Any], *, task: s
     sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
     board = []
     for name, estimator in candidates.items():
-        out = cross_validate(estimator, x, y, cv=cv, scoring=_SCORERS[metric], n_jobs=1, error_score="raise")
+        with threadpool_limits(limits=1):
+            out = cross_validate(estimator, x, y, cv=cv, scoring=_SCORERS[metric], n_jobs=1, error_score="raise")
         scores = out["test_score"] * (1.0 if _SCORERS[metric] == metric else -1.0)  # sklearn negates losses
         board.append({"estimator": name, "mean": float(np.mean(scores)), "std": float(np.std(scores, ddof=1)),
                       "fit_seconds": float(np.mean(out["fit_time"])), "scores": [float(s) for s in scores]})
