@@ -55,7 +55,7 @@ class ModelConfig(_Strict):
     """The estimator to train and the static baseline kept as a fallback."""
 
     task: Literal["binary", "regression"] = "binary"
-    estimator: str = "hist_gradient_boosting"
+    estimator: str = "auto"  # or a name in workbench.registry.estimators; auto: chosen by cross-validation
     params: dict[str, Any] = Field(default_factory=dict)
     baseline: str | None = None  # default per task: see workbench.registry.estimators.DEFAULT_BASELINE
     test_size: float = Field(0.25, gt=0.0, lt=1.0)

@@ -87,3 +87,70 @@ def test_regression_needs_a_numeric_target() -> None:
     df = pd.DataFrame({"a": [1.0, 2.0], "label": ["x", "y"]})
     with pytest.raises(DataError, match="must be numeric for model.task 'regression'"):
         frames.check_target(df, infer_schema(df, target="label", categorical=["a"]), "regression", source="my.csv")
+
+
+AUTO_ROWS = [row for task in estimators.TASKS for row in estimators.candidates(task)]
+
+
+def test_auto_chooses_among_boosting_the_linear_model_and_a_forest_per_task() -> None:
+    assert [r.name for r in estimators.candidates("binary")] == ["hist_gradient_boosting", "random_forest", "logistic_regression"]
+    assert [r.name for r in estimators.candidates("regression")] == ["hist_gradient_boosting", "random_forest", "ridge"]
+    assert estimators.get("binary", "hist_gradient_boosting").auto["early_stopping"] is True
+
+
+@pytest.mark.parametrize("row", AUTO_ROWS, ids=[f"{r.task}-{r.name}" for r in AUTO_ROWS])
+def test_auto_settings_are_valid_and_round_trip_through_skops(row: estimators.Estimator) -> None:
+    df = _frame(row.task)
+    schema = infer_schema(df, target="y")
+    row.make(row.auto, 0)._validate_params()  # sklearn's own range checks
+    pipe = estimators.pipeline_for(row.task, row.name, row.auto, 0, schema)
+    pipe.fit(frames.features(df, schema), frames.target(df, schema, row.task))
+    assert sorted(set(skops.io.get_untrusted_types(data=skops.io.dumps(pipe))) - set(row.trusted_types)) == []
+
+
+def _config(tmp_path, model: dict):
+    import yaml
+
+    from workbench.config import load_config
+
+    path = tmp_path / "workbench.yaml"
+    path.write_text(yaml.safe_dump({"project": "p", "data": {"reference": "r.csv", "target": "y"}, "model": model}))
+    return path, load_config(path)
+
+
+def test_auto_is_the_default_and_passes_the_preflight(tmp_path) -> None:
+    _, config = _config(tmp_path, {"task": "regression"})
+    assert config.model.estimator == "auto"
+    estimators.check_config(config)
+
+
+def test_auto_refuses_model_params(tmp_path) -> None:
+    path, config = _config(tmp_path, {"params": {"max_iter": 50}})
+    with pytest.raises(ConfigError) as err:
+        estimators.check_config(config)
+    assert str(err.value) == (f"{path}: key 'model.params': model.estimator 'auto' chooses among hist_gradient_boosting, "
+                              "random_forest, logistic_regression with their own settings and takes no parameters. "
+                              "Fix: remove model.params, or name one estimator in model.estimator.")
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "found"),
+    [("hist_gradient_boosting", {"max_iter": -1}, "The 'max_iter' parameter of HistGradientBoostingClassifier must be an int "
+                                                  "in the range [1, inf). Got -1 instead."),
+     ("logistic_regression", {"C": "big"}, "The 'C' parameter of LogisticRegression must be a float in the range (0.0, inf]. "
+                                           "Got 'big' instead."),
+     ("random_forest", {"max_depht": 3}, "Invalid parameter 'max_depht' for estimator RandomForestClassifier(")],
+    ids=["out-of-range", "wrong-type", "unknown-name"],
+)
+def test_model_params_are_range_checked_by_sklearn_before_anything_runs(tmp_path, name: str, params: dict, found: str) -> None:
+    path, config = _config(tmp_path, {"estimator": name, "params": params})
+    with pytest.raises(ConfigError) as err:
+        estimators.check_config(config)
+    message = str(err.value)
+    assert message.startswith(f"{path}: key 'model.params': {found}") and message.endswith(" Fix: correct or remove the parameter.")
+    assert "\n" not in message
+
+
+def test_valid_model_params_pass_the_preflight(tmp_path) -> None:
+    _, config = _config(tmp_path, {"estimator": "hist_gradient_boosting", "params": {"max_iter": 20, "learning_rate": 0.2}})
+    estimators.check_config(config)

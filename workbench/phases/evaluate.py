@@ -3,7 +3,8 @@
 Metrics with bootstrap intervals, paired comparisons and the decision rule come from
 :mod:`workbench.analyses.evaluation`; this phase loads the models, scores the holdout, saves
 the results and, in a governed retrain, compares the candidate with the champion on the rows
-the champion never trained on (``unseen.json``).
+the champion never trained on (``unseen.json``). With ``model.estimator: auto`` the report also
+shows how the candidate was chosen: the train phase's cross-validated leaderboard.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from workbench.registry import estimators, models
 from workbench.reports import catalog
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from workbench.runner.context import PhaseContext
 
-__all__ = ["Evaluation", "evaluate", "plot", "unseen_by_champion"]
+__all__ = ["Evaluation", "evaluate", "leaderboard", "plot", "unseen_by_champion"]
 
 
 def evaluate(phase: PhaseContext, *, n_bootstrap: int = 200, confidence: float = 0.95) -> Evaluation:
@@ -62,6 +65,18 @@ def evaluate(phase: PhaseContext, *, n_bootstrap: int = 200, confidence: float =
     decision["confidence"] = str(confidence)
     phase.log_metrics({f"{m}_{k}": v["value"] for m, ms in metrics.items() for k, v in ms.items()})
     return Evaluation(task, len(holdout), metrics, comparisons, decision, notes)
+
+
+def leaderboard(phase: PhaseContext) -> pd.DataFrame:
+    """How the candidate was chosen: the train phase's leaderboard (``model.estimator: auto``), else its one named estimator."""
+    import pandas as pd
+
+    path = phase.input_dir("train") / catalog.LEADERBOARD_FILE
+    train = phase.input_result("train")
+    if "selection" in train and path.is_file():
+        return pd.read_parquet(path)
+    name = train.get("estimator_name") or train["model"]["estimator"]
+    return pd.DataFrame([{"rank": 1, "estimator": name, "chosen": True, "note": "named in model.estimator: no selection"}])
 
 
 def _load(phase: PhaseContext, upstream: str) -> Any:

@@ -2,8 +2,11 @@
 
 The candidate is the configured estimator behind a column transformer (imputation, one-hot
 encoding, scaling for linear models), built from the estimator table in
-:mod:`workbench.registry.estimators`. The baseline phase (``25_baseline``) fits the static
-baseline on the same split with the same functions.
+:mod:`workbench.registry.estimators`. With ``model.estimator: auto`` it is the winner of a
+cross-validated selection on the training split only (:func:`choose`,
+:mod:`workbench.analyses.selection`); the leaderboard is saved as ``leaderboard.parquet`` and
+logged to MLflow. The baseline phase (``25_baseline``) fits the static baseline on the same
+split with the same functions.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench import data
+from workbench.analyses import selection as selection_
 from workbench.data import frames, sources
 from workbench.registry import estimators, models
 from workbench.reports import catalog
@@ -32,10 +36,14 @@ class Trained:
     logged: Any
     fit_seconds: float
     rows: int
+    name: str = ""  # the estimator table's name for the fitted estimator
+    selection: dict[str, Any] | None = None  # the cross-validated selection that chose it (model.estimator auto)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe summary for ``result.json``."""
-        return {"role": self.role, "model": self.logged.to_dict(), "fit_seconds": round(self.fit_seconds, 3), "rows": self.rows}
+        out = {"role": self.role, "model": self.logged.to_dict(), "estimator_name": self.name,
+               "fit_seconds": round(self.fit_seconds, 3), "rows": self.rows}
+        return out | ({"selection": self.selection} if self.selection else {})
 
     def _repr_html_(self) -> str:
         import pandas as pd
@@ -43,19 +51,61 @@ class Trained:
         return pd.Series(self.summary()["model"] | {"role": self.role, "rows": self.rows, "fit_seconds": round(self.fit_seconds, 2)}).to_frame("value")._repr_html_()
 
 
-def fit_and_log(phase: PhaseContext, train: pd.DataFrame, schema: Schema, *, role: str) -> Trained:
-    """Fit the candidate (``role="candidate"``) or the baseline and log it to MLflow."""
+@dataclass(frozen=True)
+class Choice:
+    """The candidate estimator to train: named in the config, or chosen by cross-validation (``auto``)."""
+
+    name: str
+    params: dict[str, Any]
+    selection: selection_.Selection | None = None
+
+    def _repr_html_(self) -> str:
+        if self.selection is not None:
+            return self.selection._repr_html_()
+        return f"<p><b>Estimator:</b> {self.name} (named in model.estimator: no selection)</p>"
+
+
+def choose(phase: PhaseContext, train: pd.DataFrame, schema: Schema) -> Choice:
+    """The candidate: ``model.estimator`` itself, or for ``auto`` the cross-validated winner on ``train``.
+
+    Selection scores every row of :func:`workbench.registry.estimators.candidates` with its
+    ``auto`` settings on the same folds of the training split (see
+    :func:`workbench.analyses.selection.select` for folds, metric, subsample and ties), saves
+    the leaderboard (``leaderboard.parquet``, logged as an MLflow artifact) and logs each
+    candidate's mean and std as metrics and the choice as parameters.
+    """
+    import mlflow
+
     m = phase.config.model
-    name = m.estimator if role == "candidate" else estimators.baseline_name(m)
-    params = m.params if role == "candidate" else {}
-    pipeline = estimators.pipeline_for(m.task, name, params, m.seed, schema)
+    if m.estimator != estimators.AUTO:
+        return Choice(m.estimator, dict(m.params))
+    rows = {row.name: row for row in estimators.candidates(m.task)}
+    pipelines = {name: estimators.build_pipeline(schema, row.make(row.auto, m.seed), scale=row.scaled) for name, row in rows.items()}
+    x, y = frames.features(train, schema), frames.target(train, schema, m.task)
+    chosen = selection_.select(x, y, pipelines, task=m.task, seed=m.seed)
+    phase.save_table(catalog.LEADERBOARD_FILE, chosen.to_frame())
+    phase.log_metrics({f"cv_{r['estimator']}_{stat}": r[stat] for r in chosen.board for stat in ("mean", "std")})
+    mlflow.log_params({"selection_winner": chosen.winner, "selection_metric": chosen.metric, "selection_folds": chosen.folds,
+                       "selection_rows": chosen.rows, "selection_candidates": ",".join(rows)})
+    return Choice(chosen.winner, dict(rows[chosen.winner].auto or {}), chosen)
+
+
+def fit_and_log(phase: PhaseContext, train: pd.DataFrame, schema: Schema, *, role: str, choice: Choice | None = None) -> Trained:
+    """Fit the candidate (``role="candidate"``: ``choice``, else :func:`choose`) or the baseline and log it to MLflow."""
+    m = phase.config.model
+    if role == "candidate":
+        choice = choice or choose(phase, train, schema)
+    else:
+        choice = Choice(estimators.baseline_name(m), {})
+    pipeline = estimators.pipeline_for(m.task, choice.name, choice.params, m.seed, schema)
     x, y = frames.features(train, schema), frames.target(train, schema, m.task)
     start = time.perf_counter()
     pipeline.fit(x, y)
     elapsed = time.perf_counter() - start
     logged = models.log_model(pipeline, name=role, input_example=x.head(5))
     phase.log_metrics({f"{role}_fit_seconds": elapsed})
-    return Trained(role, logged, elapsed, len(train))
+    picked = choice.selection.summary() if choice.selection else None
+    return Trained(role, logged, elapsed, len(train), choice.name, picked)
 
 
 @dataclass(frozen=True)

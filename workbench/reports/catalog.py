@@ -31,6 +31,7 @@ QUALITY_FILE = "quality.json"
 BATCHES_FILE = "batches.json"
 # train / baseline
 HOLDOUT_FILE = "holdout.parquet"
+LEADERBOARD_FILE = "leaderboard.parquet"  # train, model.estimator auto: cross-validated candidates, best first
 # evaluate
 METRICS_PLOT = "metrics.png"
 UNSEEN_FILE = "unseen.json"  # challenger vs champion on rows the champion never trained on (retrain runs)
