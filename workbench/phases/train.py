@@ -132,7 +132,7 @@ def prepare(phase: PhaseContext) -> Prepared:
     schema = sources.schema(phase.config, table.frame, source=str(table.path))
     data.check_quality(table.frame, schema, source=str(table.path), require_target=True).raise_for_errors()
     frames.check_target(table.frame, schema, phase.config.model.task, source=str(table.path))
-    train, holdout = frames.split(table.frame, schema, phase.config)
+    train, holdout = frames.split(table.frame, schema, phase.config, source=str(table.path))
     phase.save_table(catalog.HOLDOUT_FILE, holdout)
     facts = {"path": str(table.path), "sha256": table.sha256, "rows": table.rows}
     return Prepared(train, holdout, schema, facts)
