@@ -78,16 +78,16 @@ def _refused(out: Outcome) -> None:
 
 def _few_bad_values(batch: pd.DataFrame) -> pd.DataFrame:
     out = batch.astype({"monthly_charges": object})
-    out.loc[out.index[:10], "monthly_charges"] = "n/a"  # 0.5 % of 2000 rows: within the 1 % allowance
+    out.loc[out.index[:10], "monthly_charges"] = "unknown"  # 0.5 % of 2000 rows: within the 1 % allowance
     return out
 
 
 def _few_scored_as_missing(out: Outcome) -> None:
     _ok(out)
     check = out.json("score", "result.json")["schema_check"]["columns"]["monthly_charges"]
-    assert (check["invalid"], check["invalid_share"], check["example"], check["action"]) == (10, 0.005, "'n/a'", "scored as missing")
+    assert (check["invalid"], check["invalid_share"], check["example"], check["action"]) == (10, 0.005, "'unknown'", "scored as missing")
     issues = pd.read_parquet(out.folder / "score" / "predictions.parquet")["data_issues"]
-    assert issues.iloc[:10].eq("monthly_charges='n/a' is not a number, scored as missing").all() and issues.iloc[10:].eq("").all()
+    assert issues.iloc[:10].eq("monthly_charges='unknown' is not a number, scored as missing").all() and issues.iloc[10:].eq("").all()
     assert out.columns().loc["monthly_charges", "status"] == "type changed"
     assert "data problems: monthly_charges (type changed)" in out.json("drift", "verdict.json")["reasons"]
 
@@ -149,7 +149,7 @@ def _empty_column_alert(out: Outcome) -> None:
 
 CASES: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], str, Callable[[Outcome], None]]] = {
     "numeric-as-text-EUR": (_eur, "eur.csv", _refused),
-    "a-few-text-values-scored-as-missing": (_few_bad_values, "few_bad.parquet", _few_scored_as_missing),
+    "a-few-text-values-scored-as-missing": (_few_bad_values, "few_bad.csv", _few_scored_as_missing),
     "int-retyped-to-string-parquet": (_retyped, "retyped.parquet", _retyped_named),
     "missing-share-0-to-10pct": (_missing_10pct, "holes.parquet", _missing_alert),
     "one-row-batch": (_one_row, "one_row.parquet", _insufficient),

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.analyses import concept, drift, evidently_report
 from workbench.governance import audit, requests
-from workbench.phases._inputs import Reference, reference, reference_frame, scored_batch
+from workbench.phases import _inputs
+from workbench.phases._inputs import Reference, reference, reference_frame
 from workbench.registry import versions
 from workbench.reports import catalog, history
 
@@ -32,6 +33,11 @@ __all__ = ["ALERT_STATUSES", "Reference", "concept_drift", "data_drift", "eviden
 # Column statuses that raise an alert on their own, whatever the dataset-level verdict.
 ALERT_STATUSES = ("high missing share", "empty column", "type changed", "missing column")
 MISSING_INCREASE = "missing share increased"  # an alert too, with both shares in its reason
+
+
+def scored_batch(phase: PhaseContext) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The scored batch as it arrived (a numeric column stored as text stays text, to be named "type changed")."""
+    return _inputs.scored_batch(phase, as_read=True)
 
 
 def data_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame) -> Any:
