@@ -63,9 +63,18 @@ class ModelConfig(_Strict):
 
 
 class Thresholds(_Strict):
-    """Monitoring thresholds (the seed's defaults)."""
+    """Monitoring thresholds (the seed's defaults).
+
+    ``data_drift`` is the significance level of the drift tests and ``drift_effect`` the smallest
+    effect size that counts as drift (both 0.05, as when ``data_drift`` served as both).
+    """
 
     data_drift: float = Field(0.05, gt=0.0, lt=1.0)
+    drift_effect: float = Field(0.05, ge=0.0, le=1.0)  # normalised Wasserstein / Jensen-Shannon distance
+    missing_share_increase: float = Field(0.05, ge=0.0, le=1.0)  # batch missing share above the reference's by more: alert
+    max_missing_share: float = Field(0.5, ge=0.0, le=1.0)  # a batch missing share above this: alert, whatever the reference
+    min_batch_rows: int = Field(30, ge=1)  # fewer rows: every monitoring statistic is "insufficient data"
+    invalid_share: float = Field(0.01, ge=0.0, lt=1.0)  # share of a numeric feature's values that are not numbers; above: refused
     concept_drift: float = Field(0.1, gt=0.0)
     feature_drift: float = Field(0.02, gt=0.0)
     disparate_impact: float = Field(0.8, gt=0.0, le=1.0)

@@ -239,7 +239,7 @@ def test_psi_of_identical_constant_scores_is_zero_and_regression_bins_are_open()
 
 def test_f_psi_by_hand() -> None:
     # median of the reference = 0.25: bins [0, 0.25) and [0.25, 1]; shares 1/2 1/2 vs 3/4 1/4
-    out = prediction_drift([0.1, 0.2, 0.3, 0.4], [0.1, 0.15, 0.2, 0.3], task="binary", bins=2)
+    out = prediction_drift([0.1, 0.2, 0.3, 0.4], [0.1, 0.15, 0.2, 0.3], task="binary", bins=2, min_rows=4)
     assert out["psi"] == pytest.approx(0.25 * math.log(1.5) + 0.25 * math.log(2))  # = ln(3) / 4
     assert out["bins"] == [
         {"edge_low": 0.0, "edge_high": 0.25, "reference_share": 0.5, "batch_share": 0.75},
@@ -330,3 +330,19 @@ def test_a_small_bin_that_misses_a_rare_positive_is_not_drift() -> None:
     assert row["worst_bin_diff"] == pytest.approx(-1 / 7)
     assert row["p_value"] == pytest.approx(stats.chi2.sf((1 / 7) ** 2 / (var * (1 / 400 + 1 / 25)), 1))
     assert row["p_value"] > 0.4 and not row["drifted"]
+
+
+# --- (g) too few rows --------------------------------------------------------------------------------
+
+def test_g_one_scored_row_is_insufficient_data_never_prediction_drift() -> None:
+    reference = np.random.default_rng(7).uniform(0, 1, 2000)
+    out = prediction_drift(reference, [0.93], task="binary")
+    assert out["psi"] > 5  # one row fills one bin: the PSI alone would cry drift
+    assert (out["status"], out["drift"], out["reason"]) == ("insufficient data", False, "1 scored rows, fewer than the minimum of 30")
+    verdict = concept_verdict(out, None, None)
+    assert not verdict["concept_drift"] and verdict["reasons"] == []
+    assert verdict["notes"][0] == "prediction drift not assessed: insufficient data (1 scored rows, fewer than the minimum of 30)"
+    shifted = prediction_drift(reference, np.full(30, 0.93), task="binary")  # at the minimum the same scores are drift
+    assert (shifted["status"], shifted["drift"]) == ("ok", True)
+    with pytest.raises(ParameterError, match="^The 'min_rows' parameter of prediction_drift must be an int >= 1. Got 0 instead.$"):
+        prediction_drift(reference, [0.5], task="binary", min_rows=0)

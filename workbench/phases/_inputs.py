@@ -4,7 +4,9 @@ Reference statistics are computed once per model version and cached in
 ``<store>/profiles/<project>/v<version>/``: the holdout scored by that version (and by the
 baseline) with its labels, and the drift profile of the training data (built on first use, only
 the drift phase needs it). The scored batch is re-read and hash-checked, with the score
-phase's predictions joined.
+phase's predictions joined; its numeric features are given as the model saw them (text the score
+phase let through, recorded per row in ``data_issues``, as missing), except for the drift phase,
+which compares the batch as it arrived so that a retyped column is named.
 """
 
 from __future__ import annotations
@@ -133,8 +135,12 @@ def _score_holdout(config: Config, tags: dict[str, str], schema: Schema, target:
         scored.reset_index(drop=True).to_parquet(tmp, index=False)
 
 
-def scored_batch(phase: PhaseContext) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The batch the score phase scored (re-read and hash-checked) with its predictions joined."""
+def scored_batch(phase: PhaseContext, *, as_read: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The batch the score phase scored (re-read and hash-checked) with its predictions joined.
+
+    Numeric features stored as text are converted as the model saw them (not a number: missing),
+    unless ``as_read``.
+    """
     import pandas as pd
 
     result = phase.input_result("score")
@@ -144,4 +150,8 @@ def scored_batch(phase: PhaseContext) -> tuple[pd.DataFrame, dict[str, Any]]:
     predictions = pd.read_parquet(phase.input_dir("score") / catalog.PREDICTIONS_FILE)
     frame = table.frame.reset_index(drop=True)
     frame["score"], frame["y"] = predictions["score"].to_numpy(), predictions["label"].to_numpy()
+    if not as_read:
+        checked = result.get("schema_check", {}).get("columns", {})
+        for col in (c for c in checked if c in frame and not pd.api.types.is_numeric_dtype(frame[c])):
+            frame[col] = pd.to_numeric(frame[col].astype(object), errors="coerce").astype(float)
     return frame, result

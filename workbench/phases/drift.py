@@ -4,6 +4,11 @@ The batch is compared with the champion's cached reference (:mod:`workbench.phas
 the statistics come from :mod:`workbench.analyses.drift` and :mod:`workbench.analyses.concept`.
 When any threshold is crossed a retrain request is filed (it waits for a person). The drift
 history across all monitored batches is rebuilt from the results catalog after each batch.
+
+A batch of fewer than ``thresholds.min_batch_rows`` rows (30) is too small for any statistic:
+column drift, missing shares, prediction drift and performance are all "insufficient data", so
+it raises no drift alert and files no retrain request (a missing or retyped column, which does
+not depend on size, is still an alert).
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.analyses import concept, drift, evidently_report
 from workbench.governance import audit, requests
-from workbench.phases._inputs import Reference, reference, reference_frame, scored_batch
+from workbench.phases import _inputs
+from workbench.phases._inputs import Reference, reference, reference_frame
 from workbench.registry import versions
 from workbench.reports import catalog, history
 
@@ -26,13 +32,20 @@ __all__ = ["ALERT_STATUSES", "Reference", "concept_drift", "data_drift", "eviden
 
 # Column statuses that raise an alert on their own, whatever the dataset-level verdict.
 ALERT_STATUSES = ("high missing share", "empty column", "type changed", "missing column")
+MISSING_INCREASE = "missing share increased"  # an alert too, with both shares in its reason
+
+
+def scored_batch(phase: PhaseContext) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The scored batch as it arrived (a numeric column stored as text stays text, to be named "type changed")."""
+    return _inputs.scored_batch(phase, as_read=True)
 
 
 def data_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame) -> Any:
     """Per-column drift and the dataset verdict, saved as ``columns.parquet`` and ``data_drift.json``."""
     t = phase.config.thresholds
-    result = drift.compare(ref.profile, batch, alpha=t.data_drift, min_effect_numeric=t.data_drift,
-                           min_effect_categorical=t.data_drift)
+    result = drift.compare(ref.profile, batch, alpha=t.data_drift, min_effect_numeric=t.drift_effect,
+                           min_effect_categorical=t.drift_effect, min_rows=t.min_batch_rows, max_missing=t.max_missing_share,
+                           max_missing_increase=t.missing_share_increase)
     phase.save_table(catalog.COLUMNS_FILE, result.columns)
     # reference vs batch share per bin or category, for the drift app's feature picker
     phase.save_table(catalog.DISTRIBUTIONS_FILE, drift.distribution_table(ref.profile, batch))
@@ -52,13 +65,18 @@ def concept_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, r
     cfg, task = phase.config, phase.config.model.task
     scored = ref.scored_by[role]
     pred = concept.prediction_drift(scored["score"].to_numpy(), batch["score"].to_numpy(), task=task,
-                                    threshold=cfg.thresholds.concept_drift)
+                                    threshold=cfg.thresholds.concept_drift, min_rows=cfg.thresholds.min_batch_rows)
     labelled = batch[batch["y"].notna()]
     perf = concept.performance_change(scored["y"].to_numpy(), scored["score"].to_numpy(),
                                       labelled["y"].to_numpy() if len(labelled) else None,
-                                      labelled["score"].to_numpy() if len(labelled) else None, task=task, seed=cfg.model.seed)
+                                      labelled["score"].to_numpy() if len(labelled) else None, task=task, seed=cfg.model.seed,
+                                      min_labels=cfg.thresholds.min_batch_rows)
     residuals = None
     if perf.get("status", "ok") == "ok" and len(labelled):
+        import pandas as pd
+
+        # as the model saw them: text that is not a number is missing (the score phase allowed a few, per row)
+        labelled = labelled.assign(**{c: pd.to_numeric(labelled[c].astype(object), errors="coerce") for c in ref.numeric if c in labelled})
         alpha = cfg.thresholds.data_drift / max(1, len(ref.schema.features))
         residuals = concept.residual_drift(scored, labelled, features=ref.schema.features, numeric=ref.numeric, task=task,
                                            threshold=cfg.thresholds.feature_drift, alpha=alpha)
@@ -73,11 +91,14 @@ def concept_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, r
 
 def evidently_html(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, sample: int = 20_000) -> dict[str, Any]:
     """The evidently DataDriftPreset HTML for the same batch, saved as ``evidently.html``."""
+    from pandas.api.types import is_numeric_dtype
+
     table = reference_frame(phase.config, dict(versions.alias_version(phase.config, "champion").tags))
-    html, info = evidently_report.build_report(table, batch, numeric=ref.numeric, categorical=ref.categorical, sample=sample,
-                                               seed=phase.config.model.seed)
+    retyped = [c for c in ref.numeric if c in batch and not is_numeric_dtype(batch[c])]  # "type changed" in columns.parquet
+    html, info = evidently_report.build_report(table, batch, numeric=[c for c in ref.numeric if c not in retyped],
+                                               categorical=ref.categorical, sample=sample, seed=phase.config.model.seed)
     path = phase.save_text(catalog.EVIDENTLY_FILE, html)
-    return {"path": str(path), **info}
+    return {"path": str(path), **info, "type_changed": retyped}
 
 
 def verdict(phase: PhaseContext, ref: Reference, scored: dict[str, Any], data: Any, concept_result: dict[str, Any]) -> dict[str, Any]:
@@ -88,11 +109,21 @@ def verdict(phase: PhaseContext, ref: Reference, scored: dict[str, Any], data: A
     bad = data.columns[data.columns["status"].isin(ALERT_STATUSES)]
     if len(bad):
         reasons.append("data problems: " + ", ".join(f"{r.column} ({r.status})" for r in bad.itertuples()))
+    rose = data.columns[data.columns["status"] == MISSING_INCREASE]
+    if len(rose):
+        limit = phase.config.thresholds.missing_share_increase
+        reasons.append(f"{MISSING_INCREASE} by more than {limit:.0%} (thresholds.missing_share_increase): " + ", ".join(
+            f"{r.column} {r.missing_share_reference:.1%} -> {r.missing_share_batch:.1%}" for r in rose.itertuples()))
     reasons += concept_result["verdict"]["reasons"]
+    rows, least = int(data.dataset["n_batch"]), phase.config.thresholds.min_batch_rows
+    notes = list(concept_result["verdict"].get("notes", []))
+    if rows < least:
+        notes.insert(0, f"insufficient data: {rows} rows, fewer than thresholds.min_batch_rows ({least}); no statistic assessed")
     out = {"batch": scored["batch"], "model": {"version": ref.version, "semver": ref.semver},
            "data_drift": bool(data.dataset["drift"]), "concept_drift": concept_result["verdict"]["concept_drift"],
            "feature_drift": concept_result["verdict"]["feature_drift"], "alert": bool(reasons), "reasons": reasons,
-           "drifted_columns": data.columns.loc[data.columns["drifted"], "column"].tolist(), "fallback": scored["fallback"]}
+           "drifted_columns": data.columns.loc[data.columns["drifted"], "column"].tolist(), "fallback": scored["fallback"],
+           "insufficient_data": rows < least, "rows": rows, "notes": notes}
     if reasons:
         out["retrain_request"] = requests.request(phase.config, trigger="drift", run_id=phase.run_id, reasons=reasons,
                                                  model_version=ref.version, batch=scored["batch"]["name"])

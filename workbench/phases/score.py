@@ -13,10 +13,20 @@ pending approval gets the comparison as evidence). ``model_role``/``model_versio
 ``canary_arm`` say per row which model served it. A failing challenger never fails the batch:
 its rows are served by the champion and the reason is recorded. After a fallback to the
 baseline there is no canary.
+
+**Batch contract (checked before any model scores).** Each numeric feature of the champion's
+schema is checked: its stored type, its missing share and the share of its non-missing values
+that are not numbers ("EUR 58.52"), which the model would otherwise see as missing and impute.
+Above ``thresholds.invalid_share`` (1 %) in any feature the batch is refused with a
+:class:`~workbench.exceptions.DataError` naming each such column, its share and an example, and
+nothing is scored: the baseline would impute the same values, so falling back would not help. At
+or below it the batch is scored, those values count as missing, and ``data_issues`` says so on
+each affected row. The check is kept in ``result.json`` (``schema_check``), per feature.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +35,7 @@ from workbench import registry
 from workbench.analyses import canary as canary_arms
 from workbench.data import sources
 from workbench.data.dataset import Schema
-from workbench.exceptions import PhaseError
+from workbench.exceptions import DataError, PhaseError
 from workbench.governance import approvals, audit, canary, config_log
 from workbench.registry import estimators
 from workbench.reports import catalog
@@ -64,11 +74,13 @@ class Scored:
     fallback: dict[str, Any]
     predictions: pd.DataFrame = field(repr=False)
     canary: dict[str, Any] = field(default_factory=lambda: {"used": False, "reason": "canary.share is 0"})
+    schema_check: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe form for ``result.json``."""
         scores = self.predictions[SCORE]
         return {"batch": self.batch, "model": self.model, "fallback": self.fallback, "canary": self.canary, "rows": len(self.predictions),
+                "schema_check": self.schema_check,
                 "labelled_rows": int(self.predictions["label"].notna().sum()) if "label" in self.predictions else 0,
                 "score_mean": float(scores.mean()), "score_min": float(scores.min()), "score_max": float(scores.max())}
 
@@ -87,8 +99,10 @@ def score(phase: PhaseContext, batch: str = "") -> Scored:
     config_log.note_config(cfg)  # thresholds or canary share changed since the last use: audited
     path = pick_batch(cfg, batch)
     table = sources.read(cfg, path, purpose="score")
+    check, issues = check_batch(cfg, table)
     frame, model, fallback = _score_with_fallback(cfg, table)
     predictions = _predictions_frame(table.frame, frame, model, cfg)
+    predictions["data_issues"] = issues.to_numpy()
     canary = _canary(cfg, table, predictions) if not fallback["used"] else {"used": False, "reason": "the baseline scored the batch"}
     phase.save_table(catalog.PREDICTIONS_FILE, predictions)
     info = {"name": path.name, "path": str(path), "sha256": table.sha256, "rows": table.rows}
@@ -99,7 +113,44 @@ def score(phase: PhaseContext, batch: str = "") -> Scored:
     audit.record(cfg.store, "score", f"{cfg.project}/{model['version']}", batch=str(path), sha256=table.sha256,
                  rows=table.rows, role=model["role"], fallback=fallback["reason"], run_id=phase.run_id,
                  canary={k: canary.get(k) for k in ("used", "version", "rows", "reason")})
-    return Scored(info, model, fallback, predictions, canary)
+    return Scored(info, model, fallback, predictions, canary, check)
+
+
+def check_batch(config: Config, table: Table) -> tuple[dict[str, Any], pd.Series]:
+    """Check the numeric features before scoring (see the module docstring); the check and each row's issues.
+
+    Raises :class:`DataError` when a feature's share of values that are not numbers is above
+    ``thresholds.invalid_share``.
+    """
+    import pandas as pd
+
+    frame, limit = table.frame, config.thresholds.invalid_share
+    mv = registry.alias_version(config, "champion") or registry.alias_version(config, "baseline")
+    schema = Schema.from_dict(json.loads(mv.tags[registry.TAG + "schema"])) if mv is not None else None
+    numeric = [c for c in schema.features if c in schema.numeric and c in frame] if schema else []
+    check: dict[str, Any] = {"invalid_share_limit": limit, "columns": {}}
+    issues = pd.Series("", index=frame.index, dtype=object)
+    refused = []
+    for col in numeric:
+        series = frame[col]
+        text = not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+        invalid = series.notna() & pd.to_numeric(series.astype(object), errors="coerce").isna() if text else series.isna() & False
+        share = float(invalid.sum() / max(1, int(series.notna().sum())))
+        example = repr(series[invalid].iloc[0]) if invalid.any() else None
+        action = "refused" if share > limit else "scored as missing" if invalid.any() else "parsed as numbers" if text else "ok"
+        check["columns"][col] = {"stored_as": str(series.dtype), "expected": "numeric", "missing_share": float(series.isna().mean()),
+                                 "invalid": int(invalid.sum()), "invalid_share": share, "example": example, "action": action}
+        if action == "refused":
+            refused.append(f"column '{col}' has {share:.1%} values that are not numbers (e.g. {example})")
+        elif invalid.any():
+            note = f"{col}=" + series[invalid].astype(str).map(repr) + " is not a number, scored as missing"
+            issues[invalid] = (issues[invalid] + "; ").str.lstrip("; ") + note
+    if refused:
+        raise DataError(f"{table.path}: batch refused, nothing scored: {'; '.join(refused)}, above thresholds.invalid_share "
+                        f"({limit:.0%}) for a numeric model feature. Fix: write plain numbers in "
+                        f"{'these columns' if len(refused) > 1 else 'the column'} (no units or currency), or re-export the "
+                        "batch with the reference's numeric types.")
+    return check, issues
 
 
 def _canary(config: Config, table: Table, predictions: pd.DataFrame) -> dict[str, Any]:

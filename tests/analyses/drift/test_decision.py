@@ -105,11 +105,11 @@ def test_a_constant_reference_column_the_batch_keeps_is_ok() -> None:
     assert (row.status, row.effect_size, row.p_value) == ("ok", 0.0, 1.0)
 
 
-def test_numbers_written_as_text_are_read_as_numbers() -> None:
+def test_numbers_written_as_text_are_read_as_numbers_and_named_a_type_change() -> None:
     reference = pd.DataFrame({"x": np.arange(100.0)})
     batch = pd.DataFrame({"x": [str(v) for v in np.arange(100.0)] + [None]})
     row = _row(compare(build_profile(reference, numeric=["x"], categorical=[]), batch), "x")
-    assert (row.status, row.statistic, row.missing_share_batch) == ("ok", 0.0, 1 / 101)
+    assert (row.status, row.statistic, row.missing_share_batch) == ("type changed", 0.0, 1 / 101)  # parsed, and named
 
 
 def test_missing_values_and_infinities_are_counted_not_dropped_silently() -> None:
@@ -185,3 +185,45 @@ def test_batch_stats_are_accepted_in_place_of_the_frame(small: tuple[pd.DataFram
     stats = batch_stats(batch, profile)
     assert isinstance(stats, BatchStats) and stats.rows == 1500
     pd.testing.assert_frame_equal(compare(profile, stats).columns, compare(profile, batch).columns)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_missing_share_rising_from_0_to_10_percent_is_named(mode: str) -> None:
+    rng = np.random.default_rng(11)
+    reference = pd.DataFrame({"x": rng.normal(0, 1, 4000), "c": categorical(4000, rng)})
+    batch = pd.DataFrame({"x": rng.normal(0, 1, 2000), "c": categorical(2000, rng)})
+    batch.loc[batch.index[:200], ["x", "c"]] = np.nan  # 0 % -> 10 %, far below the 50 % cap
+    profile = build_profile(reference, numeric=["x"], categorical=["c"], mode=mode)
+    rows = compare(profile, batch).columns.set_index("column")
+    assert rows["status"].tolist() == ["missing share increased"] * 2 and not rows["drifted"].any()
+    assert rows.loc["x", "missing_share_reference"] == 0.0 and rows.loc["x", "missing_share_batch"] == pytest.approx(0.1)
+    assert compare(profile, batch, max_missing_increase=0.1).columns["status"].tolist() == ["ok", "ok"]
+    assert compare(profile, batch.iloc[150:]).columns["status"].tolist() == ["ok", "ok"]  # 50/1850 = 2.7 %: within
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_one_row_batch_is_insufficient_data_in_every_column(mode: str, small: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    reference, batch = small
+    one = batch.iloc[:1].copy()
+    one["num_normal"] = np.nan  # 100 % missing in one row says nothing either
+    one["num_counts"] = "n/a"  # but a retyped column is still named
+    result = compare(build_profile(reference, numeric=NUMERIC, categorical=CATEGORICAL, mode=mode), one.drop(columns=["cat_few"]))
+    status = result.columns.set_index("column")["status"].to_dict()
+    assert status.pop("num_counts") == "type changed" and status.pop("cat_few") == "missing column"
+    assert set(status.values()) == {"insufficient data"} and not result.columns["drifted"].any()
+    assert result.dataset["drift"] is False
+
+
+def test_an_int_column_written_back_as_parquet_strings_is_a_type_change(tmp_path) -> None:
+    from workbench.analyses.drift import batch_stats_from_parquet
+
+    rng = np.random.default_rng(5)
+    reference = pd.DataFrame({"n": rng.poisson(4, 3000), "x": rng.normal(0, 1, 3000)})
+    batch = pd.DataFrame({"n": rng.poisson(4, 1000).astype(str), "x": reference["x"].to_numpy()[::3]})
+    batch.to_parquet(tmp_path / "batch.parquet")
+    for mode in MODES:
+        profile = build_profile(reference, numeric=["n", "x"], categorical=[], mode=mode)
+        for source in (batch, batch_stats_from_parquet(tmp_path / "batch.parquet", profile, chunk_rows=300)):
+            rows = compare(profile, source).columns.set_index("column")
+            assert rows["status"].tolist() == ["type changed", "ok"], (mode, type(source))
+            assert rows.loc["n", "effect_size"] < 0.1 and not rows.loc["n", "drifted"]  # the parsed numbers are still compared

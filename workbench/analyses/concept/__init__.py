@@ -14,7 +14,9 @@ Prediction drift
     +inf, ``null`` in JSON). With ``r_b`` and ``q_b`` the reference and batch shares, each
     floored at ``EPSILON`` = 1e-4 so an empty bin stays finite,
     ``PSI = sum_b (q_b - r_b) * ln(q_b / r_b)``; drift when ``PSI >= threshold``. The
-    two-sample Kolmogorov-Smirnov statistic is reported for information.
+    two-sample Kolmogorov-Smirnov statistic is reported for information. Fewer than
+    ``min_rows`` (30) batch scores is ``"insufficient data"``, never drift: a single row lands
+    in one bin and gives a PSI near 8 whatever the model does.
 
 Performance change
     The primary metric (ROC AUC for binary, RMSE for regression) on the reference and on the

@@ -13,7 +13,7 @@ EPSILON = 1e-4  # share floor for empty PSI bins
 
 
 def prediction_drift(reference_scores: Any, batch_scores: Any, *, task: str, threshold: float = 0.1,
-                     bins: int = 10) -> dict[str, Any]:
+                     bins: int = 10, min_rows: int = 30) -> dict[str, Any]:
     """PSI of the batch scores against the reference scores (see the package docstring).
 
     Parameters
@@ -26,11 +26,15 @@ def prediction_drift(reference_scores: Any, batch_scores: Any, *, task: str, thr
         Drift when ``psi >= threshold``.
     bins : int
         Number of reference quantile bins before deduplication.
+    min_rows : int
+        Fewer finite batch scores than this: ``status`` is ``"insufficient data"`` and ``drift``
+        is False (one row fills one bin, so its PSI is about 8 whatever the model does); the
+        PSI is still reported.
 
     Returns
     -------
     dict
-        ``psi, threshold, drift, bins`` (list of ``{edge_low, edge_high, reference_share,
+        ``status`` (``"ok"`` or ``"insufficient data"``, then with ``reason``), ``psi, threshold, drift, bins`` (list of ``{edge_low, edge_high, reference_share,
         batch_share}``), ``n_reference, n_batch, mean_reference, mean_batch, ks_statistic,
         ks_p_value, epsilon, dropped_reference, dropped_batch, task``.
     """
@@ -38,6 +42,7 @@ def prediction_drift(reference_scores: Any, batch_scores: Any, *, task: str, thr
 
     _check_task(task, "prediction_drift")
     _check_int(bins, "bins", "prediction_drift", 2)
+    _check_int(min_rows, "min_rows", "prediction_drift", 1)
     ref, ref_dropped = _finite(reference_scores, "reference scores")
     new, new_dropped = _finite(batch_scores, "batch scores")
     lo, hi = (0.0, 1.0) if task == "binary" else (-np.inf, np.inf)
@@ -51,10 +56,13 @@ def prediction_drift(reference_scores: Any, batch_scores: Any, *, task: str, thr
     table = [{"edge_low": float(a), "edge_high": float(b), "reference_share": float(x), "batch_share": float(y)}
              for a, b, x, y in zip(edges[:-1], edges[1:], r, q, strict=True)]
     ks, ks_p = _ks(ref, new)
-    return {"psi": psi, "threshold": float(threshold), "drift": bool(psi >= threshold), "bins": table,
+    enough = new.size >= min_rows
+    status = {"status": "ok"} if enough else {
+        "status": "insufficient data", "reason": f"{new.size} scored rows, fewer than the minimum of {min_rows}"}
+    return {**status, "psi": psi, "threshold": float(threshold), "drift": bool(enough and psi >= threshold), "bins": table,
             "n_reference": int(ref.size), "n_batch": int(new.size), "mean_reference": float(ref.mean()),
             "mean_batch": float(new.mean()), "ks_statistic": ks, "ks_p_value": ks_p, "epsilon": EPSILON,
-            "dropped_reference": ref_dropped, "dropped_batch": new_dropped, "task": task}
+            "dropped_reference": ref_dropped, "dropped_batch": new_dropped, "task": task, "min_rows": min_rows}
 
 
 def _cuts(values: np.ndarray, bins: int) -> np.ndarray:

@@ -26,6 +26,8 @@ def concept_verdict(prediction: dict[str, Any], performance: dict[str, Any] | No
     p = prediction
     if p["drift"]:
         reasons.append(f"prediction drift: score PSI {p['psi']:.3f} >= {p['threshold']:g}")
+    elif p.get("status", "ok") != "ok":
+        notes.append(f"prediction drift not assessed: {p['status']} ({p['reason']})")
     status = performance.get("status", "ok") if performance else "no labels"
     degraded = bool(performance and performance.get("degraded"))
     if degraded:

@@ -27,9 +27,14 @@ ignores the reference's own sampling noise and raises false alarms far above alp
 Statuses other than ``ok``/``drift`` are never skipped silently: fewer than ``min_rows``
 non-missing values in either sample, or a constant reference column the batch departs from, is
 ``"insufficient data"`` (not drifted); a profile column absent from the batch is ``"missing
-column"``; a numeric column arriving as text is ``"type changed"``; a column with no values on
-one side is ``"empty column"``; a batch missing share above ``max_missing`` is ``"high missing
-share"``, an alert of its own (drifted, as is an empty batch column). Missing values are NaN,
+column"``; a numeric column arriving as text is ``"type changed"`` (also when the text parses as
+numbers, e.g. an int column written back as string: then its statistics are still shown); a column with no values on one side is ``"empty
+column"``; a batch missing share above ``max_missing`` is ``"high missing share"``, an alert of its
+own (drifted, as is an empty batch column); a batch missing share above the reference's by more than
+``max_missing_increase`` (absolute, 0.05) is ``"missing share increased"``, an alert too (``drifted``
+still says whether the values drifted). A batch of fewer than ``min_rows`` rows is too small for any
+statistic: every column it holds is ``"insufficient data"`` (a missing or retyped column is still
+named as such, as those do not depend on size). Missing values are NaN,
 None and, for numeric columns, +/-inf; their shares are reported. The dataset drifts when the
 share of drifted columns reaches ``drift_share``; other statuses are listed in ``problems``.
 

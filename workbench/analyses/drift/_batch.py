@@ -32,6 +32,7 @@ class ColumnStats:
     below_sum: float = 0.0  # numeric, sketch mode: sum of the values below the first edge
     above_sum: float = 0.0  # numeric, sketch mode: sum of the values at or above the last edge
     levels: Mapping[str, int] | None = None  # categorical: count per level
+    retyped: bool = False  # numeric: stored as text whose values all parse as numbers (statistics kept)
 
     def merge(self, other: ColumnStats) -> ColumnStats:
         """Both chunks' statistics; a column absent (or of another type) in either chunk stays so."""
@@ -44,7 +45,8 @@ class ColumnStats:
             bins=None if self.bins is None else self.bins + other.bins,
             below_sum=math.fsum((self.below_sum, other.below_sum)),
             above_sum=math.fsum((self.above_sum, other.above_sum)),
-            levels=None if self.levels is None else cat.add_counts(self.levels, other.levels))
+            levels=None if self.levels is None else cat.add_counts(self.levels, other.levels),
+            retyped=self.retyped or other.retyped)
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +108,8 @@ def column_stats(series: pd.Series | None, name: str, profile: ReferenceProfile)
         return ColumnStats(kind, TYPE_CHANGED, len(series) - missing, missing)
     kept, missing = num.finite(raw)
     owned = kept is not raw or series.dtype != np.float64  # else ``raw`` is the frame's own memory
-    return _numeric_stats(kept, missing, profile, name, owned=owned)
+    stats = _numeric_stats(kept, missing, profile, name, owned=owned)
+    return replace(stats, retyped=True) if series.dtype != np.float64 and num.is_text(series) else stats
 
 
 def _numeric_stats(kept: np.ndarray, missing: int, profile: ReferenceProfile, name: str, *, owned: bool) -> ColumnStats:

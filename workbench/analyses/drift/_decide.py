@@ -32,11 +32,12 @@ class _Rule:
     min_rows: int
     max_missing: float
     drift_share: float
+    max_missing_increase: float
 
 
 def compare(profile: ReferenceProfile, batch: pd.DataFrame | BatchStats, *, alpha: float = 0.05,
             min_effect_numeric: float = 0.05, min_effect_categorical: float = 0.05, min_rows: int = 30,
-            max_missing: float = 0.5, drift_share: float = 0.5) -> DriftResult:
+            max_missing: float = 0.5, drift_share: float = 0.5, max_missing_increase: float = 0.05) -> DriftResult:
     """Compare a batch with the reference profile; one explicit row per profiled column.
 
     Parameters
@@ -55,10 +56,15 @@ def compare(profile: ReferenceProfile, batch: pd.DataFrame | BatchStats, *, alph
         Smallest Jensen-Shannon distance (base 2) that counts as drift.
     min_rows : int
         Fewer non-missing values than this in either sample: status ``"insufficient data"``.
+        A batch of fewer rows than this is too small for any statistic: every column it holds
+        (with its type) is ``"insufficient data"``, whatever its missing share.
     max_missing : float
         A batch missing share above this is an alert of its own (``"high missing share"``).
     drift_share : float
         The dataset drifts when at least this share of the columns drifted.
+    max_missing_increase : float
+        A batch missing share above the reference's by more than this (absolute) is an alert
+        of its own (``"missing share increased"``); ``drifted`` still says whether the values drifted.
 
     Returns
     -------
@@ -80,11 +86,12 @@ def compare(profile: ReferenceProfile, batch: pd.DataFrame | BatchStats, *, alph
     exact. Heavily tied values (every value of a column with at most ``bins`` distinct values)
     get a bin of their own, where both are exact.
     """
-    rule = _check_rule(alpha, min_effect_numeric, min_effect_categorical, min_rows, max_missing, drift_share)
+    rule = _check_rule(alpha, min_effect_numeric, min_effect_categorical, min_rows, max_missing, drift_share,
+                       max_missing_increase)
     stats_of, rows = _source(profile, batch)
     if rows == 0:
         raise DataError(ZERO_ROWS)
-    out = [_column_row(profile, name, stats_of(name), rule) for name in profile.columns]
+    out = [_column_row(profile, name, stats_of(name), rule, tiny=rows < rule.min_rows) for name in profile.columns]
     return make_result(out, mode=profile.mode, alpha=alpha, drift_share=drift_share, n_reference=profile.rows,
                        n_batch=rows)
 
@@ -103,7 +110,7 @@ def _source(profile: ReferenceProfile, batch: Any) -> tuple[Callable[[str], Colu
 
 
 def _check_rule(alpha: float, min_effect_numeric: float, min_effect_categorical: float, min_rows: int,
-                max_missing: float, drift_share: float) -> _Rule:
+                max_missing: float, drift_share: float, max_missing_increase: float) -> _Rule:
     """Validate compare's thresholds."""
     checks = [("alpha", alpha, 0 < _num(alpha) < 1, "a float in (0, 1)"),
               ("min_effect_numeric", min_effect_numeric, 0 <= _num(min_effect_numeric) < math.inf, "a float >= 0"),
@@ -112,12 +119,13 @@ def _check_rule(alpha: float, min_effect_numeric: float, min_effect_categorical:
               ("min_rows", min_rows, isinstance(min_rows, int | np.integer) and not isinstance(min_rows, bool)
                and min_rows >= 1, "an int >= 1"),
               ("max_missing", max_missing, 0 <= _num(max_missing) <= 1, "a float in [0, 1]"),
-              ("drift_share", drift_share, 0 < _num(drift_share) <= 1, "a float in (0, 1]")]
+              ("drift_share", drift_share, 0 < _num(drift_share) <= 1, "a float in (0, 1]"),
+              ("max_missing_increase", max_missing_increase, 0 <= _num(max_missing_increase) <= 1, "a float in [0, 1]")]
     for name, value, ok, constraint in checks:
         if not ok:
             raise ParameterError(f"The {name!r} parameter of compare must be {constraint}. Got {value!r} instead.")
     return _Rule(float(alpha), float(min_effect_numeric), float(min_effect_categorical), int(min_rows),
-                 float(max_missing), float(drift_share))
+                 float(max_missing), float(drift_share), float(max_missing_increase))
 
 
 def _num(value: Any) -> float:
@@ -127,8 +135,8 @@ def _num(value: Any) -> float:
     return float(value)
 
 
-def _column_row(profile: ReferenceProfile, name: str, stats: ColumnStats, rule: _Rule) -> dict[str, Any]:
-    """The result row of one column: statistics, status and decision."""
+def _column_row(profile: ReferenceProfile, name: str, stats: ColumnStats, rule: _Rule, *, tiny: bool) -> dict[str, Any]:
+    """The result row of one column: statistics, status and decision (``tiny``: the batch has too few rows)."""
     numeric = name in profile.numeric
     ref = profile.numeric[name] if numeric else profile.categorical[name]
     threshold = rule.min_effect_numeric if numeric else rule.min_effect_categorical
@@ -142,16 +150,30 @@ def _column_row(profile: ReferenceProfile, name: str, stats: ColumnStats, rule: 
         return {**row, "status": "missing column", "n_batch": 0, "missing_share_batch": math.nan}
     if stats.state == TYPE_CHANGED:
         return {**row, "status": "type changed"}
+    if stats.retyped:  # text that parses: the numbers are shown, the status names the change
+        return {**row, **(_statistics(profile, name, stats) if ref.count and stats.count else {}), "status": "type changed"}
     high_missing = row["missing_share_batch"] > rule.max_missing
+    if tiny:  # a handful of rows: neither shares nor distributions say anything yet
+        return {**row, **(_statistics(profile, name, stats) if ref.count and stats.count else {}), "status": "insufficient data"}
     if ref.count == 0 or stats.count == 0:
         return {**row, "status": "empty column", "drifted": high_missing}
-    row.update(_numeric_stats(ref, stats, profile.mode) if numeric else _categorical_stats(ref, stats))
+    row.update(_statistics(profile, name, stats))
     if high_missing:
         return {**row, "status": "high missing share", "drifted": True}
-    if min(ref.count, stats.count) < rule.min_rows or math.isnan(row["effect_size"]):
+    too_few = min(ref.count, stats.count) < rule.min_rows or math.isnan(row["effect_size"])
+    drifted = not too_few and row["p_value"] < rule.alpha and row["effect_size"] >= threshold
+    if row["missing_share_batch"] - row["missing_share_reference"] > rule.max_missing_increase:
+        return {**row, "status": "missing share increased", "drifted": bool(drifted)}
+    if too_few:
         return {**row, "status": "insufficient data"}  # NaN effect: a constant reference has no scale
-    drifted = row["p_value"] < rule.alpha and row["effect_size"] >= threshold
     return {**row, "status": "drift" if drifted else "ok", "drifted": drifted}
+
+
+def _statistics(profile: ReferenceProfile, name: str, stats: ColumnStats) -> dict[str, Any]:
+    """The test statistics of a column with values on both sides."""
+    if name in profile.numeric:
+        return _numeric_stats(profile.numeric[name], stats, profile.mode)
+    return _categorical_stats(profile.categorical[name], stats)
 
 
 def _share(missing: int, count: int) -> float:

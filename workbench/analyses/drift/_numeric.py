@@ -39,6 +39,18 @@ def to_float(series: pd.Series) -> np.ndarray | None:
     return parsed
 
 
+def is_text(series: pd.Series) -> bool:
+    """Whether a column's non-missing values are text (str or bytes; categories of text too).
+
+    A numeric column of text is a changed type even when every value parses ("12"): a column
+    written as int and read back as string means its producer changed.
+    """
+    values = series.cat.categories.to_series() if isinstance(series.dtype, pd.CategoricalDtype) else series
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        return True  # pandas' string dtypes
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "bytes", "mixed", "mixed-integer")
+
+
 def finite(values: np.ndarray) -> tuple[np.ndarray, int]:
     """The finite values (NaN and +/-inf count as missing) and the number of missing ones."""
     ok = np.isfinite(values)

@@ -13,7 +13,8 @@ SCHEMA_VERSION = 1
 COLUMNS = ["column", "kind", "test", "statistic", "p_value", "wasserstein", "psi", "jensen_shannon", "effect_size",
            "effect_threshold", "alpha", "drifted", "status", "n_reference", "n_batch", "missing_share_reference",
            "missing_share_batch", "unseen_categories"]
-STATUSES = ("ok", "drift", "insufficient data", "missing column", "high missing share", "empty column", "type changed")
+STATUSES = ("ok", "drift", "insufficient data", "missing column", "high missing share", "missing share increased",
+            "empty column", "type changed")
 _INTS = ("n_reference", "n_batch")
 _FLOATS = ("statistic", "p_value", "wasserstein", "psi", "jensen_shannon", "effect_size", "effect_threshold", "alpha",
            "missing_share_reference", "missing_share_batch")
