@@ -231,3 +231,21 @@ def test_a_read_only_reports_folder_gives_one_error_line(demo_project: Path, mou
     assert "Traceback" not in proc.stderr
     assert proc.stderr.splitlines()[-1] == (f"error: Read-only file system: {reports / 'ro'}. Fix: point `reports`/`store` in the config "
                                         "at a writable folder, or remount it read-write.")
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_kernel_fails_its_phase_and_a_rerun_succeeds(demo_project: Path) -> None:
+    proc = _start(demo_project, "--run-id", "kernelkill", "--phases", "validate,train,evaluate")
+    run_dir = demo_project / "reports" / "kernelkill"
+    for kernel in _wait_for_train_mlflow_run(proc, run_dir):
+        kernel.kill()  # SIGKILL: the kernel dies mid-phase, the runner lives on
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err[-2000:]
+    data = _manifest(run_dir)
+    train = data["phases"]["train"]
+    assert data["status"] == "failed" and train["status"] == "failed" and "DeadKernelError" in train["error"]
+    assert data["phases"]["evaluate"]["status"] == "skipped"
+    assert _mlflow_status(demo_project, data["mlflow_parent_run_id"]) == "FAILED"
+    assert _mlflow_status(demo_project, (run_dir / "train" / "mlflow_run_id").read_text().strip()) == "FAILED"
+    rerun = workbench("run", "--phases", "validate,train", cwd=demo_project)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
