@@ -90,7 +90,9 @@ def test_two_concurrent_runs_give_two_complete_versions(story) -> None:
         assert code == 0, stdout[-2000:] + stderr[-2000:]
     registered = [json.loads((project / "reports" / r / "register" / "result.json").read_text()) for r in ("first", "second")]
     assert len({r["version"] for r in registered}) == 2 and len({r["semver"] for r in registered}) == 2
-    assert sorted(a for r in registered for a in r["aliases"]) == ["challenger", "champion"]
+    assert all(r["aliases"] == ["challenger"] for r in registered) and sorted(r["pending"] or "" for r in registered)[-1] == "champion"
+    finals = [json.loads((project / "reports" / r / "model_card" / "result.json").read_text())["aliases"] for r in ("first", "second")]
+    assert sorted(a for f in finals for a in f) == ["challenger", "champion"]  # the first champion only once carded
     for r, run_id in zip(registered, ("first", "second"), strict=True):
         mv = registry.resolve(config, r["version"])
         assert mv.tags["workbench.run_id"] == run_id and len(mv.tags["workbench.model_sha256"]) == 64
@@ -168,7 +170,7 @@ def test_canary_routes_a_share_by_id_and_records_the_model_per_row(story) -> Non
 @pytest.mark.slow
 def test_approve_moves_champion_and_rollback_restores_the_previous_one(story) -> None:
     config, new = story["config"], story["new"]
-    registered = [json.loads((story["project"] / "reports" / r / "register" / "result.json").read_text()) for r in ("first", "second")]
+    registered = [json.loads((story["project"] / "reports" / r / "model_card" / "result.json").read_text()) for r in ("first", "second")]
     first_champion = next(r for r in registered if "champion" in r["aliases"])
     old = str(first_champion["version"])
     assert f"approved: churn-demo/{new.version} ({new.tags['workbench.semver']}) is now champion (was v{old})" in story["approve"].stdout

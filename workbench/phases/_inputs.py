@@ -77,14 +77,14 @@ class Reference:
 
 
 def reference(config: Config, *, mode: str = "exact", alias: str = "champion") -> Reference:
-    """The reference statistics of the version holding ``alias``, built on first use and cached per version.
+    """The reference statistics of the version holding ``alias`` (or of version number ``alias``), built on first use and cached per version.
 
     ``scored_by["champion"]`` holds that version's own scores on its holdout (the champion when
     monitoring; a new challenger when audited at registration), ``scored_by["baseline"]`` the baseline's.
     """
     from filelock import FileLock
 
-    mv = registry.alias_version(config, alias)
+    mv = registry.alias_version(config, alias) if not alias.isdigit() else registry.resolve(config, alias)  # an alias or a version number
     if mv is None:
         raise PhaseError(f"model {config.project!r} has no {alias} version. Fix: run `workbench run` first.")
     tags = mv.tags
@@ -93,11 +93,12 @@ def reference(config: Config, *, mode: str = "exact", alias: str = "champion") -
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".lock")):
         for role, name in SCORED_HOLDOUT.items():
-            if not (folder / name).exists():
-                _score_holdout(config, tags, schema, folder / name, alias if role == "champion" else role)
+            # a first version is audited before it becomes champion, when no baseline is registered yet
+            if not (folder / name).exists() and (role == "champion" or registry.alias_version(config, role) is not None):
+                _score_holdout(config, tags, schema, folder / name, str(mv.version) if role == "champion" else role)
     import pandas as pd
 
-    scored = {role: pd.read_parquet(folder / name) for role, name in SCORED_HOLDOUT.items()}
+    scored = {role: pd.read_parquet(folder / name) for role, name in SCORED_HOLDOUT.items() if (folder / name).exists()}
     return Reference(str(mv.version), tags.get(registry.TAG + "semver", ""), schema, scored, folder, mode, config)
 
 

@@ -1,9 +1,12 @@
 """The register phase (``40_register``): the evaluated candidate becomes a registered model version.
 
 It gets a semantic version (see :func:`workbench.registry.versions.next_semver`), lineage tags,
-a changelog entry and an alias: ``champion`` when none exists yet (the baseline trained in the
-same run is registered beside it as ``<semver>+baseline`` with alias ``baseline``), else
-``challenger`` until a person promotes it. Registering needs the ``train`` permission and is
+a changelog entry and the alias ``challenger``. When no champion exists yet, the version is due
+to become it, but only once its fairness and explanations (``45_responsible``) and its model card
+(``48_model_card``) exist: the model-card phase then calls :func:`activate`, which makes it
+``champion`` and registers the baseline trained in the same run beside it (``<semver>+baseline``,
+alias ``baseline``). So no champion is ever left without its audit and card. Later versions stay
+``challenger`` until a person promotes them. Registering needs the ``train`` permission and is
 audited: an ``intent`` record before the version is created, then the ``register`` record with
 every alias move (:mod:`~workbench.governance.intents`), then the changelog entry.
 """
@@ -19,7 +22,7 @@ from workbench.exceptions import PhaseError
 from workbench.governance import config_log, intents, roles
 from workbench.registry import changelog
 from workbench.registry.lineage import git_commit, package_versions
-from workbench.registry.versions import TAG, alias_version, candidate_versions, create_baseline, create_version, next_semver
+from workbench.registry.versions import TAG, alias_version, candidate_versions, create_baseline, create_version, next_semver, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.runner.context import PhaseContext
@@ -36,11 +39,12 @@ class Registered:
     aliases: list[str]
     baseline_version: str | None
     tags: dict[str, str]
+    pending: str | None = None  # "champion": becomes champion once the model-card phase has run (see activate)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe form for ``result.json``."""
         return {"model_name": self.name, "version": self.version, "semver": self.semver, "bump": self.bump,
-                "aliases": self.aliases, "baseline_version": self.baseline_version, "lineage": self.tags}
+                "aliases": self.aliases, "baseline_version": self.baseline_version, "pending": self.pending, "lineage": self.tags}
 
     def _repr_html_(self) -> str:
         import pandas as pd
@@ -68,17 +72,52 @@ def register(phase: PhaseContext, *, bump: str = "auto", note: str = "", force: 
                                        data_sha256=tags[TAG + "data_sha256"], bump=bump)
         tags[TAG + "semver"] = semver_
         entry = changelog.entry(semver_, applied, evaluation, train, note=note, run_id=phase.run_id)
-        first = alias_version(cfg, "champion") is None
-        planned = [("champion", "new"), ("baseline", "new")] if first else [("challenger", "new")]
-        with intents.intent(cfg, "register", None, planned, semver=semver_, run_id=phase.run_id, reason=entry["reason"]) as moving:
+        pending = "champion" if alias_version(cfg, "champion") is None else None
+        with intents.intent(cfg, "register", None, [("challenger", "new")], semver=semver_, run_id=phase.run_id, reason=entry["reason"]) as moving:
             mv = create_version(cfg, train["model"]["uri"], phase.mlflow_run_id, tags | {TAG + "changelog": entry["text"]}, entry["text"])
-            moves = _assign_aliases(phase, moving, first, mv.version, semver_, tags)
-            aliases = [m["alias"] for m in moves if m["to"] == str(mv.version)]
-            baseline = next((m["to"] for m in moves if m["alias"] == "baseline"), None)
-            moving.commit("register", f"{cfg.project}/{mv.version}", semver=semver_, bump=applied, aliases=aliases, run_id=phase.run_id,
-                          model_sha256=tags[TAG + "model_sha256"], reason=entry["reason"])
-        changelog.append(cfg, entry | {"version": mv.version, "aliases": aliases, "event": "register"})
-    return Registered(cfg.project, mv.version, semver_, applied, aliases, baseline, tags)
+            moving.move("challenger", mv.version)
+            moving.commit("register", f"{cfg.project}/{mv.version}", semver=semver_, bump=applied, aliases=["challenger"], run_id=phase.run_id,
+                          model_sha256=tags[TAG + "model_sha256"], reason=entry["reason"], pending=pending)
+        changelog.append(cfg, entry | {"version": mv.version, "aliases": ["challenger"], "event": "register"})
+    return Registered(cfg.project, mv.version, semver_, applied, ["challenger"], None, tags, pending)
+
+
+def activate(phase: PhaseContext) -> dict[str, Any]:
+    """Make the version registered in this run champion, when it was due to be and no champion exists yet.
+
+    Called by the model-card phase, after the responsible-AI audit and the card: the first champion
+    never exists without them. Its baseline (trained in the same run) is registered beside it. If a
+    champion appeared meanwhile (a concurrent run), the version stays ``challenger``. Returns the
+    version's aliases afterwards and whether it became champion.
+    """
+    cfg, registered = phase.config, phase.input_result("register")
+    version = str(registered["version"])
+    if registered.get("pending") != "champion":
+        return {"aliases": list(registered["aliases"]), "activated": False}
+    with intents.registry_lock(cfg):
+        if alias_version(cfg, "champion") is not None:  # a concurrent run's version became champion first
+            holder = alias_version(cfg, "challenger")
+            if holder is None:  # that run took the challenger alias from this version when it activated: give it back
+                reason = "a champion appeared while this version was audited: it stays challenger"
+                with intents.intent(cfg, "activate", version, [("challenger", version)], run_id=phase.run_id, reason=reason) as moving:
+                    moving.move("challenger", version)
+                    moving.commit("activate", f"{cfg.project}/{version}", aliases=["challenger"], run_id=phase.run_id, reason=reason)
+                holder = alias_version(cfg, "challenger")
+            return {"aliases": ["challenger"] if str(holder.version) == version else [], "activated": False}
+        mv = resolve(cfg, version)
+        semver_ = mv.tags[TAG + "semver"]
+        holder = alias_version(cfg, "challenger")
+        planned = [("champion", version), ("baseline", "new")] + ([("challenger", None)] if holder is not None and str(holder.version) == version else [])
+        reason = "first champion: registered, audited for fairness and explanations, and carded"
+        with intents.intent(cfg, "activate", version, planned, semver=semver_, run_id=phase.run_id, reason=reason) as moving:
+            moving.move("champion", version)
+            if len(planned) == 3:
+                moving.move("challenger", None)
+            baseline = create_baseline(cfg, phase.input_result("baseline")["model"], version, semver_, dict(mv.tags), phase.mlflow_run_id)
+            moving.move("baseline", baseline)
+            moving.commit("activate", f"{cfg.project}/{version}", semver=semver_, aliases=["champion"], run_id=phase.run_id, reason=reason)
+        changelog.append(cfg, changelog.event_entry("promote", dict(mv.tags), version, reason=reason, previous=None, aliases=["champion"]))
+    return {"aliases": ["champion"], "activated": True, "baseline_version": baseline}
 
 
 def lineage_tags(phase: PhaseContext, train: dict[str, Any], evaluation: dict[str, Any]) -> dict[str, str]:
@@ -102,13 +141,3 @@ def lineage_tags(phase: PhaseContext, train: dict[str, Any], evaluation: dict[st
         TAG + f"holdout_{primary}": str(round(evaluation["metrics"]["candidate"][primary]["value"], 6)),
         TAG + "decision": evaluation["decision"]["decision"],
     }
-
-
-def _assign_aliases(phase: PhaseContext, moving: intents.Intent, first: bool, version: str, semver_: str,
-                    tags: dict[str, str]) -> list[dict[str, str | None]]:
-    """A new version becomes challenger while a champion exists (only a person promotes), else champion."""
-    if not first:
-        return [moving.move("challenger", version)]
-    moves = [moving.move("champion", version)]
-    bversion = create_baseline(phase.config, phase.input_result("baseline")["model"], version, semver_, tags, phase.mlflow_run_id)
-    return moves + [moving.move("baseline", bversion)]

@@ -30,8 +30,9 @@ def holdout_audit(phase: PhaseContext, *, min_group: int = 30, sample: int = 200
 
     cfg = phase.config
     registered = phase.input_result("register")
-    alias = registered["aliases"][0]
-    ref = reference(cfg, alias=alias)
+    alias = registered["aliases"][0] if registered["aliases"] else ""
+    version = str(registered["version"])  # by number: a concurrent run may move the alias meanwhile
+    ref = reference(cfg, alias=version)
     holdout = ref.scored
     out: dict[str, Any] = {"model_version": registered["version"], "semver": registered["semver"], "alias": alias, "rows": len(holdout)}
     sensitive = [c for c in cfg.data.sensitive if c in holdout.columns]
@@ -51,7 +52,7 @@ def holdout_audit(phase: PhaseContext, *, min_group: int = 30, sample: int = 200
     else:
         reason = "no sensitive columns configured" if not sensitive else "binary tasks only" if problem is None else f"holdout labels: {problem}"
         out["fairness"] = f"{fairness.NOT_ASSESSABLE}: {reason}"
-    expl = explain.explain(registry.load(cfg, alias).model, holdout, features=ref.schema.features, sample=sample,
+    expl = explain.explain(registry.load(cfg, version).model, holdout, features=ref.schema.features, sample=sample,
                            seed=cfg.model.seed, n_jobs=n_jobs)
     phase.save_table(catalog.IMPORTANCE_FILE, importance_with_error(expl))
     figures = {catalog.IMPORTANCE_PLOT: explain.plot_importance(expl)}

@@ -22,9 +22,13 @@ def summary(result: RunResult, config: Config) -> str:
     verdict = run.read("drift", catalog.VERDICT_FILE)
     if verdict is not None:
         lines.append(_verdict_line(verdict))
-    r = run.read("register")
+    r, card = run.read("register"), run.read("model_card")
     if r is not None:
-        lines.append(f"  model:    {r['model_name']} v{r['version']} (semver {r['semver']}, {', '.join(r['aliases'])})")
+        aliases = (card or {}).get("aliases") or r["aliases"]
+        due = ", not champion yet: its model card was not produced" if r.get("pending") == "champion" and "champion" not in aliases else ""
+        lines.append(f"  model:    {r['model_name']} v{r['version']} (semver {r['semver']}, {', '.join(aliases) or 'no alias'}{due})")
+    elif card is not None:  # a run of the later pilot phases only
+        lines.append(f"  model:    {config.project} v{card['version']} (semver {card['semver']}, {', '.join(card.get('aliases', [])) or 'no alias'})")
     lines.append(f"  mlflow:   mlflow ui --backend-store-uri {config.mlflow_uri}")
     return "\n".join(lines)
 

@@ -200,10 +200,11 @@ def _file(config: Config, result: RunResult, trigger: str, chosen: list[dict[str
     client = store.client_for(config)
     client.set_model_version_tag(config.project, version, "workbench.trigger", trigger)
     client.set_model_version_tag(config.project, version, "workbench.retrain_request", ids[0])
-    if "challenger" not in reg["aliases"]:  # no champion existed: it became champion at registration
+    final = catalog.RunInfo(result.run_id, result.run_dir, result.manifest).read("model_card") or {}
+    if "champion" in final.get("aliases", []):  # no champion existed: it became champion once carded
         for rid in ids:
             requests.update(config, rid, status="registered", version=version)
-        return Outcome("registered", f"v{version} ({reg['semver']}) became {', '.join(reg['aliases'])} (there was no champion)", result)
+        return Outcome("registered", f"v{version} ({reg['semver']}) became {', '.join(final['aliases'])} (there was no champion)", result)
     proof = evidence(result.run_dir, chosen, window)
     unseen = catalog.get_run(config, result.run_id).read("evaluate", catalog.UNSEEN_FILE) or {"status": "not computed"}
     proof["unseen"] = {k: v for k, v in unseen.items() if k != "schema_version"}  # computed by the evaluate phase
