@@ -33,3 +33,13 @@ def test_a_first_version_is_champion_only_with_its_audit_and_card(demo_project: 
     assert card["model"]["aliases"] == ["champion"] and card["fairness"]["status"] == "assessed"
     verify = workbench("audit", "verify", cwd=demo_project)
     assert verify.returncode == 0 and "aliases match" in verify.stdout, verify.stdout + verify.stderr
+    # A truncated manifest of the training run is reported, and never empties the card.
+    run_id = registry.alias_version(config, "champion").tags["workbench.run_id"]
+    manifest = demo_project / "reports" / run_id / "manifest.json"
+    manifest.write_text(manifest.read_text()[:40])
+    runs = workbench("runs", cwd=demo_project)
+    assert runs.returncode == 0 and any(run_id in line and "broken" in line for line in runs.stdout.splitlines()), runs.stdout
+    refreshed = model_card.generate(config)
+    assert refreshed["metrics"] == card["metrics"] and refreshed["metrics"]["rows"] > 0
+    assert refreshed["explanations"] == card["explanations"] and refreshed["fairness"]["checks"] == card["fairness"]["checks"]
+    assert any("records of the training run are unreadable" in x["text"] for x in refreshed["limitations"])

@@ -55,6 +55,9 @@ def collect(config: Config, version: str, *, previous: dict[str, Any] | None, in
                     ("data_sha256", "config_sha256", "schema_sha256", "model_sha256", "git_commit", "run_id")},
     }
     card["limitations"] = authored["limitations"] + _derived_limitations(config, card)
+    problem = _unreadable(config, run_id)
+    if problem:
+        _keep_holdout_sections(card, previous, problem)
     return card
 
 
@@ -110,10 +113,29 @@ def _features(tags: dict[str, str]) -> list[dict[str, str]]:
 
 
 def _result(config: Config, phase: str, run_id: str) -> dict[str, Any] | None:
+    """A result of the version's run (else of the latest run where the phase succeeded), or None."""
     try:
         return catalog.phase_result(config, phase, run_id=run_id or None)
     except (WorkbenchError, OSError):
         return None
+
+
+def _unreadable(config: Config, run_id: str) -> str | None:
+    """Why the version's training run cannot be read (a truncated or missing manifest), or None."""
+    try:
+        catalog.get_run(config, run_id)
+    except WorkbenchError as exc:
+        return str(exc)
+    return None
+
+
+def _keep_holdout_sections(card: dict[str, Any], previous: dict[str, Any] | None, problem: str) -> None:
+    """The training run is unreadable: keep the holdout sections of the previous card rather than empty ones."""
+    if previous:
+        card["metrics"], card["explanations"] = previous["metrics"], previous["explanations"]
+        card["fairness"] = {**card["fairness"], **{k: previous["fairness"][k] for k in ("status", "dataset", "failed_attributes", "checks")}}
+    card["limitations"].append({"source": "records", "text": f"The records of the training run are unreadable ({problem}); "
+                                f"the holdout metrics, fairness and explanations {'are kept from the previous card' if previous else 'are missing'}."})
 
 
 def _metrics(config: Config, run_id: str) -> dict[str, Any]:
