@@ -191,7 +191,8 @@ def test_audit_log_and_alias_history_tell_the_whole_story(story) -> None:
     v = str(new.version)
     champion = [(r["previous"], r["version"], r["action"], r["actor"]) for r in alias_history.alias_history(config, "champion")]
     old = champion[0][1]
-    assert champion == [(None, old, "register", "alice"), (old, v, "promote", "bob"), (v, old, "rollback", "bob")]
+    # the first version became champion once audited and carded (activate), in alice's training run
+    assert champion == [(None, old, "activate", "alice"), (old, v, "promote", "bob"), (v, old, "rollback", "bob")]
     history = alias_history.alias_history(config, "champion")
     approved_at, rolled_at = (datetime.fromisoformat(history[i]["ts"]) for i in (1, 2))
     assert alias_history.champion_on(config, approved_at - timedelta(microseconds=1)) == old

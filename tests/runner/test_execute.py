@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from tests.conftest import workbench
@@ -77,8 +78,11 @@ def test_run_ids_cannot_escape_the_reports_folder(bad: str) -> None:
 
 @pytest.mark.slow
 def test_failing_phase_exits_1_keeps_notebook_and_skips_dependants(demo_project: Path) -> None:
-    cfg = demo_project / "workbench.yaml"
-    cfg.write_text(cfg.read_text().replace("max_iter: 200", "max_iter: 0"))
+    # a label the train phase refuses (validation only checks the column is there): the failure happens inside a kernel
+    reference = demo_project / "data" / "demo" / "reference.parquet"
+    frame = pd.read_parquet(reference)
+    frame.loc[frame.index[:50], "churned"] = 2
+    frame.to_parquet(reference, index=False)
     proc = workbench("run", "--run-id", "broken", "--phases", "validate,train,evaluate,register", cwd=demo_project)
     assert proc.returncode == 1, proc.stderr
     run_dir = demo_project / "reports" / "broken"
@@ -86,10 +90,10 @@ def test_failing_phase_exits_1_keeps_notebook_and_skips_dependants(demo_project:
     assert data["status"] == "failed"
     assert data["phases"]["validate"]["status"] == "succeeded"
     train = data["phases"]["train"]
-    assert train["status"] == "failed" and "max_iter" in train["error"] and "InvalidParameterError" in train["error"]
+    assert train["status"] == "failed" and "DataError" in train["error"] and "must hold the two classes 0 and 1" in train["error"]
     assert data["phases"]["evaluate"] == {**data["phases"]["evaluate"], "status": "skipped", "error": "skipped: upstream phase 'train' failed"}
     assert data["phases"]["register"]["error"] == "skipped: upstream phase 'evaluate' skipped"
     kept = run_dir / train["notebook"]
-    assert kept.exists() and "InvalidParameterError" in kept.read_text()
+    assert kept.exists() and "must hold the two classes 0 and 1" in kept.read_text()
     assert str(kept) in proc.stdout and "train       failed" in proc.stdout
     assert not list(run_dir.rglob("*.partial*"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from workbench import registry
 from workbench.phases import register
 from workbench.reports import model_card
 from workbench.reports.model_card import summary
@@ -34,4 +35,4 @@ def result(phase: PhaseContext, card: dict[str, Any]) -> dict[str, Any]:
     """What ``result.json`` records: the version and where its HTML card is."""
     version = card["model"]["version"]
     return {"version": version, "semver": card["model"]["semver"], "aliases": card["model"]["aliases"],
-            "card": str(model_card.html_path(phase.config, version))}
+            "baseline_version": registry.baseline_for(phase.config, version), "card": str(model_card.html_path(phase.config, version))}
