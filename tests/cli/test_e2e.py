@@ -117,7 +117,7 @@ def test_registration_audits_fairness_and_explanations_on_the_holdout(two_runs) 
     folder = project / "reports" / "first" / "responsible"
     audit_ = json.loads((folder / "audit.json").read_text())
     # audited while still challenger: a first version becomes champion only once audited and carded
-    assert audit_["alias"] == "challenger" and audit_["model_version"] == "1" and audit_["explanation"]["additivity_ok"]
+    assert audit_["alias"] == "challenger" and str(audit_["model_version"]) == "1" and audit_["explanation"]["additivity_ok"]
     disparity = pd.read_parquet(folder / "disparity.parquet")
     assert set(disparity["attribute"]) == {"gender", "age_band", "gender & age_band"}
     for name in ("groups.parquet", "importance.parquet", "importance.png", "beeswarm.png", "importance_by_gender.parquet"):

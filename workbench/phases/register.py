@@ -116,7 +116,7 @@ def activate(phase: PhaseContext) -> dict[str, Any]:
             baseline = create_baseline(cfg, phase.input_result("baseline")["model"], version, semver_, dict(mv.tags), phase.mlflow_run_id)
             moving.move("baseline", baseline)
             moving.commit("activate", f"{cfg.project}/{version}", semver=semver_, aliases=["champion"], run_id=phase.run_id, reason=reason)
-        changelog.append(cfg, changelog.event_entry("promote", dict(mv.tags), version, reason=reason, previous=None, aliases=["champion"]))
+        changelog.append(cfg, changelog.event_entry("activate", dict(mv.tags), version, reason=reason, previous=None, aliases=["champion"]))
     return {"aliases": ["champion"], "activated": True, "baseline_version": baseline}
 
 

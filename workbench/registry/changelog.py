@@ -4,7 +4,7 @@ Entries live in ``<store>/registry/<project>/changelog.json`` (written atomicall
 registry lock); the registered model's MLflow description shows the newest entries as
 Markdown, and each version's description holds its own entry. Every entry has ``semver``,
 ``bump``, ``reason``, ``date``, ``actor``, ``run_id``, ``note``, ``text``, ``version``, ``aliases``
-and ``event`` (``register``, ``promote`` or ``rollback``; promotions also name ``previous_version``).
+and ``event`` (``register``, ``activate``, ``promote`` or ``rollback``; promotions also name ``previous_version``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def event_entry(event: str, tags: dict[str, str], version: str, *, reason: str, 
     """An entry for a promotion or rollback of ``version`` (tags: its MLflow tags); ``previous`` is the champion it replaced."""
     semver = tags.get("workbench.semver", "?")
     before = f"v{previous.version} ({previous.tags.get('workbench.semver', '?')})" if previous is not None else "none"
-    verb = {"promote": "promoted to champion", "rollback": "restored as champion by a rollback"}.get(event, event)
+    verb = {"promote": "promoted to champion", "rollback": "restored as champion by a rollback",
+            "activate": "became the first champion (audited and carded)"}.get(event, event)
     text = f"{semver} {verb} by {audit.actor()}; replaces {before}. Reason: {reason or 'not given'}."
     return {"semver": semver, "bump": "none", "reason": reason, "date": now(), "actor": audit.actor(),
             "run_id": tags.get("workbench.run_id", ""), "note": "", "text": text, "version": str(version), "aliases": aliases,
