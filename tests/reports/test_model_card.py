@@ -148,5 +148,5 @@ def test_the_card_is_refreshed_last_and_describes_every_monitored_batch(champion
     assert all(last["card"]["started"] >= last[p]["ended"] for p in ("drift", "fairness", "explain", "impact"))
     card = model_card.read(config)
     batches = {json.loads((f / "score" / "result.json").read_text())["batch"]["name"] for f, _ in monitored}
-    assert len(batches) == 8 and card["drift"]["batches_monitored"] == 8 and card["drift"]["batch"] == max(batches)
+    assert len(batches) >= 8 and card["drift"]["batches_monitored"] == len(batches) and card["drift"]["batch"] == max(batches)
     assert card["generated"] >= last["explain"]["ended"]
