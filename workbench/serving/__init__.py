@@ -1,0 +1,16 @@
+"""The online scoring service and what the batch score phase shares with it.
+
+- :mod:`~workbench.serving.resilience` — retries (tenacity) and circuit breakers (pybreaker) with
+  breaker state shared across worker processes, built from the ``resilience:`` config keys;
+- :mod:`~workbench.serving.routing` — the one routing rule: champion, canary arm, fallback to the
+  baseline; used by ``workbench api`` and by the batch score phase;
+- :mod:`~workbench.serving.models` — the served versions, loaded hash-checked, swapped without a
+  restart when an alias moves;
+- :mod:`~workbench.serving.requests` — the request schema, generated from a version's feature schema;
+- :mod:`~workbench.serving.predlog` — the prediction log, exported as a batch ``workbench monitor`` reads;
+- :mod:`~workbench.serving.metrics` — Prometheus metrics (a server's ``/metrics`` or a textfile);
+- :mod:`~workbench.serving.app` — the FastAPI application;
+- :mod:`~workbench.serving.deploy` — container and Kubernetes files per registered version.
+
+Nothing is imported here, so ``import workbench.serving.routing`` stays light.
+"""
