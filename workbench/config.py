@@ -106,6 +106,28 @@ class CanaryConfig(_Strict):
     share: float = Field(0.0, ge=0.0, lt=1.0)
 
 
+class ResilienceConfig(_Strict):
+    """Retries and circuit breakers around model loads, predictions and feature reads (``workbench api`` and the score phase)."""
+
+    attempts: int = Field(3, ge=1, le=20)  # tries of a transient failure (locked sqlite, OSError, timeout), first one included
+    max_wait_s: float = Field(2.0, gt=0.0, le=300.0)  # cap of one back-off wait (full jitter: uniform in [0, min(cap, base * 2^n)])
+    total_s: float = Field(10.0, gt=0.0, le=3600.0)  # no new try after this much time in total
+    fail_max: int = Field(5, ge=1)  # consecutive failures that open a breaker
+    reset_timeout_s: float = Field(30.0, gt=0.0)  # an open breaker lets a trial call through after this
+    success_threshold: int = Field(3, ge=1)  # successes in half-open that close it again
+
+
+class ServingConfig(_Strict):
+    """The online scoring service, ``workbench api``."""
+
+    port: int = Field(8000, ge=1, le=65535)
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)  # binary: a score at or above it is label 1
+    max_records: int = Field(1000, ge=1)  # records per request
+    max_body_bytes: int = Field(1_000_000, ge=1024)  # larger bodies get 413
+    alias_poll_s: float = Field(2.0, gt=0.0)  # how often the served versions are checked against the aliases
+    log_predictions: bool = True  # append every prediction to <store>/predictions/<project>/
+
+
 class KpiConfig(_Strict):
     """One business KPI of the ``kpis:`` section; its formula is checked by :mod:`workbench.analyses.kpis` before anything runs."""
 
@@ -152,6 +174,8 @@ class Config(_Strict):
     roles: dict[str, Literal["viewer", "data_scientist", "approver", "admin"]] | None = None
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
+    resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
     source: Path = Field(default=Path(DEFAULT_CONFIG), exclude=True)
 
     @field_validator("store", "reports")

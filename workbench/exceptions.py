@@ -50,6 +50,10 @@ class ModelIntegrityError(WorkbenchError):
     """A model artifact does not match the sha256 recorded at registration."""
 
 
+class ServingError(WorkbenchError):
+    """Neither the champion nor the baseline could score: nothing was served."""
+
+
 class RegistryError(WorkbenchError):
     """A model version, alias or tag the workbench expects is missing."""
 

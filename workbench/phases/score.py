@@ -1,18 +1,20 @@
-"""The scoring phase: score a production batch with the champion, falling back to the baseline.
+"""The scoring phase: score a production batch by the routing rule ``workbench api`` uses online.
 
-The champion is loaded only after its artifact's hash check. When it cannot be loaded, or
-it fails on the batch, the static ``baseline`` version scores the batch instead and the
-fallback (with its reason) is recorded in the result, the predictions (``model_role`` per
-row), the MLflow run and the audit log. Only when both fail does the phase fail.
+Routing, fallback, canary split, retries and circuit breakers are :mod:`workbench.serving.routing`
+and :mod:`workbench.serving.resilience`, one implementation for batch and online scoring. The
+champion is loaded only after its artifact's hash check; when it cannot serve (a failed load, an
+error on the batch, its breaker open) the static ``baseline`` version scores the batch instead and
+the fallback (with its reason) is recorded in the result, the predictions (``model_role`` per row),
+the MLflow run and the audit log. Only when both fail does the phase fail. The batch's counts go to
+the Prometheus textfile (:func:`workbench.serving.metrics.write_batch`) under the service's names.
 
 **Canary.** With ``canary.share`` above 0 and a ``challenger`` registered, that share of the
-rows (chosen by :func:`workbench.governance.canary.route`, deterministic by id) is served the
-challenger's score; the champion still scores every row (``champion_score``), so the arms can
-be compared on the same customers once labels arrive (``canary.json``, and the challenger's
-pending approval gets the comparison as evidence). ``model_role``/``model_version`` and
-``canary_arm`` say per row which model served it. A failing challenger never fails the batch:
-its rows are served by the champion and the reason is recorded. After a fallback to the
-baseline there is no canary.
+rows (deterministic by id) is served the challenger's score; the champion still scores every row
+(``champion_score``), so the arms can be compared on the same customers once labels arrive
+(``canary.json``, and the challenger's pending approval gets the comparison as evidence).
+``model_role``/``model_version`` and ``canary_arm`` say per row which model served it. A failing
+challenger never fails the batch: its rows are served by the champion and the reason is recorded.
+After a fallback to the baseline there is no canary.
 
 **Batch contract (checked before any model scores).** Each numeric feature of the champion's
 schema is checked: its stored type, its missing share and the share of its non-missing values
@@ -35,10 +37,11 @@ from workbench import registry
 from workbench.analyses import canary as canary_arms
 from workbench.data import sources
 from workbench.data.dataset import Schema
-from workbench.exceptions import DataError, PhaseError
-from workbench.governance import approvals, audit, canary, config_log
-from workbench.registry import estimators
+from workbench.exceptions import DataError, PhaseError, ServingError
+from workbench.governance import approvals, audit, config_log
 from workbench.reports import catalog
+from workbench.serving import metrics, routing
+from workbench.serving.models import ModelSource
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -100,15 +103,17 @@ def score(phase: PhaseContext, batch: str = "") -> Scored:
     path = pick_batch(cfg, batch)
     table = sources.read(cfg, path, purpose="score")
     check, issues = check_batch(cfg, table)
-    frame, model, fallback = _score_with_fallback(cfg, table)
-    predictions = _predictions_frame(table.frame, frame, model, cfg)
+    routed, source = _route(cfg, table)
+    model, fallback, canary = routed.model, routed.fallback, routed.canary
+    predictions = _predictions_frame(table.frame, routed, cfg)
     predictions["data_issues"] = issues.to_numpy()
-    canary = _canary(cfg, table, predictions) if not fallback["used"] else {"used": False, "reason": "the baseline scored the batch"}
     phase.save_table(catalog.PREDICTIONS_FILE, predictions)
+    metrics.write_batch(cfg, {**routed.counts(), **source.counts, "breakers": {n: b.state for n, b in source.breakers.items()},
+                              "served": {model["role"]: (model["version"], model["semver"])}})
     info = {"name": path.name, "path": str(path), "sha256": table.sha256, "rows": table.rows}
     if canary["used"]:
         _record_canary(phase, canary, predictions, info)
-    phase.log_metrics({"rows": table.rows, "fallback": float(fallback["used"]), "score_mean": float(frame.mean()),
+    phase.log_metrics({"rows": table.rows, "fallback": float(fallback["used"]), "score_mean": float(predictions[SCORE].mean()),
                        "canary_rows": float(canary.get("rows", 0))})
     audit.record(cfg.store, "score", f"{cfg.project}/{model['version']}", batch=str(path), sha256=table.sha256,
                  rows=table.rows, role=model["role"], fallback=fallback["reason"], run_id=phase.run_id,
@@ -153,32 +158,6 @@ def check_batch(config: Config, table: Table) -> tuple[dict[str, Any], pd.Series
     return check, issues
 
 
-def _canary(config: Config, table: Table, predictions: pd.DataFrame) -> dict[str, Any]:
-    """Serve the challenger's score on the canary rows of ``predictions`` (changed in place); say what happened."""
-    import numpy as np
-
-    share = config.canary.share
-    predictions["champion_score"] = predictions[SCORE]
-    predictions["canary_arm"] = canary.CHAMPION
-    if share <= 0:
-        return {"used": False, "reason": "canary.share is 0"}
-    if registry.alias_version(config, "challenger") is None:
-        return {"used": False, "reason": "no challenger registered"}
-    id_col = config.data.id if config.data.id and config.data.id in table.frame else None
-    keys = table.frame[id_col].reset_index(drop=True) if id_col else predictions.index.to_series()
-    mask = canary.route(keys, share, salt=config.project)
-    try:
-        scores, model = _score_alias(config, table, "challenger")
-    except Exception as exc:  # a broken challenger must never fail the batch: the champion keeps serving
-        return {"used": False, "reason": f"challenger failed: {type(exc).__name__}: {exc}", "share": share}
-    predictions.loc[mask, SCORE] = np.asarray(scores, dtype=float)[mask]
-    for col, value in (("model_version", model["version"]), ("model_semver", model["semver"]), ("model_role", "challenger"),
-                       ("canary_arm", canary.CHALLENGER)):
-        predictions.loc[mask, col] = value
-    return {"used": True, "share": share, "routed_by": id_col or "row position", "version": model["version"],
-            "semver": model["semver"], "rows": int(mask.sum()), "reason": None}
-
-
 def _record_canary(phase: PhaseContext, info: dict[str, Any], predictions: pd.DataFrame, batch: dict[str, Any]) -> None:
     """Compare the arms (when labels are in), save ``canary.json`` and add it to the challenger's approval evidence."""
     cfg = phase.config
@@ -195,31 +174,18 @@ def _canary_text(info: dict[str, Any]) -> str:
     return f"{info['rows']} rows to challenger v{info['version']} ({info['semver']}); {verdict}"
 
 
-def _score_with_fallback(config: Config, table: Table) -> tuple[pd.Series, dict[str, Any], dict[str, Any]]:
+def _route(config: Config, table: Table) -> tuple[routing.Routed, ModelSource]:
+    """The batch through the routing rule shared with ``workbench api`` (same breakers, retries and canary split)."""
+    source = ModelSource(config)
+    id_col = config.data.id if config.data.id and config.data.id in table.frame else None
     try:
-        return (*_score_alias(config, table, "champion"), {"used": False, "reason": None})
-    except Exception as exc:  # any failure of the champion (tampered file, bad batch, bug) triggers the fallback
-        reason = f"champion failed: {type(exc).__name__}: {exc}"
-    try:
-        scores, model = _score_alias(config, table, "baseline")
-    except Exception as exc:
-        raise PhaseError(f"{table.path}: {reason}; the baseline fallback failed too: {type(exc).__name__}: {exc}") from exc
-    return scores, model, {"used": True, "reason": reason}
+        routed = routing.route(table.frame, source, config, keys=table.frame[id_col] if id_col else None, routed_by=id_col)
+    except ServingError as exc:
+        raise PhaseError(f"{table.path}: {exc}") from exc
+    return routed, source
 
 
-def _score_alias(config: Config, table: Table, alias: str) -> tuple[pd.Series, dict[str, Any]]:
-    import pandas as pd
-
-    loaded = registry.load(config, alias)
-    schema = Schema.from_dict(loaded.schema)
-    missing = [c for c in schema.features if c not in table.frame.columns]
-    if missing:
-        raise PhaseError(f"batch lacks feature column(s) {', '.join(missing)} that model v{loaded.version} needs")
-    scores = pd.Series(estimators.predict(loaded.model, table.frame, schema, config.model.task), index=table.frame.index)
-    return scores, {"version": str(loaded.version), "semver": loaded.semver, "role": alias}
-
-
-def _predictions_frame(batch: pd.DataFrame, scores: pd.Series, model: dict[str, Any], config: Config) -> pd.DataFrame:
+def _predictions_frame(batch: pd.DataFrame, routed: routing.Routed, config: Config) -> pd.DataFrame:
     import pandas as pd
 
     d = config.data
@@ -227,10 +193,13 @@ def _predictions_frame(batch: pd.DataFrame, scores: pd.Series, model: dict[str, 
     for col in (d.id, d.timestamp):
         if col and col in batch:
             out[col] = batch[col]
-    out[SCORE] = scores.astype(float)
+    out[SCORE] = routed.scores
     out["label"] = batch[d.target] if d.target in batch else pd.Series(float("nan"), index=batch.index)
-    out["model_version"] = model["version"]
-    out["model_semver"] = model["semver"]
-    out["model_role"] = model["role"]
+    out["model_version"] = routed.version
+    out["model_semver"] = routed.semver
+    out["model_role"] = routed.role
+    if not routed.fallback["used"]:
+        out["champion_score"] = routed.champion_scores
+        out["canary_arm"] = routed.arm
     return out.reset_index(drop=True)
 

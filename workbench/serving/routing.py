@@ -1,0 +1,127 @@
+"""The one routing rule, for a batch file and for an online request alike.
+
+1. **Champion.** Every row is scored by the champion (loaded and predicting through its circuit
+   breaker). If it cannot serve — not loaded, a failed hash check, an error while predicting, or
+   its breaker open — the **baseline** scores every row instead and the reason is returned
+   (``fallback``); only when the baseline fails too is the request or batch refused.
+2. **Canary.** With ``canary.share`` above 0, a challenger registered and no fallback, the rows
+   :func:`workbench.governance.canary.route` picks (deterministic by id: a customer always lands on the
+   same arm) are served the challenger's score; the champion's score of every row is kept
+   (``champion_scores``) so the arms can be compared on the same rows once labels arrive. A failing
+   challenger never fails anything: its rows keep the champion's score and the reason is returned.
+
+Missing feature columns are the input's fault (:class:`DataError`): they never count against a
+breaker, and when the baseline lacks them too the error names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workbench.exceptions import DataError, ServingError
+from workbench.governance import canary
+from workbench.serving import resilience
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
+
+    from workbench.config import Config
+    from workbench.serving.models import ModelSource, Served
+
+
+@dataclass
+class Routed:
+    """Scores and, per row, who served them; plus what happened (fallback, canary)."""
+
+    scores: np.ndarray
+    champion_scores: np.ndarray
+    role: np.ndarray
+    version: np.ndarray
+    semver: np.ndarray
+    arm: np.ndarray
+    model: dict[str, Any]
+    fallback: dict[str, Any]
+    canary: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, dict[Any, int]]:
+        """Predictions per (version, role), fallbacks per reason label and rows per canary arm (the metrics)."""
+        from workbench.serving.metrics import fallback_reason
+
+        out: dict[str, dict[Any, int]] = {"predictions": {}, "fallbacks": {}, "canary": {}}
+        for v, r, a in zip(self.version.tolist(), self.role.tolist(), self.arm.tolist(), strict=True):
+            out["predictions"][(v, r)] = out["predictions"].get((v, r), 0) + 1
+            out["canary"][a] = out["canary"].get(a, 0) + 1
+        if self.fallback["used"]:
+            out["fallbacks"][fallback_reason(self.fallback["reason"])] = len(self.scores)
+        return out
+
+
+def route(frame: pd.DataFrame, source: ModelSource, config: Config, *, keys: pd.Series | None = None, routed_by: str | None = None) -> Routed:
+    """Score ``frame`` by the routing rule (module docstring); ``keys`` are the ids the canary routes by (else row positions)."""
+    import numpy as np
+
+    n = len(frame)
+    try:
+        served, scores = _score(source, "champion", frame)
+        fallback: dict[str, Any] = {"used": False, "reason": None}
+    except Exception as exc:  # any failure of the champion (tampered file, open breaker, bug) triggers the fallback
+        reason = describe("champion", exc)
+        try:
+            served, scores = _score(source, "baseline", frame)
+        except Exception as exc2:
+            raise ServingError(f"{reason}; the baseline fallback failed too: {type(exc2).__name__}: {exc2}") from exc2
+        fallback = {"used": True, "reason": reason}
+    out = Routed(scores=scores, champion_scores=scores.copy() if not fallback["used"] else np.full(n, np.nan),
+                 role=np.full(n, served.role, dtype=object), version=np.full(n, served.version, dtype=object),
+                 semver=np.full(n, served.semver, dtype=object), arm=np.full(n, canary.CHAMPION, dtype=object),
+                 model={"version": served.version, "semver": served.semver, "role": served.role}, fallback=fallback)
+    out.canary = _canary(frame, source, config, out, keys, routed_by)
+    return out
+
+
+def describe(role: str, exc: BaseException) -> str:
+    """One line saying why ``role`` did not serve."""
+    if isinstance(exc, resilience.CircuitBreakerError):
+        cause = exc.__context__
+        if cause is not None and not isinstance(cause, resilience.CircuitBreakerError):  # this call tripped it
+            return f"{role} failed: {type(cause).__name__}: {cause}; circuit breaker opened"
+        return f"{role} skipped: circuit breaker open (it lets a trial call through after resilience.reset_timeout_s)"
+    return f"{role} failed: {type(exc).__name__}: {exc}"
+
+
+def _score(source: ModelSource, role: str, frame: pd.DataFrame) -> tuple[Served, np.ndarray]:
+    import numpy as np
+
+    served = source.get(role)
+    missing = [c for c in served.schema.features if c not in frame.columns]
+    if missing:
+        raise DataError(f"input lacks feature column(s) {', '.join(missing)} that model v{served.version} needs")
+    return served, np.asarray(source.predict(served, frame), dtype=float)
+
+
+def _canary(frame: pd.DataFrame, source: ModelSource, config: Config, out: Routed, keys: pd.Series | None,
+            routed_by: str | None) -> dict[str, Any]:
+    import pandas as pd
+
+    share = config.canary.share
+    if out.fallback["used"]:
+        return {"used": False, "reason": "the baseline scored the batch"}
+    if share <= 0:
+        return {"used": False, "reason": "canary.share is 0"}
+    if source.version_of("challenger") is None:
+        return {"used": False, "reason": "no challenger registered"}
+    keys = keys.reset_index(drop=True) if keys is not None else pd.Series(range(len(frame)))
+    mask = canary.route(keys, share, salt=config.project)
+    info = {"used": True, "share": share, "routed_by": routed_by or "row position", "rows": int(mask.sum()), "reason": None}
+    if not mask.any():
+        version = source.version_of("challenger")
+        return info | {"version": version[0], "semver": version[1]}
+    try:
+        served, scores = _score(source, "challenger", frame[mask])
+    except Exception as exc:  # a broken challenger never fails the batch: the champion keeps serving
+        return {"used": False, "reason": describe("challenger", exc), "share": share}
+    out.scores[mask] = scores
+    out.role[mask], out.version[mask], out.semver[mask], out.arm[mask] = "challenger", served.version, served.semver, canary.CHALLENGER
+    return info | {"version": served.version, "semver": served.semver}
