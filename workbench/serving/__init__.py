@@ -14,3 +14,6 @@
 
 Nothing is imported here, so ``import workbench.serving.routing`` stays light.
 """
+
+# How ``workbench api`` hands the config, the token and the bind to uvicorn's workers.
+CONFIG_ENV, TOKEN_ENV, LOOPBACK_ENV = "WORKBENCH_CONFIG", "WORKBENCH_API_TOKEN", "WORKBENCH_API_LOOPBACK"

@@ -12,6 +12,7 @@ routing rule then falls back to the baseline.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from workbench import registry
 from workbench.data.dataset import Schema
 from workbench.exceptions import RegistryError
+from workbench.registry import estimators
 from workbench.serving import resilience
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,6 +67,12 @@ class ModelSource:
         self._snapshot = _Snapshot({}, {}, {}, 0.0)
         self._locks = {role: threading.Lock() for role in ROLES}
         self._refresh_lock = threading.Lock()
+        self._schemas: dict[str, Schema] = {}
+
+    def schema_of(self, role: str) -> tuple[str, Schema] | None:
+        """(version, training schema) of the version holding ``role``, from its registry tags (no model load)."""
+        current = self.version_of(role)
+        return None if current is None or current[0] not in self._schemas else (current[0], self._schemas[current[0]])
 
     # -- reading the registry -------------------------------------------------------------
     def aliases(self) -> dict[str, tuple[str, str] | None]:
@@ -74,6 +82,8 @@ class ModelSource:
             for role in ROLES:
                 mv = registry.alias_version(self.config, role)
                 out[role] = None if mv is None else (str(mv.version), mv.tags.get(registry.TAG + "semver", ""))
+                if mv is not None and str(mv.version) not in self._schemas and registry.TAG + "schema" in mv.tags:
+                    self._schemas[str(mv.version)] = Schema.from_dict(json.loads(mv.tags[registry.TAG + "schema"]))
             return out
         return resilience.retry(self.config.resilience, "alias_lookup", read, on_retry=self._retried)
 
@@ -140,8 +150,6 @@ class ModelSource:
 
     def predict(self, served: Served, frame: Any) -> Any:
         """Scores of ``served`` on ``frame`` (guarded roles through their breaker)."""
-        from workbench.registry import estimators
-
         if served.role in GUARDED:
             return self.breakers[served.role].call(estimators.predict, served.model, frame, served.schema, self.config.model.task)
         return estimators.predict(served.model, frame, served.schema, self.config.model.task)

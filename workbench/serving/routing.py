@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.exceptions import DataError, ServingError
 from workbench.governance import canary
 from workbench.serving import resilience
+from workbench.serving.metrics import fallback_reason
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -47,8 +48,6 @@ class Routed:
 
     def counts(self) -> dict[str, dict[Any, int]]:
         """Predictions per (version, role), fallbacks per reason label and rows per canary arm (the metrics)."""
-        from workbench.serving.metrics import fallback_reason
-
         out: dict[str, dict[Any, int]] = {"predictions": {}, "fallbacks": {}, "canary": {}}
         for v, r, a in zip(self.version.tolist(), self.role.tolist(), self.arm.tolist(), strict=True):
             out["predictions"][(v, r)] = out["predictions"].get((v, r), 0) + 1

@@ -1,0 +1,300 @@
+"""``workbench api``: the FastAPI application serving the champion online.
+
+Routes: ``POST /predict`` (records in, one prediction per record out), ``GET /health`` (the
+process is alive), ``GET /ready`` (a model can serve: 503 before), ``GET /version`` (served versions,
+breakers, load errors), ``GET /metrics`` (Prometheus), ``GET /docs`` (OpenAPI; the request schema
+is the champion's, regenerated when it changes).
+
+Guards: on a loopback bind only ``Host: 127.0.0.1|localhost`` is answered (a page elsewhere cannot
+reach the service by DNS rebinding); with a token every route but ``/health``, ``/ready`` and
+``/metrics`` needs ``Authorization: Bearer <token>``; bodies over ``serving.max_body_bytes`` get 413
+before they are read in full; bad input gets 4xx naming the record and field, never a 500.
+
+Models are refreshed every ``serving.alias_poll_s`` (an alias move is served without a restart) and
+reloaded on ``SIGHUP``. Scoring runs in the thread pool; each request takes the snapshot of
+versions current when it starts, so a swap never fails a request in flight.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import threading
+import time
+import uuid
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from workbench import config as config_module
+from workbench.exceptions import ServingError
+from workbench.governance import audit
+from workbench.serving import CONFIG_ENV, LOOPBACK_ENV, TOKEN_ENV, requests, routing
+from workbench.serving import metrics as metrics_module
+from workbench.serving.models import ModelSource
+from workbench.serving.predlog import PredictionLog
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import AsyncIterator
+
+    from workbench.config import Config
+
+OPEN_ROUTES = ("/health", "/ready", "/metrics")
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
+
+
+class Service:
+    """The state behind the routes: models, request schemas, prediction log, metrics."""
+
+    def __init__(self, config: Config, *, token: str = "") -> None:
+        self.config = config
+        self.token = token
+        self.metrics = metrics_module.Metrics()
+        self.source = ModelSource(config, metrics=self.metrics, on_breaker=self._breaker_changed)
+        self.log = PredictionLog(config) if config.serving.log_predictions else None
+        self._schemas: dict[str, requests.RequestSchema] = {}
+        self._stop = threading.Event()
+        self.started = time.time()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """First load (in the background: /health answers at once), the alias poller, the log writer, SIGHUP."""
+        threading.Thread(target=self._poll, name="alias-poller", daemon=True).start()
+        if self.log:
+            self.log.start()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self._reload, daemon=True).start())
+        audit.record(self.config.store, "api_start", self.config.project, pid=os.getpid())
+
+    def stop(self) -> None:
+        """Stop polling and flush the prediction log."""
+        self._stop.set()
+        if self.log:
+            self.log.close()
+        audit.record(self.config.store, "api_stop", self.config.project, pid=os.getpid(),
+                     logged=self.log.written if self.log else 0, log_failures=self.log.failed if self.log else 0)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                moves = self.source.refresh()
+                if moves and self.source.status()["checked"]:
+                    audit.record(self.config.store, "api_switch", self.config.project, pid=os.getpid(),
+                                 moves={r: {"from": a, "to": b} for r, (a, b) in moves.items()})
+            except Exception:  # noqa: BLE001 - store unavailable: keep serving what is loaded; retried next poll
+                self.metrics.loads.labels("aliases", "failed").inc()
+            self._stop.wait(self.config.serving.alias_poll_s)
+
+    def _reload(self) -> None:
+        try:
+            self.source.refresh(force=True)
+        except Exception:  # noqa: BLE001 - the poller tries again
+            self.metrics.loads.labels("aliases", "failed").inc()
+
+    def _breaker_changed(self, name: str, old: str, new: str, reason: str) -> None:
+        self.metrics.breaker_state(name, new)
+
+    # -- requests -------------------------------------------------------------------------
+    def authorized(self, request: Request) -> bool:
+        """Whether the request carries the token (always, when none is set)."""
+        if not self.token:
+            return True
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or request.query_params.get("token", "")
+        return secrets.compare_digest(given.encode(), self.token.encode())
+
+    def request_schema(self) -> requests.RequestSchema | None:
+        """The request schema of the champion (else the baseline) version, built once per version."""
+        found = self.source.schema_of("champion") or self.source.schema_of("baseline")
+        if found is None:
+            return None
+        version, schema = found
+        if version not in self._schemas:
+            self._schemas[version] = requests.build(schema, version)
+        return self._schemas[version]
+
+    def predict(self, body: bytes) -> tuple[int, dict[str, Any], str]:
+        """Status, JSON payload and the serving role for one ``/predict`` body."""
+        import pandas as pd
+
+        schema = self.request_schema()
+        if schema is None:
+            return 503, {"detail": f"model {self.config.project!r} has no champion or baseline yet. Fix: run `workbench run`."}, "none"
+        try:
+            records = schema.parse(body, max_records=self.config.serving.max_records)
+        except requests.BadRequest as exc:
+            return exc.status, {"detail": exc.errors}, "none"
+        frame = pd.DataFrame.from_records(records, columns=[*schema.features, *schema.optional])
+        ids = [uuid.uuid4().hex for _ in records]
+        id_col = self.config.data.id if self.config.data.id in schema.optional else None
+        keys = frame[id_col].where(frame[id_col].notna(), pd.Series(ids)) if id_col else pd.Series(ids)
+        try:
+            routed = routing.route(frame, self.source, self.config, keys=keys, routed_by=id_col or "prediction_id")
+        except ServingError as exc:
+            return 503, {"detail": str(exc)}, "none"
+        counts = routed.counts()
+        for (version, role), n in counts["predictions"].items():
+            self.metrics.predictions.labels(version, role).inc(n)
+        for reason, n in counts["fallbacks"].items():
+            self.metrics.fallbacks.labels(reason).inc(n)
+        for arm, n in counts["canary"].items():
+            self.metrics.canary.labels(arm).inc(n)
+        out = self._payload(routed, ids)
+        if self.log:
+            self._log(records, routed, ids)
+        return 200, out, routed.model["role"]
+
+    def _payload(self, routed: routing.Routed, ids: list[str]) -> dict[str, Any]:
+        binary = self.config.model.task == "binary"
+        threshold = self.config.serving.threshold
+        reason = routed.fallback["reason"]
+        rows = []
+        for i, score in enumerate(routed.scores.tolist()):
+            row = {"prediction_id": ids[i], "score": score}
+            if binary:
+                row |= {"label": int(score >= threshold), "confidence": max(score, 1.0 - score)}
+            else:
+                row |= {"value": score, "confidence": None}
+            row |= {"model_version": routed.version[i], "model_semver": routed.semver[i], "role": routed.role[i]}
+            if reason:
+                row["fallback_reason"] = reason
+            rows.append(row)
+        return {"predictions": rows}
+
+    def _log(self, records: list[dict[str, Any]], routed: routing.Routed, ids: list[str]) -> None:
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        reason = routed.fallback["reason"]
+        self.log.append([{"prediction_id": ids[i], "predicted_at": now, "record": record, "score": routed.scores[i].item(),
+                          "champion_score": routed.champion_scores[i].item(), "model_version": routed.version[i],
+                          "model_semver": routed.semver[i], "model_role": routed.role[i], "canary_arm": routed.arm[i],
+                          "fallback": reason} for i, record in enumerate(records)])
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Whether a model can serve now, and the status behind it."""
+        status = self.source.status()
+        return bool({"champion", "baseline"} & set(status["served"])), status
+
+
+def create_app(config: Config, *, token: str = "", loopback: bool = True) -> FastAPI:
+    """The FastAPI application for ``config`` (see the module docstring)."""
+    service = Service(config, token=token)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        yield
+        service.stop()
+
+    app = FastAPI(title=f"{config.project} scoring service", lifespan=lifespan, redoc_url=None,
+                  description="Scores records with the current champion (canary: the challenger; fallback: the baseline).")
+    app.state.service = service
+    if loopback:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)
+
+    def denied(request: Request) -> Response | None:
+        if service.authorized(request):
+            return None
+        return JSONResponse({"detail": "missing or wrong token. Fix: send 'Authorization: Bearer <token>'."}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    if token:  # no middleware at all without a token: it costs every request
+        @app.middleware("http")
+        async def guard(request: Request, call_next: Any) -> Response:
+            if request.url.path not in OPEN_ROUTES and (refused := denied(request)) is not None:
+                return refused
+            return await call_next(request)
+
+    @app.post("/predict", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}},
+              responses={422: {"description": "a record or field the schema refuses (named)"}, 413: {"description": "body too large"},
+                         503: {"description": "neither the champion nor the baseline can serve"}})
+    async def predict(request: Request) -> Response:
+        """Score one record, a list of records, or ``{"records": [...]}``; one prediction per record."""
+        started = time.perf_counter()
+        limit = config.serving.max_body_bytes
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            return _timed(service, started, 413, {"detail": [{"field": "body", "msg": f"{int(length)} bytes; at most {limit} "
+                                                              "(serving.max_body_bytes). Split the request."}]}, "none")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return _timed(service, started, 413, {"detail": [{"field": "body", "msg": f"over {limit} bytes (serving.max_body_bytes)"}]},
+                              "none")
+        status, payload, role = await run_in_threadpool(service.predict, bytes(body))
+        return _timed(service, started, status, payload, role)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "uptime_s": round(time.time() - service.started, 1)}
+
+    @app.get("/ready")
+    def ready() -> Response:
+        """Readiness: the champion or the baseline is loaded."""
+        ok, status = service.ready()
+        return JSONResponse({"ready": ok, "served": status["served"], "errors": status["errors"]}, status_code=200 if ok else 503)
+
+    @app.get("/version")
+    def version() -> dict[str, Any]:
+        """Served versions, aliases, breaker states, load errors and the prediction log's counts."""
+        status = service.source.status()
+        if service.log:
+            status["prediction_log"] = {"written": service.log.written, "failed": service.log.failed}
+        return status
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus exposition of the service's metrics."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+        for name, breaker in service.source.breakers.items():
+            service.metrics.breaker_state(name, breaker.state)
+        registry = service.metrics.registry
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        spec = get_openapi(title=app.title, version=_package_version(), description=app.description, routes=app.routes)
+        schema = service.request_schema()
+        if schema is not None:
+            body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+            body["schema"] = schema.json_schema()
+            spec["info"]["x-model-version"] = schema.version
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]  # rebuilt per call: the champion's schema may have changed
+    return app
+
+
+def _timed(service: Service, started: float, status: int, payload: dict[str, Any], role: str) -> Response:
+    import json
+
+    service.metrics.requests.labels("/predict", role, str(status)).inc()
+    service.metrics.latency.labels("/predict", role).observe(time.perf_counter() - started)
+    return Response(json.dumps(payload, default=str), status_code=status, media_type="application/json")
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("workbench")
+    except PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def from_env() -> FastAPI:
+    """uvicorn's factory (``workbench.serving.app:from_env``): the config and token from the environment ``workbench api`` sets."""
+    config = config_module.load_config(os.environ[CONFIG_ENV])
+    return create_app(config, token=os.environ.get(TOKEN_ENV, ""), loopback=os.environ.get(LOOPBACK_ENV, "1") == "1")

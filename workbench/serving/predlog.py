@@ -1,0 +1,177 @@
+"""The prediction log: every online prediction, exported later as a batch ``workbench monitor`` reads.
+
+The service appends one JSON line per prediction to ``<store>/predictions/<project>/<UTC day>.jsonl``:
+the prediction id, when, the record as it was sent (features, id, timestamp, sensitive columns), the
+score and who served it. Lines are buffered and appended by a background thread under an
+exclusive ``flock`` (several worker processes share the files); a line torn by a crash is skipped
+on export and counted. The log is append-only and never retried (an append is not idempotent).
+
+:func:`export` turns a range of days into a Parquet batch with the record columns and
+``prediction_id``, and joins labels that arrived later — by ``prediction_id``, or by the config's
+id column — into the target column, so online traffic is monitored exactly like a batch file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench._io import atomic_path
+from workbench.data import load_table
+from workbench.exceptions import DataError
+from workbench.governance import audit
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from workbench.config import Config
+
+PREDICTION_ID = "prediction_id"
+
+
+def log_dir(config: Config) -> Path:
+    """The project's prediction log folder."""
+    return config.store / "predictions" / config.project
+
+
+class PredictionLog:
+    """Buffered, thread-safe appends to the day's log file (see the module docstring)."""
+
+    def __init__(self, config: Config, *, flush_s: float = 0.5) -> None:
+        self.folder = log_dir(config)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._flush_s = flush_s
+        self._thread: threading.Thread | None = None
+        self.written = 0
+        self.failed = 0
+
+    def append(self, entries: list[dict[str, Any]]) -> None:
+        """Queue entries (JSON-safe dicts) for the next flush."""
+        lines = [json.dumps(e, separators=(",", ":"), default=str) + "\n" for e in entries]
+        with self._lock:
+            self._lines.extend(lines)
+        if len(self._lines) >= 5000:
+            self._wake.set()
+
+    def start(self) -> None:
+        """Start the flushing thread."""
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Flush what is queued and stop the thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
+
+    def flush(self) -> None:
+        """Append the queued lines to today's file."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if not lines:
+            return
+        path = self.folder / f"{datetime.now(UTC).date().isoformat()}.jsonl"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                os.write(fd, "".join(lines).encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.written += len(lines)
+        except OSError:
+            self.failed += len(lines)  # counted (and shown by /version); serving goes on
+            raise
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._flush_s)
+            self._wake.clear()
+            try:
+                self.flush()
+            except OSError:
+                pass  # counted in self.failed; the next flush tries again with new lines
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What :func:`export` wrote."""
+
+    path: Path
+    rows: int
+    labelled: int
+    torn_lines: int
+    days: list[str]
+
+
+def export(config: Config, out: Path | None = None, *, since: date | None = None, until: date | None = None,
+           labels: Path | None = None) -> Exported:
+    """Write the logged predictions of ``[since, until]`` (UTC days) as a Parquet batch (see the module docstring)."""
+    import pandas as pd
+
+    folder = log_dir(config)
+    files = sorted(p for p in folder.glob("*.jsonl") if _in_range(p.stem, since, until)) if folder.is_dir() else []
+    rows, torn = [], 0
+    for path in files:
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+                rows.append({**entry["record"], PREDICTION_ID: entry[PREDICTION_ID]})
+            except (ValueError, KeyError, TypeError):
+                torn += 1
+    if not rows:
+        span = f"between {since or 'the start'} and {until or 'today'}"
+        raise DataError(f"{folder}: no predictions logged {span}. Fix: score some records with `workbench api` first, "
+                        "or widen --since/--until.")
+    frame = pd.DataFrame.from_records(rows)
+    ts = config.data.timestamp
+    if ts and ts in frame:
+        frame[ts] = pd.to_datetime(frame[ts], errors="coerce", utc=True).dt.tz_localize(None)
+    labelled = 0
+    if labels is not None:
+        frame, labelled = _join_labels(config, frame, labels)
+    out = out or folder / "exports" / f"{files[0].stem}_{files[-1].stem}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        frame.to_parquet(tmp, index=False)
+    audit.record(config.store, "predictions_export", str(out), rows=len(frame), labelled=labelled, days=[p.stem for p in files],
+                 labels=str(labels) if labels else None)
+    return Exported(out, len(frame), labelled, torn, [p.stem for p in files])
+
+
+def _join_labels(config: Config, frame: pd.DataFrame, labels: Path) -> tuple[pd.DataFrame, int]:
+    target, id_col = config.data.target, config.data.id
+    table = load_table(labels)
+    found = table.frame
+    key = PREDICTION_ID if PREDICTION_ID in found else id_col if id_col and id_col in found and id_col in frame else None
+    if key is None:
+        raise DataError(f"{labels}: labels need a '{PREDICTION_ID}' column{f' or the id column {id_col!r}' if id_col else ''} to join on; "
+                        f"found {', '.join(map(str, found.columns[:20]))}. Fix: add the prediction ids the service returned.")
+    if target not in found:
+        raise DataError(f"{labels}: labels have no target column '{target}' (data.target). Fix: name the label column '{target}'.")
+    found = found[[key, target]].dropna(subset=[key]).drop_duplicates(subset=[key], keep="last")
+    found = found.astype({key: frame[key].dtype}) if key == id_col else found
+    merged = frame.drop(columns=[target], errors="ignore").merge(found, on=key, how="left")
+    audit.record(config.store, "data_access", str(table.path), sha256=table.sha256, rows=table.rows, purpose="labels")
+    return merged, int(merged[target].notna().sum())
+
+
+def _in_range(stem: str, since: date | None, until: date | None) -> bool:
+    try:
+        day = date.fromisoformat(stem)
+    except ValueError:
+        return False
+    return (since is None or day >= since) and (until is None or day <= until)
