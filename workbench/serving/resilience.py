@@ -98,7 +98,7 @@ class SharedStorage(pybreaker.CircuitBreakerStorage):
     """pybreaker storage in a memory-mapped file: one breaker state for every process on this host.
 
     Layout (little endian): state code, failure counter, success counter (int32 each), a
-    transition counter and the last transition audited (int64 each), opened-at (float64, epoch s).
+    transition counter and the last state audited (int64 each), opened-at (float64, epoch s).
     Single fields are read without a lock (aligned, so never torn); changes that read then write
     take a thread lock and an exclusive ``flock`` on the file.
     """
@@ -180,19 +180,26 @@ class SharedStorage(pybreaker.CircuitBreakerStorage):
         with self._locked():
             self._put("<d", self._OPENED, when.timestamp())
 
-    def claim_transition(self) -> bool:
-        """True for exactly one caller per state transition (across processes): that caller records it."""
+    def claim_transition(self, new: str) -> bool:
+        """True for exactly one caller per transition into ``new`` (across processes): that caller records it.
+
+        Successive transitions always change the state, so "``new`` differs from the last state
+        recorded" identifies a transition; a breaker object that merely notices another's
+        transition finds it recorded already. (pybreaker notifies listeners before it writes the
+        new state to the storage, so the storage's own state cannot tell.)
+        """
+        code = STATES.index(new)
         with self._locked():
-            epoch = self._get("<q", self._EPOCH)
-            if epoch == self._get("<q", self._AUDITED):
+            if self._get("<q", self._AUDITED) == code:
                 return False
-            self._put("<q", self._AUDITED, epoch)
+            self._put("<q", self._AUDITED, code)
             return True
 
     def reset(self) -> None:
         """Closed, no failures (``workbench api --reset-breakers`` and tests)."""
         with self._locked():
-            for fmt, offset, value in (("<i", self._STATE, 0), ("<i", self._COUNTER, 0), ("<i", self._SUCCESS, 0), ("<d", self._OPENED, 0.0)):
+            for fmt, offset, value in (("<i", self._STATE, 0), ("<i", self._COUNTER, 0), ("<i", self._SUCCESS, 0), ("<q", self._AUDITED, 0),
+                                       ("<d", self._OPENED, 0.0)):
                 self._put(fmt, offset, value)
 
 
@@ -244,7 +251,7 @@ class Breaker:
 
     def transition(self, old: str | None, new: str) -> None:
         """Record a transition once (audit event and the ``on_change`` hook)."""
-        if not self.storage.claim_transition():
+        if not self.storage.claim_transition(new):
             return
         reason = getattr(self._last_error, "text", "")
         audit.record(self._store, "breaker", self._subject, **{"from": old, "to": new, "reason": reason or None,
