@@ -99,6 +99,10 @@ class ModelSource:
             for role in ROLES:
                 if aliases[role] is None or role in loaded:
                     continue
+                if not force and role not in moves and old.checked > 0:  # failed before, alias unchanged: loaded on demand,
+                    if role in old.errors:                                 # through its breaker, not by every poll
+                        errors[role] = old.errors[role]
+                    continue
                 moved = role in moves and old.checked > 0
                 try:
                     # a version that just took the alias gets a fresh breaker; a reload goes through the current one
