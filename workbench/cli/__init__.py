@@ -21,10 +21,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from workbench.cli import governance, review, run, serve
+from workbench.cli import deploy, governance, review, run, serve
 from workbench.exceptions import WorkbenchError
 
-GROUPS = (run, review, serve, governance)
+GROUPS = (run, review, serve, governance, deploy)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
