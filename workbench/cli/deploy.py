@@ -16,10 +16,10 @@ def register(sub: Any) -> dict[str, Any]:
     parser.add_argument("version", help="MLflow version number (e.g. 3), semantic version (e.g. 1.1.0) or alias (e.g. champion)")
     config_arg(parser)
     parser.add_argument("--out", metavar="DIR", help="folder to write into (default: <config folder>/deploy/<project>-<semver>/)")
-    parser.add_argument("--image", metavar="REPO", help="image repository, without a tag (default: workbench/<project>); the tag is the semver")
-    parser.add_argument("--replicas", type=_at_least_one, default=deploy.DEFAULT_REPLICAS,
+    parser.add_argument("--image", metavar="REPO", help="image repository, without a tag (default: workbench/<project as a Kubernetes name>); the tag is the semver")
+    parser.add_argument("--replicas", type=_at_least_one, default=deploy.DEFAULT_REPLICAS, metavar="N",
                         help=f"minimum pods of the autoscaler (default: {deploy.DEFAULT_REPLICAS}; maximum {deploy.MAX_REPLICAS} or this, if higher)")
-    parser.add_argument("--port", type=_port, default=deploy.DEFAULT_PORT, help=f"port the API listens on (default: {deploy.DEFAULT_PORT})")
+    parser.add_argument("--port", type=_port, default=deploy.DEFAULT_PORT, metavar="PORT", help=f"port the API listens on (default: {deploy.DEFAULT_PORT})")
     return {"deploy-files": _cmd_deploy_files}
 
 
