@@ -4,6 +4,7 @@
 - :mod:`~workbench.cli.review` — ``review``;
 - :mod:`~workbench.cli.serve` — ``serve``;
 - :mod:`~workbench.cli.api` — ``api``, ``predictions export``;
+- :mod:`~workbench.cli.deploy` — ``deploy-files``;
 - :mod:`~workbench.cli.governance` — ``audit``, ``approvals``, ``approve``, ``reject``, ``promote``, ``rollback``,
   ``retrain``, ``aliases``, ``whoami``.
 
@@ -22,10 +23,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from workbench.cli import api, governance, review, run, serve
+from workbench.cli import api, deploy, governance, review, run, serve
 from workbench.exceptions import WorkbenchError
 
-GROUPS = (run, review, serve, api, governance)
+GROUPS = (run, review, serve, api, deploy, governance)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
