@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= workbench.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run serve test test-fast chromium lab bench lint install clean
+.PHONY: run serve api test test-fast chromium prometheus lab bench lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,13 @@ run: install
 serve: install
 	$(BIN)/workbench serve --config $(CONFIG) $(SERVE_ARGS)
 
+# `make api`: the online scoring service for the current champion on 127.0.0.1:8000 (Ctrl-C to stop).
+API_ARGS ?=
+api: install
+	$(BIN)/workbench api --config $(CONFIG) $(API_ARGS)
+
 # `make test`: the whole suite (what CI runs), after the lint and the import contracts.
-test: lint chromium
+test: lint chromium prometheus
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # `make test-fast`: the edit loop: unit tests only (no kernels, no MLflow runs, no browser), under 3 minutes.
@@ -50,6 +55,14 @@ chromium:
 		     $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; } \
 		&& test -x /usr/bin/chromium; } \
 		|| { echo "error: /usr/bin/chromium is missing and could not be installed. Fix: apt-get install -y chromium" >&2; exit 1; }
+
+# A real Prometheus scrapes the scoring service in tests/serving/test_prometheus.py. Best effort: where
+# Debian's package cannot be installed, that one test is skipped with the reason.
+prometheus:
+	@test -x /usr/bin/prometheus || { command -v apt-get >/dev/null \
+		&& { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		     $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus; } ; } \
+		|| echo "warning: could not install Debian's prometheus; tests/serving/test_prometheus.py will be skipped" >&2
 
 # JupyterLab refuses to start as root without --allow-root (containers and CI run as root).
 lab: install
