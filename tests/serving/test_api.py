@@ -252,3 +252,15 @@ def _numbers(obj: object, path: str = "") -> dict[str, float]:
     elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
         out[path] = round(float(obj), 12)
     return out
+
+
+def test_worker_processes_share_metrics_and_breaker_state(trained_api_project: Path, api_factory: list[Api]) -> None:
+    api = start_api(trained_api_project, "--workers", "2", "--reset-breakers")
+    api_factory.append(api)
+    _, records = _records(trained_api_project, "2026-01", 10)
+    for _ in range(20):
+        assert api.post(records).status_code == 200
+    assert api.metric("workbench_predictions_total", version="1", role="champion") == 200  # summed over both workers
+    pids = {line.split('pid="')[1].split('"')[0] for line in api.get("/metrics").text.splitlines()
+            if line.startswith("workbench_served_version{")}
+    assert len(pids) == 2
