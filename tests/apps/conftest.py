@@ -22,13 +22,6 @@ BIN = Path(sys.executable).parent
 OUTPUT = REPO / "test-output"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Server:
     """A running server: its base URL, token, process and log file."""

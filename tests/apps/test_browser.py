@@ -8,7 +8,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.apps.conftest import OUTPUT, free_port, serve_args, serving
+from tests.apps.conftest import OUTPUT, serve_args, serving
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"

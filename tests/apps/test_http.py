@@ -12,7 +12,8 @@ import time
 import nbformat
 import pytest
 
-from tests.apps.conftest import REPO, free_port, serve_args, serving
+from tests.apps.conftest import REPO, serve_args, serving
+from tests.conftest import free_port
 from workbench.config import load_config
 from workbench.reports import catalog
 

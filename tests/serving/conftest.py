@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,13 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, workbench
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import BIN, REPO, free_port, workbench
 
 
 @dataclass

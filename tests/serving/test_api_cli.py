@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.conftest import workbench, write_config
+from tests.conftest import free_port, workbench, write_config
 
 
 def test_a_public_address_needs_a_token(tmp_path: Path) -> None:
@@ -27,9 +27,7 @@ def test_a_taken_port_is_named(tmp_path: Path) -> None:
 
 def test_no_registered_model_says_to_run_first(tmp_path: Path) -> None:
     write_config(tmp_path)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = workbench("api", "--port", str(port), cwd=tmp_path, timeout=120)
     assert proc.returncode == 1 and "no champion or baseline to serve" in proc.stderr and "workbench run" in proc.stderr
 

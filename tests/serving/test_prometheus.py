@@ -14,7 +14,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import Api, free_port, start_api
+from tests.conftest import free_port
+from tests.serving.conftest import Api, start_api
 
 pytestmark = pytest.mark.slow
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"

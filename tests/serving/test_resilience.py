@@ -160,18 +160,21 @@ def test_input_errors_never_count(tmp_path: Path) -> None:
 def test_two_processes_share_one_state_and_audit_each_transition_once(tmp_path: Path) -> None:
     config = _config(tmp_path)
     first = resilience.Breaker(config, "champion")
-    ctx = multiprocessing.get_context("fork")
-    workers = [ctx.Process(target=_fail_n, args=(config, 2)) for _ in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(30)
-    assert [w.exitcode for w in workers] == [0, 0]
+    _in_two_processes(_fail_n, config, 2)
     assert first.state == "open"  # 4 failures in two other processes opened it for this one too
     assert sum(e["action"] == "breaker" for e in audit.read(config.store)) == 1
     with pytest.raises(resilience.CircuitBreakerError):
         first.call(lambda: 1)
     assert sum(e["action"] == "breaker" for e in audit.read(config.store)) == 1  # noticing it is not a new transition
+
+
+def _in_two_processes(target, *args: object) -> None:
+    workers = [multiprocessing.get_context("fork").Process(target=target, args=args) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+    assert [w.exitcode for w in workers] == [0, 0]
 
 
 def _fail_n(config: Config, n: int) -> None:
@@ -185,12 +188,7 @@ def _fail_n(config: Config, n: int) -> None:
 
 def test_counter_increments_are_not_lost_across_processes(tmp_path: Path) -> None:
     path = tmp_path / "b.state"
-    ctx = multiprocessing.get_context("fork")
-    workers = [ctx.Process(target=_increment, args=(path, 500)) for _ in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(30)
+    _in_two_processes(_increment, path, 500)
     assert resilience.SharedStorage(path, "b").counter == 1000
 
 
