@@ -146,7 +146,7 @@ class Service:
         while not self._stop.is_set():
             try:
                 moves = self.source.refresh()
-                if moves and self.source.status()["checked"]:
+                if moves:
                     audit.record(self.config.store, "api_switch", self.config.project, pid=os.getpid(),
                                  moves={r: {"from": a, "to": b} for r, (a, b) in moves.items()})
             except Exception:  # noqa: BLE001 - store unavailable: keep serving what is loaded; retried next poll

@@ -117,7 +117,7 @@ class ModelSource:
                 for role in ROLES:
                     s = loaded.get(role)
                     self.metrics.serving(role, s.version if s else None, s.semver if s else None)
-            return moves
+            return moves if old.checked else {}  # the first load is not a move
 
     # -- serving --------------------------------------------------------------------------
     def version_of(self, role: str) -> tuple[str, str] | None:

@@ -62,6 +62,8 @@ class RequestSchema:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(400, [{"field": "body", "msg": f"not valid JSON ({exc}). Send a JSON object or a list of objects."}]) from exc
+        except RecursionError:
+            raise BadRequest(400, [{"field": "body", "msg": "JSON nested too deeply. Send flat records."}]) from None
         if isinstance(payload, dict) and set(payload) == {"records"}:
             payload = payload["records"]
         records = payload if isinstance(payload, list) else [payload]
