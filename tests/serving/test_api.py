@@ -264,3 +264,24 @@ def test_worker_processes_share_metrics_and_breaker_state(trained_api_project: P
     pids = {line.split('pid="')[1].split('"')[0] for line in api.get("/metrics").text.splitlines()
             if line.startswith("workbench_served_version{")}
     assert len(pids) == 2
+
+
+def test_a_request_checked_against_a_swapped_out_schema_is_refused_not_imputed(trained_api_project: Path) -> None:
+    from workbench.serving import app, requests
+
+    config = load_config(trained_api_project / "workbench.yaml")
+    service = app.Service(config)
+    service.source.refresh()
+    current = service.request_schema()
+    loaded = registry.load(config, "champion")
+    narrower = Schema.from_dict(loaded.schema | {"features": loaded.features[:-1]})
+    service._schemas["999"] = requests.build(narrower, "999")  # as if v999 served when this request was validated
+    _, records = _records(trained_api_project, "2026-01", 4)
+    old = service._schemas["999"].parse(json.dumps([{k: v for k, v in r.items() if k != loaded.features[-1]} for r in records[:2]]).encode(),
+                                        max_records=10)
+    old[0][app._VERSION_KEY] = "999"
+    fresh = current.parse(json.dumps(records[2:]).encode(), max_records=10)
+    fresh[0][app._VERSION_KEY] = current.version
+    answers = service.score([old, fresh])
+    assert answers[0][0] == 409 and "send it again" in answers[0][1]["detail"][0]["msg"]
+    assert answers[1][0] == 200 and len(answers[1][1]["predictions"]) == 2

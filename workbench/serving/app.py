@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config
 
 OPEN_ROUTES = ("/health", "/ready", "/metrics")
+_VERSION_KEY = "\x00schema_version"  # set on a request's first record after validation; no column can have this name
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
 
 
@@ -186,7 +187,9 @@ class Service:
         if schema is None:
             return 503, {"detail": f"model {self.config.project!r} has no champion or baseline yet. Fix: run `workbench run`."}
         try:
-            return 200, schema.parse(body, max_records=self.config.serving.max_records)
+            records = schema.parse(body, max_records=self.config.serving.max_records)
+            records[0][_VERSION_KEY] = schema.version  # which schema checked them (see score)
+            return 200, records
         except requests.BadRequest as exc:
             return exc.status, {"detail": exc.errors}
 
@@ -195,6 +198,16 @@ class Service:
         import pandas as pd
 
         schema = self.request_schema()
+        stale = [i for i, batch in enumerate(batches) if batch and batch[0].get(_VERSION_KEY, schema.version) != schema.version]
+        if stale:  # validated against a version whose features differ from the one serving now (a swap in between)
+            if any(set(self._schemas[batches[i][0][_VERSION_KEY]].features) != set(schema.features) for i in stale):
+                answers = self.score([b for i, b in enumerate(batches) if i not in stale]) if len(stale) < len(batches) else []
+                it = iter(answers)
+                return [(409, {"detail": [{"field": "body", "msg": "the champion changed to a version with other features while "
+                                           "this request waited. Fix: send it again."}]}, "none") if i in stale else next(it)
+                        for i in range(len(batches))]
+        for batch in batches:
+            batch[0].pop(_VERSION_KEY, None)
         records = [r for batch in batches for r in batch]
         frame = pd.DataFrame.from_records(records, columns=[*schema.features, *schema.optional])
         ids = [uuid.uuid4().hex for _ in records]
