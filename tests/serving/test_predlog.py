@@ -20,14 +20,14 @@ def _config(tmp_path: Path) -> Config:
 
 
 def _entry(i: int) -> dict:
-    return {"prediction_id": f"p{i}", "predicted_at": "2026-11-27T10:00:00", "score": i / 1000, "model_role": "champion",
-            "record": {"customer_id": i, "snapshot_date": "2026-07-01T00:00:00.000", "tenure_months": i % 70, "contract": "monthly"}}
+    return {"prediction_id": [f"p{i}"], "predicted_at": "2026-11-27T10:00:00", "score": [i / 1000], "model_role": ["champion"],
+            "record": [{"customer_id": i, "snapshot_date": "2026-07-01T00:00:00.000", "tenure_months": i % 70, "contract": "monthly"}]}
 
 
 def _logged(config: Config, n: int = 300) -> None:
     log = predlog.PredictionLog(config, flush_s=0.01)
     log.start()
-    threads = [threading.Thread(target=lambda k=k: [log.append([_entry(i)]) for i in range(k, n, 3)]) for k in range(3)]
+    threads = [threading.Thread(target=lambda k=k: [log.append(_entry(i)) for i in range(k, n, 3)]) for k in range(3)]
     for t in threads:
         t.start()
     for t in threads:

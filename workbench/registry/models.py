@@ -8,6 +8,8 @@ artifact's sha256 matches the one recorded when it was logged or registered.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,8 @@ def log_model(model: Any, *, name: str, input_example: Any) -> LoggedModel:
         pip_requirements=pip_requirements(),
         input_example=input_example,
     )
-    digest = sha256_file(_download(info.model_uri) / MODEL_FILE)
+    with _downloaded(info.model_uri) as folder:
+        digest = sha256_file(folder / MODEL_FILE)
     return LoggedModel(uri=info.model_uri, sha256=digest, estimator=type(model[-1]).__name__)
 
 
@@ -73,23 +76,25 @@ def load_model(uri: str, expected_sha256: str, *, label: str | None = None, trac
     """
     import skops.io
 
-    path = _download(uri, tracking_uri) / MODEL_FILE
-    label = label or uri
-    if not path.exists():
-        raise ModelIntegrityError(f"model {label}: artifact {MODEL_FILE} is missing from {uri}.")
-    actual = sha256_file(path)
-    if actual != expected_sha256:
-        raise ModelIntegrityError(
-            f"model {label}: artifact {path.name} has sha256 {actual[:12]}…, but {expected_sha256[:12]}… "
-            "was recorded at registration; the file was changed after it was registered. Refusing to load. "
-            "Fix: restore the artifact or register a new version."
-        )
-    return skops.io.load(path, trusted=list(TRUSTED_TYPES))
+    with _downloaded(uri, tracking_uri) as folder:
+        path = folder / MODEL_FILE
+        label = label or uri
+        if not path.exists():
+            raise ModelIntegrityError(f"model {label}: artifact {MODEL_FILE} is missing from {uri}.")
+        actual = sha256_file(path)
+        if actual != expected_sha256:
+            raise ModelIntegrityError(
+                f"model {label}: artifact {path.name} has sha256 {actual[:12]}…, but {expected_sha256[:12]}… "
+                "was recorded at registration; the file was changed after it was registered. Refusing to load. "
+                "Fix: restore the artifact or register a new version."
+            )
+        return skops.io.load(path, trusted=list(TRUSTED_TYPES))
 
 
-def _download(uri: str, tracking_uri: str | None = None) -> Path:
-    """Copy a model's artifacts to a fresh temp folder and return it."""
+@contextmanager
+def _downloaded(uri: str, tracking_uri: str | None = None) -> Iterator[Path]:
+    """A model's artifacts copied to a fresh temp folder, removed afterwards (a long-running service loads many)."""
     import mlflow.artifacts
 
-    dst = tempfile.mkdtemp(prefix="workbench-model-")
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst, tracking_uri=tracking_uri))
+    with tempfile.TemporaryDirectory(prefix="workbench-model-") as dst:
+        yield Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst, tracking_uri=tracking_uri))

@@ -126,6 +126,12 @@ class Service:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         """First load (in the background: /health answers at once), the alias poller, the log writer, SIGHUP."""
+        from threadpoolctl import threadpool_limits
+
+        # One OpenMP thread per process: a tree ensemble's predict otherwise starts ~200 tiny two-thread tasks per call,
+        # each stalling on a busy core (measured: 7x the CPU per single-record request; benchmarks/serving.py).
+        # Use --workers to use more cores.
+        threadpool_limits(limits=1, user_api="openmp")
         threading.Thread(target=self._poll, name="alias-poller", daemon=True).start()
         self.batcher.start()
         if self.log:
@@ -210,7 +216,8 @@ class Service:
             batch[0].pop(_VERSION_KEY, None)
         records = [r for batch in batches for r in batch]
         frame = pd.DataFrame.from_records(records, columns=[*schema.features, *schema.optional])
-        ids = [uuid.uuid4().hex for _ in records]
+        base = uuid.uuid4().hex[:24]  # one random id per pass, the row's number after it: unique, and cheap per row
+        ids = [f"{base}{i:08x}" for i in range(len(records))]
         id_col = self.config.data.id if self.config.data.id in schema.optional else None
         keys = frame[id_col].where(frame[id_col].notna(), pd.Series(ids)) if id_col else pd.Series(ids)
         try:
@@ -250,12 +257,10 @@ class Service:
         return {"predictions": rows}
 
     def _log(self, records: list[dict[str, Any]], routed: routing.Routed, ids: list[str]) -> None:
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        reason = routed.fallback["reason"]
-        self.log.append([{"prediction_id": ids[i], "predicted_at": now, "record": record, "score": routed.scores[i].item(),
-                          "champion_score": routed.champion_scores[i].item(), "model_version": routed.version[i],
-                          "model_semver": routed.semver[i], "model_role": routed.role[i], "canary_arm": routed.arm[i],
-                          "fallback": reason} for i, record in enumerate(records)])
+        self.log.append({"predicted_at": datetime.now(UTC).isoformat(timespec="milliseconds"), "prediction_id": ids, "record": records,
+                         "score": routed.scores.tolist(), "champion_score": routed.champion_scores.tolist(),
+                         "model_version": routed.version.tolist(), "model_semver": routed.semver.tolist(), "model_role": routed.role.tolist(),
+                         "canary_arm": routed.arm.tolist(), "fallback": routed.fallback["reason"]})
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         """Whether a model can serve now, and the status behind it."""

@@ -1,10 +1,10 @@
 """The prediction log: every online prediction, exported later as a batch ``workbench monitor`` reads.
 
-The service appends one JSON line per prediction to ``<store>/predictions/<project>/<UTC day>.jsonl``:
-the prediction id, when, the record as it was sent (features, id, timestamp, sensitive columns), the
-score and who served it. Lines are buffered and appended by a background thread under an
+The service appends one JSON line per scoring pass to ``<store>/predictions/<project>/<UTC day>.jsonl``:
+when, and per prediction (as parallel lists) the prediction id, the record as it was sent (features,
+id, timestamp, sensitive columns), the score and who served it. Lines are buffered and appended by a background thread under an
 exclusive ``flock`` (several worker processes share the files); a line torn by a crash is skipped
-on export and counted. The log is append-only and never retried (an append is not idempotent).
+on export and counted (with the predictions it held). The log is append-only and never retried (an append is not idempotent).
 
 :func:`export` turns a range of days into a Parquet batch with the record columns and
 ``prediction_id``, and joins labels that arrived later — by ``prediction_id``, or by the config's
@@ -55,12 +55,13 @@ class PredictionLog:
         self.written = 0
         self.failed = 0
 
-    def append(self, entries: list[dict[str, Any]]) -> None:
-        """Queue entries (JSON-safe dicts) for the next flush."""
-        lines = [json.dumps(e, separators=(",", ":"), default=str) + "\n" for e in entries]
+    def append(self, entry: dict[str, Any]) -> None:
+        """Queue one scoring pass for the next flush: ``predicted_at``, ``fallback`` and, per prediction, lists of equal
+        length (``prediction_id``, ``record``, ``score``, ``model_version``…). One line per pass: one ``json.dumps`` call."""
+        line = json.dumps(entry, separators=(",", ":"), default=str) + "\n"
         with self._lock:
-            self._lines.extend(lines)
-        if len(self._lines) >= 5000:
+            self._lines.append(line)
+        if len(self._lines) >= 1000:
             self._wake.set()
 
     def start(self) -> None:
@@ -129,7 +130,7 @@ def export(config: Config, out: Path | None = None, *, since: date | None = None
         for line in path.read_text(errors="replace").splitlines():
             try:
                 entry = json.loads(line)
-                rows.append({**entry["record"], PREDICTION_ID: entry[PREDICTION_ID]})
+                rows += [{**record, PREDICTION_ID: pid} for record, pid in zip(entry["record"], entry[PREDICTION_ID], strict=True)]
             except (ValueError, KeyError, TypeError):
                 torn += 1
     if not rows:

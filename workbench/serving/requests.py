@@ -58,6 +58,21 @@ class RequestSchema:
 
     def parse(self, body: bytes, *, max_records: int) -> list[dict[str, Any]]:
         """Validated records from a request body; raises :class:`BadRequest`."""
+        if body[:1] == b"[":  # the common case: pydantic-core parses and validates in one pass
+            try:
+                records = self.adapter.validate_json(body)
+            except ValidationError as exc:
+                if not any(e["type"] == "json_invalid" for e in exc.errors()):
+                    if not exc.errors()[0]["loc"] and exc.errors()[0]["type"] == "too_short":
+                        raise BadRequest(422, [{"field": "records", "msg": "no records: send at least one"}]) from None
+                    raise BadRequest(422, _errors(exc.errors(include_url=False))) from None
+            else:
+                if not records:
+                    raise BadRequest(422, [{"field": "records", "msg": "no records: send at least one"}])
+                if len(records) > max_records:
+                    raise BadRequest(413, [{"field": "records", "msg": f"{len(records)} records; at most {max_records} per request "
+                                            "(serving.max_records). Split the request."}])
+                return records
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
