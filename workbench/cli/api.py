@@ -70,6 +70,7 @@ def _cmd_api(args: argparse.Namespace) -> int:
     if args.reset_breakers:
         for role in ("champion", "challenger"):
             resilience.SharedStorage(resilience.breaker_dir(config) / f"{role}.state", role).reset()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # scoring threads use one OpenMP thread (see serving/app.py); workers add cores
     os.environ[CONFIG_ENV] = str(config.source)
     os.environ[TOKEN_ENV] = token
     os.environ[LOOPBACK_ENV] = "1" if is_loopback(args.ip) else "0"

@@ -86,6 +86,12 @@ class MicroBatcher:
         return future
 
     def _run(self) -> None:
+        from threadpoolctl import threadpool_limits
+
+        # One OpenMP thread for scoring: a tree ensemble's predict otherwise starts ~200 tiny two-thread tasks per
+        # call, each stalling on a busy core (several times the CPU per request; benchmarks/serving.py). OpenMP's
+        # thread count is per calling thread, so it is set here, in the thread that scores. --workers uses more cores.
+        threadpool_limits(limits=1, user_api="openmp")
         while True:
             item = self._queue.get()
             if item is None:
@@ -126,12 +132,6 @@ class Service:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         """First load (in the background: /health answers at once), the alias poller, the log writer, SIGHUP."""
-        from threadpoolctl import threadpool_limits
-
-        # One OpenMP thread per process: a tree ensemble's predict otherwise starts ~200 tiny two-thread tasks per call,
-        # each stalling on a busy core (measured: 7x the CPU per single-record request; benchmarks/serving.py).
-        # Use --workers to use more cores.
-        threadpool_limits(limits=1, user_api="openmp")
         threading.Thread(target=self._poll, name="alias-poller", daemon=True).start()
         self.batcher.start()
         if self.log:
