@@ -68,3 +68,10 @@ def test_compare_without_labels_or_with_too_few() -> None:
 def test_route_returns_a_boolean_mask_per_row(share: float) -> None:
     mask = canary.route(IDS.iloc[:100], share, salt="x")
     assert mask.dtype == bool and mask.shape == (100,)
+
+
+def test_an_int_id_made_float_by_a_missing_value_keeps_its_arm_and_any_text_hashes() -> None:
+    ints = pd.Series(range(1000))
+    floats = pd.Series([*map(float, range(1000)), float("nan")])  # what pandas makes of an int column with a gap
+    assert (canary.route(ints, 0.3, salt="m") == canary.route(floats, 0.3, salt="m")[:1000]).all()
+    assert canary.route(pd.Series(["\ud800", "ok"]), 0.5, salt="m").shape == (2,)  # a lone surrogate is a valid JSON string

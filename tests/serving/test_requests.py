@@ -17,7 +17,7 @@ RECORD = {"age": 40, "monthly charges": 12.5, "plan": "basic", "class": None}
 
 
 def _parse(body: object | bytes, limit: int = 100) -> list[dict]:
-    return requests.build(SCHEMA, "7").parse(body if isinstance(body, bytes) else json.dumps(body).encode(), max_records=limit)
+    return requests.build(SCHEMA, "7", max_records=limit).parse(body if isinstance(body, bytes) else json.dumps(body).encode(), max_records=limit)
 
 
 def test_columns_need_not_be_identifiers_and_optional_columns_are_optional() -> None:
@@ -36,6 +36,10 @@ def test_columns_need_not_be_identifiers_and_optional_columns_are_optional() -> 
     ({"plan": {"a": 1}}, "plan", 422),
     ({"unknown": 1}, "unknown", 422),
     ({"ts": 5}, "ts", 422),
+    ({"age": 1e300}, "age", 422),            # finite, but beyond float32: a tree model would fail on it (and trip the breaker)
+    ({"age": 10**400}, "age", 422),          # an int no float holds
+    ({"customer id": 2**70}, "customer id", 422),
+    ({"plan": -(2**64)}, "plan", 422),
 ])
 def test_wrong_values_name_their_field(change: dict, field: str, status: int) -> None:
     with pytest.raises(requests.BadRequest) as err:
@@ -73,3 +77,9 @@ def test_any_json_is_either_accepted_or_refused_with_a_4xx(payload: object) -> N
     except requests.BadRequest as err:
         assert err.status in (400, 413, 422)
         assert all(e["field"] for e in err.errors)
+
+
+def test_a_huge_list_fails_fast_with_413() -> None:
+    with pytest.raises(requests.BadRequest) as err:
+        _parse(b"[" + b",".join([b"{}"] * 300_000) + b"]", limit=1000)
+    assert err.value.status == 413 and len(err.value.errors) == 1

@@ -74,6 +74,7 @@ def _cmd_api(args: argparse.Namespace) -> int:
     os.environ[CONFIG_ENV] = str(config.source)
     os.environ[TOKEN_ENV] = token
     os.environ[LOOPBACK_ENV] = "1" if is_loopback(args.ip) else "0"
+    os.environ["WORKBENCH_API_BIND"] = args.ip
     if args.workers > 1:  # prometheus-client's multiprocess mode: one folder of value files, cleared at start
         folder = config.store / "serving" / f"prometheus-{port}"
         shutil.rmtree(folder, ignore_errors=True)

@@ -39,5 +39,13 @@ def route(keys: pd.Series, share: float, *, salt: str) -> np.ndarray:
     if share <= 0:
         return np.zeros(len(keys), dtype=bool)
     # hashlib over each key (not pandas' hash_pandas_object): stable across pandas versions and platforms
-    points = [int.from_bytes(hashlib.sha256(f"{salt}:{key}".encode()).digest()[:8], "big") / 2**64 for key in keys.astype(str)]
+    points = [int.from_bytes(hashlib.sha256(f"{salt}:{_text(key)}".encode("utf-8", "surrogatepass")).digest()[:8], "big") / 2**64
+              for key in keys.tolist()]
     return np.asarray(points) < share
+
+
+def _text(key: object) -> str:
+    """A key as text; an integral float (an int id column that holds a missing value) hashes like the int."""
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key)

@@ -103,13 +103,12 @@ def score(phase: PhaseContext, batch: str = "") -> Scored:
     path = pick_batch(cfg, batch)
     table = sources.read(cfg, path, purpose="score")
     check, issues = check_batch(cfg, table)
-    routed, source = _route(cfg, table)
+    routed, counts = _route(cfg, table)
     model, fallback, canary = routed.model, routed.fallback, routed.canary
     predictions = _predictions_frame(table.frame, routed, cfg)
     predictions["data_issues"] = issues.to_numpy()
     phase.save_table(catalog.PREDICTIONS_FILE, predictions)
-    metrics.write_batch(cfg, {**routed.counts(), **source.counts, "breakers": {n: b.state for n, b in source.breakers.items()},
-                              "served": {model["role"]: (model["version"], model["semver"])}})
+    metrics.write_batch(cfg, {**routed.counts(), **counts, "served": {model["role"]: (model["version"], model["semver"])}})
     info = {"name": path.name, "path": str(path), "sha256": table.sha256, "rows": table.rows}
     if canary["used"]:
         _record_canary(phase, canary, predictions, info)
@@ -174,15 +173,19 @@ def _canary_text(info: dict[str, Any]) -> str:
     return f"{info['rows']} rows to challenger v{info['version']} ({info['semver']}); {verdict}"
 
 
-def _route(config: Config, table: Table) -> tuple[routing.Routed, ModelSource]:
+def _route(config: Config, table: Table) -> tuple[routing.Routed, dict[str, Any]]:
     """The batch through the routing rule shared with ``workbench api`` (same breakers, retries and canary split)."""
     source = ModelSource(config)
     id_col = config.data.id if config.data.id and config.data.id in table.frame else None
     try:
+        source.refresh()
         routed = routing.route(table.frame, source, config, keys=table.frame[id_col] if id_col else None, routed_by=id_col)
+        counts = {**source.counts, "breakers": {n: b.state for n, b in source.breakers.items()}}
     except ServingError as exc:
         raise PhaseError(f"{table.path}: {exc}") from exc
-    return routed, source
+    finally:
+        source.close()
+    return routed, counts
 
 
 def _predictions_frame(batch: pd.DataFrame, routed: routing.Routed, config: Config) -> pd.DataFrame:

@@ -50,7 +50,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 OPEN_ROUTES = ("/health", "/ready", "/metrics")
 _VERSION_KEY = "\x00schema_version"  # set on a request's first record after validation; no column can have this name
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+BIND_ENV = "WORKBENCH_API_BIND"
 
 
 class MicroBatcher:
@@ -112,7 +113,8 @@ class MicroBatcher:
             except Exception as exc:  # noqa: BLE001 - a bug must answer 500 to these requests, not kill the thread
                 answers = [(500, {"detail": f"{type(exc).__name__}: {exc}"}, "none")] * len(items)
             for (_, future), answer in zip(items, answers, strict=True):
-                future.set_result(answer)
+                if future.set_running_or_notify_cancel():  # a cancelled request (client gone, shutdown) is skipped
+                    future.set_result(answer)
 
 
 class Service:
@@ -126,6 +128,8 @@ class Service:
         self.log = PredictionLog(config) if config.serving.log_predictions else None
         self._schemas: dict[str, requests.RequestSchema] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._reload_asked = threading.Event()
         self.started = time.time()
         self.batcher = MicroBatcher(self.score, max_records=config.serving.max_records)
 
@@ -136,13 +140,14 @@ class Service:
         self.batcher.start()
         if self.log:
             self.log.start()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self._reload, daemon=True).start())
+        if threading.current_thread() is threading.main_thread():  # a signal handler only sets flags: the poller reloads
+            signal.signal(signal.SIGHUP, lambda *_: (self._reload_asked.set(), self._wake.set()))
         audit.record(self.config.store, "api_start", self.config.project, pid=os.getpid())
 
     def stop(self) -> None:
         """Stop polling and flush the prediction log."""
         self._stop.set()
+        self._wake.set()
         self.batcher.stop()
         if self.log:
             self.log.close()
@@ -151,20 +156,17 @@ class Service:
 
     def _poll(self) -> None:
         while not self._stop.is_set():
+            force = self._reload_asked.is_set()
+            self._reload_asked.clear()
             try:
-                moves = self.source.refresh()
+                moves = self.source.refresh(force=force)
                 if moves:
                     audit.record(self.config.store, "api_switch", self.config.project, pid=os.getpid(),
                                  moves={r: {"from": a, "to": b} for r, (a, b) in moves.items()})
             except Exception:  # noqa: BLE001 - store unavailable: keep serving what is loaded; retried next poll
                 self.metrics.loads.labels("aliases", "failed").inc()
-            self._stop.wait(self.config.serving.alias_poll_s)
-
-    def _reload(self) -> None:
-        try:
-            self.source.refresh(force=True)
-        except Exception:  # noqa: BLE001 - the poller tries again
-            self.metrics.loads.labels("aliases", "failed").inc()
+            self._wake.wait(self.config.serving.alias_poll_s)
+            self._wake.clear()
 
     def _breaker_changed(self, name: str, old: str, new: str, reason: str) -> None:
         self.metrics.breaker_state(name, new)
@@ -184,13 +186,15 @@ class Service:
             return None
         version, schema = found
         if version not in self._schemas:
-            self._schemas[version] = requests.build(schema, version)
+            self._schemas[version] = requests.build(schema, version, max_records=self.config.serving.max_records)
         return self._schemas[version]
 
     def parse(self, body: bytes) -> tuple[int, Any]:
         """``(200, records)`` for a valid ``/predict`` body, else ``(status, error payload)``."""
         schema = self.request_schema()
         if schema is None:
+            if not self.source.status()["checked"]:
+                return 503, {"detail": "the models are still loading: try again in a moment (GET /ready says when)"}
             return 503, {"detail": f"model {self.config.project!r} has no champion or baseline yet. Fix: run `workbench run`."}
         try:
             records = schema.parse(body, max_records=self.config.serving.max_records)
@@ -206,7 +210,7 @@ class Service:
         schema = self.request_schema()
         stale = [i for i, batch in enumerate(batches) if batch and batch[0].get(_VERSION_KEY, schema.version) != schema.version]
         if stale:  # validated against a version whose features differ from the one serving now (a swap in between)
-            if any(set(self._schemas[batches[i][0][_VERSION_KEY]].features) != set(schema.features) for i in stale):
+            if any(_inputs(self._schemas[batches[i][0][_VERSION_KEY]]) != _inputs(schema) for i in stale):
                 answers = self.score([b for i, b in enumerate(batches) if i not in stale]) if len(stale) < len(batches) else []
                 it = iter(answers)
                 return [(409, {"detail": [{"field": "body", "msg": "the champion changed to a version with other features while "
@@ -219,7 +223,9 @@ class Service:
         base = uuid.uuid4().hex[:24]  # one random id per pass, the row's number after it: unique, and cheap per row
         ids = [f"{base}{i:08x}" for i in range(len(records))]
         id_col = self.config.data.id if self.config.data.id in schema.optional else None
-        keys = frame[id_col].where(frame[id_col].notna(), pd.Series(ids)) if id_col else pd.Series(ids)
+        # keys from the records as sent: a column of ids turned float by a null elsewhere in the pass would hash differently
+        keys = pd.Series([str(r[id_col]) if r.get(id_col) is not None else ids[i] for i, r in enumerate(records)]) if id_col \
+            else pd.Series(ids)
         try:
             routed = routing.route(frame, self.source, self.config, keys=keys, routed_by=id_col or "prediction_id")
         except ServingError as exc:
@@ -268,6 +274,11 @@ class Service:
         return bool({"champion", "baseline"} & set(status["served"])), status
 
 
+def _inputs(schema: requests.RequestSchema) -> tuple[frozenset[str], frozenset[str]]:
+    """What a request is validated against: the feature names and which of them are numeric."""
+    return frozenset(schema.features), frozenset(schema.numeric)
+
+
 def create_app(config: Config, *, token: str = "", loopback: bool = True) -> FastAPI:
     """The FastAPI application for ``config`` (see the module docstring)."""
     service = Service(config, token=token)
@@ -282,7 +293,8 @@ def create_app(config: Config, *, token: str = "", loopback: bool = True) -> Fas
                   description="Scores records with the current champion (canary: the challenger; fallback: the baseline).")
     app.state.service = service
     if loopback:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)
+        bind = os.environ.get(BIND_ENV, "")
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=[*LOOPBACK_HOSTS, *([f"[{bind}]" if ":" in bind else bind] if bind else [])])
 
     def denied(request: Request) -> Response | None:
         if service.authorized(request):

@@ -71,6 +71,7 @@ class Metrics:
         """Say which version serves ``role`` now (None: none)."""
         old = self._served.pop(role, None)
         if old is not None:
+            self.served.labels(role, *old).set(0)  # remove() is a no-op in multiprocess mode: 0 first
             self.served.remove(role, *old)
         if version is not None:
             self._served[role] = (str(version), semver or "")
@@ -129,9 +130,12 @@ def write_batch(config: Config, counts: dict[str, Any]) -> Path:
             m.retries.labels(label).inc(n)
         for label, n in totals.get("loads", {}).items():
             m.loads.labels(*label.split("\t")).inc(n)
+        loads = totals.setdefault("load_seconds", {})
         for role, seconds in counts.get("load_seconds", {}).items():
-            for s in seconds:
-                m.load_time.labels(role).observe(s)
+            loads[role] = (loads.get(role, []) + list(seconds))[-10_000:]  # a histogram has no merge: keep the observations
+        for role, seconds in loads.items():
+            for value in seconds:
+                m.load_time.labels(role).observe(value)
         for role, (version, semver) in counts.get("served", {}).items():
             m.serving(role, version, semver)
         for name, state in counts.get("breakers", {}).items():

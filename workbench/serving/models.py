@@ -67,6 +67,7 @@ class ModelSource:
         self._snapshot = _Snapshot({}, {}, {}, 0.0)
         self._locks = {role: threading.Lock() for role in ROLES}
         self._refresh_lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         self._schemas: dict[str, Schema] = {}
 
     def schema_of(self, role: str) -> tuple[str, Schema] | None:
@@ -112,7 +113,11 @@ class ModelSource:
                         self.breakers[role].close(f"alias moved to v{aliases[role][0]}")
                 except Exception as exc:  # noqa: BLE001 - not served; the routing rule falls back and says why
                     errors[role] = f"{type(exc).__name__}: {exc}"
-            self._snapshot = _Snapshot(aliases, loaded, errors, time.time())
+                    kept = old.loaded.get(role)
+                    if force and kept is not None and kept.version == aliases[role][0]:
+                        loaded[role] = kept  # a failed reload (SIGHUP during a store blip) keeps serving what was loaded
+            with self._publish_lock:
+                self._snapshot = _Snapshot(aliases, loaded, errors, time.time())
             if self.metrics:
                 for role in ROLES:
                     s = loaded.get(role)
@@ -121,9 +126,7 @@ class ModelSource:
 
     # -- serving --------------------------------------------------------------------------
     def version_of(self, role: str) -> tuple[str, str] | None:
-        """The (version, semver) holding ``role`` at the last refresh."""
-        if not self._snapshot.checked:
-            self.refresh()
+        """The (version, semver) holding ``role`` at the last :meth:`refresh` (None before the first)."""
         return self._snapshot.aliases.get(role)
 
     def get(self, role: str) -> Served:
@@ -132,10 +135,12 @@ class ModelSource:
         Raises the load's error, ``CircuitBreakerError`` while the breaker is open, or
         :class:`LoadInProgress` while another thread loads it.
         """
-        current = self.version_of(role)
+        snap = self._snapshot  # one read: the alias and what is loaded come from the same snapshot
+        current = snap.aliases.get(role)
         if current is None:
-            raise RegistryError(f"model {self.config.project!r} has no version with alias {role!r}.")
-        served = self._snapshot.loaded.get(role)
+            raise RegistryError(f"model {self.config.project!r} has no version with alias {role!r}"
+                                + ("." if snap.checked else " loaded yet (the registry has not been read)."))
+        served = snap.loaded.get(role)
         if served is not None and served.version == current[0]:
             return served
         if role in GUARDED:
@@ -144,12 +149,13 @@ class ModelSource:
             served = self.breakers[role].call(self._load, role, current[0])
         else:
             served = self._load(role, current[0])
-        snap = self._snapshot
-        if snap.aliases.get(role) == current:  # still the right version: publish it for the next requests
-            self._snapshot = _Snapshot(snap.aliases, {**snap.loaded, role: served}, {k: v for k, v in snap.errors.items() if k != role},
-                                       snap.checked)
-            if self.metrics:
-                self.metrics.serving(role, served.version, served.semver)
+        with self._publish_lock:
+            snap = self._snapshot
+            if snap.aliases.get(role) == current:  # still the right version: publish it for the next requests
+                self._snapshot = _Snapshot(snap.aliases, {**snap.loaded, role: served}, {k: v for k, v in snap.errors.items() if k != role},
+                                           snap.checked)
+                if self.metrics:
+                    self.metrics.serving(role, served.version, served.semver)
         return served
 
     def predict(self, served: Served, frame: Any) -> Any:
@@ -165,6 +171,11 @@ class ModelSource:
                 "aliases": {r: (None if a is None else {"version": a[0], "semver": a[1]}) for r, a in snap.aliases.items()},
                 "errors": dict(snap.errors), "breakers": {r: b.state for r, b in self.breakers.items()},
                 "checked": snap.checked}
+
+    def close(self) -> None:
+        """Release the breakers' shared files."""
+        for breaker in self.breakers.values():
+            breaker.storage.close()
 
     # -- internals ------------------------------------------------------------------------
     def _load(self, role: str, version: str) -> Served:

@@ -19,15 +19,25 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter, ValidationError
 from typing_extensions import NotRequired, TypedDict  # noqa: UP035 - pydantic needs typing_extensions' TypedDict before 3.12
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.data.dataset import Schema
 
-_NUMBER = Annotated[StrictInt | StrictFloat | None, Field(allow_inf_nan=False)]
-_CATEGORY = StrictStr | StrictInt | StrictBool | None
-_KEY = StrictStr | StrictInt | None
+FLOAT32_MAX = 3.4028234663852886e38  # tree models score in float32: a larger number would fail the model, not the request
+
+
+def _finite32(value: float | int | None) -> float | int | None:
+    if value is not None and not -FLOAT32_MAX <= value <= FLOAT32_MAX:  # also False for NaN; never overflows for big ints
+        raise ValueError("NaN, infinity or a number beyond ±3.4e38 is not a value: send null for a missing value")
+    return value
+
+
+_INT64 = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]  # pandas holds ids and codes as int64
+_NUMBER = Annotated[StrictInt | StrictFloat | None, AfterValidator(_finite32)]
+_CATEGORY = StrictStr | _INT64 | StrictBool | None
+_KEY = StrictStr | _INT64 | None
 
 
 class BadRequest(ValueError):
@@ -48,6 +58,7 @@ class RequestSchema:
     optional: tuple[str, ...]
     adapter: Any
     record: Any
+    numeric: tuple[str, ...] = ()
 
     def json_schema(self) -> dict[str, Any]:
         """The body's JSON schema (OpenAPI 3.1): one record, a list, or ``{"records": [...]}``."""
@@ -57,51 +68,60 @@ class RequestSchema:
                                          "additionalProperties": False}]}
 
     def parse(self, body: bytes, *, max_records: int) -> list[dict[str, Any]]:
-        """Validated records from a request body; raises :class:`BadRequest`."""
-        if body[:1] == b"[":  # the common case: pydantic-core parses and validates in one pass
-            try:
-                records = self.adapter.validate_json(body)
-            except ValidationError as exc:
-                if not any(e["type"] == "json_invalid" for e in exc.errors()):
-                    if not exc.errors()[0]["loc"] and exc.errors()[0]["type"] == "too_short":
-                        raise BadRequest(422, [{"field": "records", "msg": "no records: send at least one"}]) from None
-                    raise BadRequest(422, _errors(exc.errors(include_url=False))) from None
-            else:
-                if not records:
-                    raise BadRequest(422, [{"field": "records", "msg": "no records: send at least one"}])
-                if len(records) > max_records:
-                    raise BadRequest(413, [{"field": "records", "msg": f"{len(records)} records; at most {max_records} per request "
-                                            "(serving.max_records). Split the request."}])
-                return records
+        """Validated records from a request body; raises :class:`BadRequest` (never anything else)."""
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(400, [{"field": "body", "msg": f"not valid JSON ({exc}). Send a JSON object or a list of objects."}]) from exc
-        except RecursionError:
-            raise BadRequest(400, [{"field": "body", "msg": "JSON nested too deeply. Send flat records."}]) from None
-        if isinstance(payload, dict) and set(payload) == {"records"}:
-            payload = payload["records"]
-        records = payload if isinstance(payload, list) else [payload]
+            if body[:1] == b"[":  # the common case: pydantic-core parses and validates in one pass
+                try:
+                    return self._check(self.adapter.validate_json(body), max_records)
+                except ValidationError as exc:
+                    errors = exc.errors(include_url=False)
+                    if not any(e["type"] == "json_invalid" for e in errors):
+                        raise BadRequest(*_refusal(errors, max_records)) from None
+            try:
+                payload = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise BadRequest(400, [{"field": "body", "msg": f"not valid JSON ({exc}). Send a JSON object or a list of objects."}]) from exc
+            except RecursionError:
+                raise BadRequest(400, [{"field": "body", "msg": "JSON nested too deeply. Send flat records."}]) from None
+            if isinstance(payload, dict) and set(payload) == {"records"}:
+                payload = payload["records"]
+            try:
+                return self._check(self.adapter.validate_python(payload if isinstance(payload, list) else [payload]), max_records)
+            except ValidationError as exc:
+                raise BadRequest(*_refusal(exc.errors(include_url=False), max_records)) from None
+        except (ValueError, OverflowError, TypeError, RecursionError) as exc:  # a value pydantic itself chokes on
+            if isinstance(exc, BadRequest):
+                raise
+            raise BadRequest(422, [{"field": "body", "msg": f"a value cannot be read: {type(exc).__name__}: {str(exc)[:200]}"}]) from None
+
+    @staticmethod
+    def _check(records: list[dict[str, Any]], max_records: int) -> list[dict[str, Any]]:
         if not records:
             raise BadRequest(422, [{"field": "records", "msg": "no records: send at least one"}])
-        if len(records) > max_records:
-            raise BadRequest(413, [{"field": "records", "msg": f"{len(records)} records; at most {max_records} per request "
-                                    "(serving.max_records). Split the request."}])
-        try:
-            return self.adapter.validate_python(records)
-        except ValidationError as exc:
-            raise BadRequest(422, _errors(exc.errors(include_url=False))) from None
+        return records
 
 
-def build(schema: Schema, version: str) -> RequestSchema:
-    """The request schema of a version whose training schema is ``schema``."""
+def _refusal(errors: list[dict[str, Any]], max_records: int) -> tuple[int, list[dict[str, Any]]]:
+    """Status and named errors for a failed validation: too many records is 413, an empty list 422."""
+    top = [e for e in errors if not e.get("loc")]
+    if top and top[0]["type"] == "too_long":
+        return 413, [{"field": "records", "msg": f"more than {max_records} records; at most {max_records} per request "
+                      "(serving.max_records). Split the request."}]
+    if top and top[0]["type"] == "too_short":
+        return 422, [{"field": "records", "msg": "no records: send at least one"}]
+    return 422, _errors(errors)
+
+
+def build(schema: Schema, version: str, *, max_records: int = 1000) -> RequestSchema:
+    """The request schema of a version whose training schema is ``schema`` (at most ``max_records`` per request)."""
     fields: dict[str, Any] = {c: _NUMBER if c in schema.numeric else _CATEGORY for c in schema.features}
     optional = [c for c in (schema.id, schema.timestamp, *schema.sensitive) if c and c not in fields]
     for column in optional:
         fields[column] = NotRequired[_KEY if column == schema.id else StrictStr if column == schema.timestamp else _CATEGORY]
     record = TypedDict(f"RecordV{version}", fields)  # type: ignore[misc]  # functional form: keys need not be identifiers
     record.__pydantic_config__ = ConfigDict(extra="forbid", title=f"Record for model version {version}")  # type: ignore[attr-defined]
-    return RequestSchema(str(version), tuple(schema.features), tuple(optional), TypeAdapter(list[record]), record)
+    adapter = TypeAdapter(Annotated[list[record], Field(min_length=1, max_length=max_records)])  # a long list fails fast
+    return RequestSchema(str(version), tuple(schema.features), tuple(optional), adapter, record, tuple(schema.numeric))
 
 
 def _errors(raw: list[dict[str, Any]], limit: int = 50) -> list[dict[str, Any]]:
@@ -137,6 +157,8 @@ def _error(error: dict[str, Any]) -> dict[str, Any]:
     elif error.get("type") == "missing":
         msg = "missing column: the model needs it (send null for a missing value)"
     elif error.get("type") == "finite_number" or (isinstance(error.get("input"), float) and not math.isfinite(error["input"])):
-        msg = "NaN or infinity is not a value: send null for a missing value"
+        msg = "NaN, infinity or a number beyond ±3.4e38 is not a value: send null for a missing value"
+    elif error.get("type") == "value_error":
+        msg = str(error.get("ctx", {}).get("error", msg))
     return {"record": record, "field": column or ("body" if record is None else f"records[{record}]"), "msg": msg, "type": error.get("type"),
             "field_kind": error.get("type")}

@@ -74,23 +74,19 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-_RETRYING: dict[tuple[Any, ...], Any] = {}
-
-
 def retry(policy: ResilienceConfig, operation: str, fn: Callable[..., T], *args: Any, on_retry: Callable[[str], None] | None = None,
           **kwargs: Any) -> T:
-    """Call ``fn`` with tenacity's retries on transient errors (see the module docstring); the last error is re-raised."""
-    key = (policy.attempts, policy.max_wait_s, policy.total_s, operation, on_retry)
-    retrying = _RETRYING.get(key)
-    if retrying is None:
-        import tenacity
+    """Call ``fn`` with tenacity's retries on transient errors (see the module docstring); the last error is re-raised.
 
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(policy.total_s),
-            wait=tenacity.wait_random_exponential(multiplier=0.05, max=policy.max_wait_s),
-            retry=tenacity.retry_if_exception(is_transient), reraise=True,
-            before_sleep=(lambda state: on_retry(operation)) if on_retry else None)
-        _RETRYING[key] = retrying
+    Built per call (tens of microseconds): retries wrap loads and registry reads, never the per-request path.
+    """
+    import tenacity
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_after_delay(policy.total_s),
+        wait=tenacity.wait_random_exponential(multiplier=0.05, max=policy.max_wait_s),
+        retry=tenacity.retry_if_exception(is_transient), reraise=True,
+        before_sleep=(lambda state: on_retry(operation)) if on_retry else None)
     return retrying(fn, *args, **kwargs)
 
 
@@ -179,6 +175,12 @@ class SharedStorage(pybreaker.CircuitBreakerStorage):
     def opened_at(self, when: datetime) -> None:
         with self._locked():
             self._put("<d", self._OPENED, when.timestamp())
+
+    def close(self) -> None:
+        """Unmap and close the file (the state stays in it)."""
+        if not self._map.closed:
+            self._map.close()
+            os.close(self._fd)
 
     def claim_transition(self, new: str) -> bool:
         """True for exactly one caller per transition into ``new`` (across processes): that caller records it.

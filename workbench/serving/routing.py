@@ -109,14 +109,14 @@ def _canary(frame: pd.DataFrame, source: ModelSource, config: Config, out: Route
         return {"used": False, "reason": "the baseline scored the batch"}
     if share <= 0:
         return {"used": False, "reason": "canary.share is 0"}
-    if source.version_of("challenger") is None:
+    challenger = source.version_of("challenger")  # read once: an alias move mid-pass must not change the answer
+    if challenger is None:
         return {"used": False, "reason": "no challenger registered"}
     keys = keys.reset_index(drop=True) if keys is not None else pd.Series(range(len(frame)))
     mask = canary.route(keys, share, salt=config.project)
     info = {"used": True, "share": share, "routed_by": routed_by or "row position", "rows": int(mask.sum()), "reason": None}
     if not mask.any():
-        version = source.version_of("challenger")
-        return info | {"version": version[0], "semver": version[1]}
+        return info | {"version": challenger[0], "semver": challenger[1]}
     try:
         served, scores = _score(source, "challenger", frame[mask])
     except Exception as exc:  # a broken challenger never fails the batch: the champion keeps serving
