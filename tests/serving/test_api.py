@@ -227,16 +227,18 @@ def test_the_prediction_log_monitors_like_the_batch_file(trained_api_project: Pa
     export = workbench("predictions", "export", "--labels", "labels.csv", "--out", "online.parquet", cwd=project)
     assert export.returncode == 0, export.stderr
     assert f"{len(batch)} predictions" in export.stdout and f"{len(batch)} labelled" in export.stdout
-    results = {}
+    folders = {}
     for name, path in (("online", "online.parquet"), ("batch", BATCH.format("2026-07"))):
         proc = workbench("monitor", "--batch", path, cwd=project, timeout=900)
         assert proc.returncode == 0, proc.stdout[-3000:]
-        folder = max((project / "reports").glob("*-monitor-*"), key=os.path.getmtime)
-        results[name] = {phase: json.loads((folder / phase / "result.json").read_text()) for phase in ("drift", "fairness")}
-    online, offline = results["online"], results["batch"]
-    for phase in ("drift", "fairness"):
-        numbers = _numbers(online[phase])
-        assert len(numbers) > 20 and numbers == _numbers(offline[phase]), phase
+        folders[name] = max((project / "reports").glob("*-monitor-*"), key=os.path.getmtime)
+    for table in ("drift/columns.parquet", "drift/feature_drift.parquet", "fairness/groups.parquet", "fairness/disparity.parquet"):
+        online, offline = (pd.read_parquet(folders[n] / table) for n in ("online", "batch"))
+        assert len(online) >= 3, table
+        pd.testing.assert_frame_equal(online, offline, check_exact=False, rtol=1e-12)
+    for result in ("drift/data_drift.json", "drift/concept.json", "fairness/fairness.json"):
+        online, offline = (_numbers(json.loads((folders[n] / result).read_text())) for n in ("online", "batch"))
+        assert len(online) > 1 and online == offline, result
 
 
 def _numbers(obj: object, path: str = "") -> dict[str, float]:

@@ -52,6 +52,7 @@ OPEN_ROUTES = ("/health", "/ready", "/metrics")
 _VERSION_KEY = "\x00schema_version"  # set on a request's first record after validation; no column can have this name
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 BIND_ENV = "WORKBENCH_API_BIND"
+STARTUP_WAIT_S = 60.0
 
 
 class MicroBatcher:
@@ -130,6 +131,7 @@ class Service:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._reload_asked = threading.Event()
+        self.first_load = threading.Event()  # set once the registry was read (or failed to be) the first time
         self.started = time.time()
         self.batcher = MicroBatcher(self.score, max_records=config.serving.max_records)
 
@@ -160,11 +162,13 @@ class Service:
             self._reload_asked.clear()
             try:
                 moves = self.source.refresh(force=force)
+                self.first_load.set()
                 if moves:
                     audit.record(self.config.store, "api_switch", self.config.project, pid=os.getpid(),
                                  moves={r: {"from": a, "to": b} for r, (a, b) in moves.items()})
             except Exception:  # noqa: BLE001 - store unavailable: keep serving what is loaded; retried next poll
                 self.metrics.loads.labels("aliases", "failed").inc()
+                self.first_load.set()
             self._wake.wait(self.config.serving.alias_poll_s)
             self._wake.clear()
 
@@ -326,6 +330,8 @@ def create_app(config: Config, *, token: str = "", loopback: bool = True) -> Fas
             if len(body) > limit:
                 return _timed(service, started, 413, {"detail": [{"field": "body", "msg": f"over {limit} bytes (serving.max_body_bytes)"}]},
                               "none")
+        if not service.first_load.is_set():  # a worker still loading: wait for it (another worker may have answered /ready)
+            await asyncio.to_thread(service.first_load.wait, STARTUP_WAIT_S)
         status, parsed = service.parse(bytes(body))
         if status != 200:
             return _timed(service, started, status, parsed, "none")

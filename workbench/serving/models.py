@@ -114,8 +114,8 @@ class ModelSource:
                 except Exception as exc:  # noqa: BLE001 - not served; the routing rule falls back and says why
                     errors[role] = f"{type(exc).__name__}: {exc}"
                     kept = old.loaded.get(role)
-                    if force and kept is not None and kept.version == aliases[role][0]:
-                        loaded[role] = kept  # a failed reload (SIGHUP during a store blip) keeps serving what was loaded
+                    if force and kept is not None and kept.version == aliases[role][0] and resilience.is_transient(exc):
+                        loaded[role] = kept  # a reload during a store blip keeps serving what was loaded; a failed hash check does not
             with self._publish_lock:
                 self._snapshot = _Snapshot(aliases, loaded, errors, time.time())
             if self.metrics:
