@@ -176,6 +176,7 @@ def resilience_bench(project: Path, n: int) -> dict[str, float]:
 
         source = ModelSource(config)
         source.breakers = {role: resilience.Breaker(scratch, role) for role in source.breakers}
+        source.refresh()
         schema = source.schema_of("champion") or source.schema_of("baseline")
         cols = [*schema[1].features, schema[1].id]
         frame = pd.read_parquet(sorted(Path(config.data.batches).glob("*.parquet"))[-1])[cols].head(1)
