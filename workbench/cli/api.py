@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import registry
-from workbench.apps.server import is_loopback
+from workbench.apps.server import is_loopback, new_token
 from workbench.cli._common import config_arg, load
 from workbench.exceptions import ConfigError, ParameterError, RegistryError
 from workbench.registry import store
@@ -54,9 +54,7 @@ def _cmd_api(args: argparse.Namespace) -> int:
     port = args.port or config.serving.port
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV, "")
     if args.token == "":
-        import secrets
-
-        token = secrets.token_urlsafe(24)
+        token = new_token()
         print(f"token: {token}")
     if not is_loopback(args.ip) and not token:
         raise ConfigError(f"--ip {args.ip} exposes the service beyond this machine without a token. "
