@@ -12,10 +12,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from workbench.exceptions import ConfigError
 
@@ -128,6 +129,106 @@ class ServingConfig(_Strict):
     log_predictions: bool = True  # append every prediction to <store>/predictions/<project>/
 
 
+_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"  # a Feast object name (and a Python identifier)
+FEATURE_TYPES = ("string", "int64", "float64", "bool")
+_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(value: Any) -> int:
+    """``"400d"``, ``"12h"``, ``"90m"``, ``"30s"``, ``"2w"`` or a number of seconds, as whole seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 400d, 12h or 3600 (seconds)")
+    if isinstance(value, int | float):
+        seconds = value
+    elif isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value)):
+        seconds = float(m.group(1)) * _DURATION[m.group(2) or "s"]
+    else:
+        raise ValueError(f"expected a duration such as 400d, 12h or 3600 (seconds), not {value!r}")
+    if not 0 < seconds < 100 * 365 * 86400:
+        raise ValueError("must be more than 0 seconds and less than 100 years")
+    return int(seconds)
+
+
+class EntityConfig(_Strict):
+    """The entity the feature views are keyed by (a customer, an account…)."""
+
+    name: str = Field("entity", pattern=_NAME)
+    key: str | None = None  # the join key column; default: data.id
+
+
+class ViewConfig(_Strict):
+    """One feature view: a Parquet file of (key, event time, fields), versioned as MAJOR.MINOR."""
+
+    source: Path
+    timestamp: str = "event_timestamp"  # the event time column of the source
+    ttl: Annotated[int, BeforeValidator(_duration)] = 365 * 86400  # a value older than this is stale (point-in-time joins: not used)
+    version: str = Field(pattern=r"^\d{1,6}\.\d{1,6}$")  # bump MINOR for compatible changes (added fields, ttl), MAJOR otherwise
+    fields: dict[str, Literal["string", "int64", "float64", "bool"]]
+    description: str = ""
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):  # version: 2  ->  "2.0"
+            return f"{value}.0"
+        if isinstance(value, float):  # YAML reads 1.10 as 1.1: quote versions with a two-digit minor
+            return repr(value)
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _field_names(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("list at least one field (name: type)")
+        bad = [name for name in value if not str(name).strip()]
+        if bad:
+            raise ValueError("field names must not be empty")
+        return value
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+
+def _check_features(value: FeaturesConfig) -> FeaturesConfig:
+    seen: dict[str, str] = {}
+    for view_name, view in value.views.items():
+        if not re.fullmatch(_NAME, view_name):
+            raise ValueError(f"view name '{view_name}' must be letters, digits and underscores, starting with a letter")
+        if view.timestamp in view.fields:
+            raise ValueError(f"view '{view_name}': the timestamp column '{view.timestamp}' cannot also be a field")
+        for field in view.fields:
+            if field in seen:
+                raise ValueError(f"field '{field}' is in views '{seen[field]}' and '{view_name}': a field may belong to one view only")
+            seen[field] = view_name
+    return value
+
+
+class FeaturesConfig(_Strict):
+    """The feature store (Feast): entity, online store and versioned feature views."""
+
+    entity: EntityConfig = Field(default_factory=EntityConfig)
+    online: str = "sqlite"  # sqlite (embedded, in the store) or redis://host:port[/db]
+    views: dict[str, ViewConfig]
+    staleness_check: bool = True  # the weekly review alerts when a view's newest event is older than its ttl
+
+    @field_validator("online")
+    @classmethod
+    def _online(cls, value: str) -> str:
+        if value == "sqlite" or re.fullmatch(r"rediss?://(?:[^@/\s]*@)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}(?:/\d{1,2})?/?", value):
+            return value
+        raise ValueError("expected sqlite or a Redis URL such as redis://127.0.0.1:6379/0")
+
+    @field_validator("views")
+    @classmethod
+    def _some_views(cls, value: dict[str, ViewConfig]) -> dict[str, ViewConfig]:
+        if not value:
+            raise ValueError("define at least one feature view")
+        return value
+
+
 class KpiConfig(_Strict):
     """One business KPI of the ``kpis:`` section; its formula is checked by :mod:`workbench.analyses.kpis` before anything runs."""
 
@@ -176,6 +277,7 @@ class Config(_Strict):
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
     resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    features: Annotated[FeaturesConfig, AfterValidator(_check_features)] | None = None  # the feature store (see README, 'Feature store')
     source: Path = Field(default=Path(DEFAULT_CONFIG), exclude=True)
 
     @field_validator("store", "reports")
@@ -366,8 +468,12 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     if batches is not None and not Path(batches).is_absolute():
         batches = str((base / batches).resolve()) if not _is_glob(batches) else str(base / batches)
     data = config.data.model_copy(update={"reference": absolute(config.data.reference), "batches": batches})
+    features = config.features
+    if features is not None:
+        views = {n: v.model_copy(update={"source": absolute(v.source)}) for n, v in features.views.items()}
+        features = features.model_copy(update={"views": views})
     return config.model_copy(
-        update={"store": absolute(config.store), "reports": absolute(config.reports), "data": data}
+        update={"store": absolute(config.store), "reports": absolute(config.reports), "data": data, "features": features}
     )
 
 

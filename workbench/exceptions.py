@@ -81,3 +81,11 @@ class AuditError(WorkbenchError):
 
     Nothing was recorded, so the action that wanted the record does not happen either.
     """
+
+
+class FeatureSchemaError(ConfigError):
+    """A feature view definition changed without the version bump it needs, or a model needs an incompatible major version."""
+
+
+class FeatureStoreError(WorkbenchError):
+    """The feature store (online or offline) could not answer: unreachable, not materialized, or a failed read."""

@@ -5,6 +5,7 @@
 - :mod:`~workbench.cli.serve` — ``serve``;
 - :mod:`~workbench.cli.api` — ``api``, ``predictions export``;
 - :mod:`~workbench.cli.deploy` — ``deploy-files``;
+- :mod:`~workbench.cli.features` — ``features apply|materialize|status``;
 - :mod:`~workbench.cli.governance` — ``audit``, ``approvals``, ``approve``, ``reject``, ``promote``, ``rollback``,
   ``retrain``, ``aliases``, ``whoami``.
 
@@ -23,10 +24,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from workbench.cli import api, deploy, governance, review, run, serve
+from workbench.cli import api, deploy, features, governance, review, run, serve
 from workbench.exceptions import WorkbenchError
 
-GROUPS = (run, review, serve, api, deploy, governance)
+GROUPS = (run, review, serve, api, deploy, features, governance)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:

@@ -34,6 +34,7 @@ class Table:
     sha256: str
     rows: int
     columns: list[str]
+    features: dict[str, Any] | None = field(default=None, repr=False)  # views joined from the feature store (workbench.features.offline)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,20 @@ from typing import TYPE_CHECKING
 from workbench.config import did_you_mean
 from workbench.data.dataset import read_columns
 from workbench.exceptions import ConfigError, DataError
+from workbench.features import definitions, sources
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config
 
 
 def check(config: Config) -> None:
-    """Check the reference file exists (or is demo data to generate) and the declared columns are in it."""
+    """Check the reference file exists (or is demo data to generate) and the declared columns are in it (or in a feature view).
+
+    With a ``features:`` section, also refuse a view definition changed without its version bump
+    (:func:`workbench.features.definitions.check`) and a view source that is missing or malformed.
+    """
+    if config.features is not None:
+        _check_features(config)
     reference = config.data.reference
     if not reference.exists():
         if config.demo:
@@ -31,6 +38,8 @@ def check(config: Config) -> None:
         columns = read_columns(reference)
     except DataError as exc:
         raise ConfigError(f"{config.source}: {exc}") from None
+    if config.features is not None:  # view fields come from the feature store
+        columns += [f for v in config.features.views.values() for f in v.fields if f not in columns]
     missing = _missing_columns(config, columns)
     if missing:
         raise ConfigError(f"{config.source}: {missing[0]}" if len(missing) == 1 else
@@ -45,3 +54,14 @@ def _missing_columns(config: Config, columns: list[str]) -> list[str]:
         declared += [(f"data.{key}", col) for col in (getattr(d, key) or [])]
     return [f"key '{key}': column {col!r} not found in {d.reference.name}.{did_you_mean(col, columns)} Columns are: {', '.join(columns)}."
             for key, col in declared if col not in columns]
+
+
+def _check_features(config: Config) -> None:
+    definitions.check(config)
+    assert config.features is not None
+    if config.demo and not all(v.source.exists() for v in config.features.views.values()):
+        return  # generated on first run
+    try:
+        sources.check_all(config)
+    except DataError as exc:
+        raise ConfigError(f"{config.source}: {exc}") from None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from workbench import data
 from workbench.data import demo
 from workbench.exceptions import ConfigError
+from workbench.features import offline
 from workbench.governance import audit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,15 +30,27 @@ def ensure_demo_data(config: Config) -> bool:
         return False
 
     batches = Path(config.data.batches) if config.data.batches else config.data.reference.parent / "batches"
+    if config.features is not None:
+        from workbench.features import key_column
+
+        views = {n: (Path(v.source), v.timestamp, list(v.fields)) for n, v in config.features.views.items()}
+        return demo.ensure_feature_demo(config.data.reference, batches, views, key_column(config), timestamp=config.data.timestamp or "snapshot_date")
     return demo.ensure_demo(config.data.reference, batches)
 
 
 def read(config: Config, path: str | Path, *, purpose: str) -> Table:
-    """Read a dataset file and record the access (path, sha256, rows) in the audit log."""
+    """Read a dataset file and record the access (path, sha256, rows) in the audit log.
+
+    With a ``features:`` section, the view fields the file lacks are joined from the feature store at
+    each row's time (:func:`workbench.features.offline.enrich`); the access records which views and versions.
+    """
     d = config.data
     parse = [d.timestamp] if d.timestamp and str(path).endswith((".csv", ".csv.gz")) else []
     table = data.load_table(path, parse_dates=parse)
-    audit.record(config.store, "data_access", str(table.path), sha256=table.sha256, rows=table.rows, purpose=purpose)
+    table = offline.enrich(config, table)
+    views = {n: v["version"] for n, v in (table.features or {}).get("views", {}).items() if n in (table.features or {}).get("fetched", {})}
+    audit.record(config.store, "data_access", str(table.path), sha256=table.sha256, rows=table.rows, purpose=purpose,
+                 **({"feature_views": views} if views else {}))
     return table
 
 

@@ -60,7 +60,7 @@ Measured with the demo config's model (HistGradientBoosting, max_iter 200, learn
 Every gender x age_band cell has 180+ rows in a 2,000-row batch (well over 50).
 """
 
-from workbench.data.demo._files import FORMATS, DemoFiles, ensure_demo, generate
+from workbench.data.demo._files import FORMATS, DemoFiles, ensure_demo, ensure_feature_demo, generate
 from workbench.data.demo._generate import (
     CATEGORIES,
     COLUMNS,
@@ -80,5 +80,5 @@ from workbench.data.demo._generate import N_REFERENCE as N_REFERENCE
 from workbench.exceptions import DemoFormatError
 
 __all__ = ["CATEGORIES", "COLUMNS", "DEFAULT_SEED", "FORMATS", "NUMERIC", "REFERENCE_MONTHS",
-           "SCENARIOS", "DemoFiles", "DemoFormatError", "batch_months", "ensure_demo", "generate",
+           "SCENARIOS", "DemoFiles", "DemoFormatError", "batch_months", "ensure_demo", "ensure_feature_demo", "generate",
            "make_frame", "scenario_state"]

@@ -128,3 +128,43 @@ def _write(df: pd.DataFrame, path: Path) -> Path:
         else:
             df.to_parquet(tmp, index=False, engine="pyarrow")
     return path
+
+
+def ensure_feature_demo(reference: str | os.PathLike[str], batches: str | os.PathLike[str], views: dict[str, tuple[Path, str, list[str]]],
+                        key: str, *, timestamp: str = "snapshot_date", seed: int = DEFAULT_SEED) -> bool:
+    """The demo laid out for a feature store: entity files plus one Parquet source per feature view.
+
+    The same rows as :func:`ensure_demo`, split by column: ``reference`` and the ``batches`` keep the
+    key, the time, the label and every column no view holds (the entity frames a team's label table
+    gives); each view ``{name: (source path, event-time column, fields)}`` gets the key, the event time
+    (the snapshot date as a UTC timestamp) and its fields, for every reference and batch row.
+    Only missing files are written; a lock beside the reference makes concurrent calls safe.
+    """
+    from filelock import FileLock
+
+    reference, batches = Path(reference), Path(batches)
+    if reference.suffix != ".parquet":
+        raise DemoFormatError(f"The feature-store demo reference {str(reference)!r} must end in '.parquet'. Got {reference.suffix!r} instead.")
+    reference.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(reference.parent / f".{reference.name}.lock"):
+        months = batch_months(MONTHS)
+        targets = [reference, *(batches / f"{m}.parquet" for m in months), *(source for source, _, _ in views.values())]
+        if all(p.exists() for p in targets):
+            return False
+        import pandas as pd
+
+        frames = [make_frame(N_REFERENCE, seed=seed)]
+        frames += [make_frame(N_BATCH, month=m, seed=seed, first_id=N_REFERENCE + 1 + i * N_BATCH) for i, m in enumerate(months)]
+        fields = {f for _, _, fs in views.values() for f in fs}
+        for frame, path in zip(frames, [reference, *(batches / f"{m}.parquet" for m in months)], strict=True):
+            if not path.exists():
+                _write(frame[[c for c in frame.columns if c not in fields]], path)
+        everything = pd.concat(frames, ignore_index=True)
+        stamps = pd.to_datetime(everything[timestamp]).dt.tz_localize("UTC")
+        for source, ts, fs in views.values():
+            if not source.exists():
+                view = pd.DataFrame({key: everything[key].to_numpy(), ts: stamps.to_numpy()})
+                for f in fs:
+                    view[f] = everything[f].to_numpy()
+                _write(view, source)
+    return True
