@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= workbench.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run serve api test test-fast chromium prometheus lab bench lint install clean
+.PHONY: run serve api test test-fast chromium prometheus redis lab bench lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ api: install
 	$(BIN)/workbench api --config $(CONFIG) $(API_ARGS)
 
 # `make test`: the whole suite (what CI runs), after the lint and the import contracts.
-test: lint chromium prometheus
+test: lint chromium prometheus redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # `make test-fast`: the edit loop: unit tests only (no kernels, no MLflow runs, no browser), under 3 minutes.
@@ -63,6 +63,14 @@ prometheus:
 		&& { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		     $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus; } ; } \
 		|| echo "warning: could not install Debian's prometheus; tests/serving/test_prometheus.py will be skipped" >&2
+
+# A real Redis online feature store in tests/features and tests/serving (Debian's redis-server, started by
+# the tests on a free loopback port). Best effort: where it cannot be installed, those tests skip with the reason.
+redis:
+	@test -x /usr/bin/redis-server || { command -v apt-get >/dev/null \
+		&& { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		     $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends redis-server; } ; } \
+		|| echo "warning: could not install Debian's redis-server; the Redis feature-store tests will be skipped" >&2
 
 # JupyterLab refuses to start as root without --allow-root (containers and CI run as root).
 lab: install

@@ -36,9 +36,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_config(folder: Path, overrides: dict | None = None, *, data: dict | None = None) -> Path:
-    """A project config in ``folder``: the demo's, with ``data`` and top-level ``overrides``."""
+def demo_config(*, features: bool = False) -> dict:
+    """The repo's demo config as a dict. ``features=False`` (most tests): the flat demo (every column in
+    ``data/demo/reference.parquet`` and ``data/demo/batches/``, no feature store); ``True``: as shipped
+    (entity files under ``data/demo/entities/``, features from the feature store)."""
     base = yaml.safe_load((REPO / "workbench.yaml").read_text())
+    if not features:
+        base.pop("features", None)
+        base["data"] |= {"reference": "data/demo/reference.parquet", "batches": "data/demo/batches"}
+    return base
+
+
+def copy_demo_config(project: Path, *, features: bool = False, **overrides: object) -> Path:
+    """Write the demo config (:func:`demo_config`, demo data generated on first use) into ``project``."""
+    path = project / "workbench.yaml"
+    path.write_text(yaml.safe_dump(demo_config(features=features) | overrides, sort_keys=False))
+    return path
+
+
+def write_config(folder: Path, overrides: dict | None = None, *, data: dict | None = None) -> Path:
+    """A project config in ``folder``: the flat demo's, with ``data`` and top-level ``overrides``."""
+    base = demo_config()
     base["demo"] = False
     if data is not None:
         base["data"] = data
@@ -68,7 +86,7 @@ def monitored_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subp
     Tests that change the store (approve, rollback, tamper) must build their own project.
     """
     project = tmp_path_factory.mktemp("monitor-project")
-    shutil.copy(REPO / "workbench.yaml", project / "workbench.yaml")
+    copy_demo_config(project)
     run = workbench("run", cwd=project)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     monitor = workbench("monitor", cwd=project, timeout=1200)
@@ -84,3 +102,50 @@ def _no_stray_mlflow_store() -> Iterator[None]:
     yield
     after = {p for p in ("mlflow.db", "mlruns") if (REPO / p).exists()}
     assert after <= before, f"a test wrote {sorted(after - before)} into {REPO}: set the tracking URI first"
+
+
+class RedisServer:
+    """Debian's ``redis-server`` on a free loopback port (no persistence), started and stopped by PID."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        import time
+
+        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                      "--dir", str(self.folder), "--protected-mode", "yes"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not answer on 127.0.0.1:{self.port}")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            (self.proc.kill if kill else self.proc.terminate)()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real Redis for the test (``make test`` installs Debian's redis-server where it is missing)."""
+    if not (shutil.which("redis-server") or Path("/usr/bin/redis-server").exists()):
+        pytest.skip("redis-server is not installed and could not be (make redis: apt-get install redis-server)")
+    server = RedisServer(tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()

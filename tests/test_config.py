@@ -17,7 +17,7 @@ from workbench.exceptions import ConfigError
 def test_demo_config_loads_with_absolute_paths() -> None:
     config = load_config(REPO / "workbench.yaml")
     assert config.project == "churn-demo"
-    assert config.data.reference == REPO / "data" / "demo" / "reference.parquet"
+    assert config.data.reference == REPO / "data" / "demo" / "entities" / "reference.parquet"
     assert config.store == REPO / ".workbench"
     assert config.mlflow_uri == f"sqlite:///{REPO / '.workbench' / 'mlflow.db'}"
     assert config.thresholds.data_drift == 0.05 and config.thresholds.concept_drift == 0.1

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import REPO, write_config
+from tests.conftest import REPO, demo_config, write_config
 from workbench.analyses import kpis
 from workbench.config import KpiConfig as Kpi
 from workbench.config import load_config
@@ -18,7 +18,7 @@ from workbench.exceptions import ConfigError
 
 
 def _config(tmp_path: Path, kpi_list: list[dict], model: dict | None = None) -> Path:
-    base = yaml.safe_load((REPO / "workbench.yaml").read_text())
+    base = demo_config()
     overrides = {"kpis": kpi_list, "demo": True}
     if model is not None:
         overrides["model"] = model

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO, workbench, write_config
+from tests.conftest import demo_config, workbench, write_config
 from workbench.exceptions import ConfigError, DataError
 
 BOMB = "\n".join(["project: bomb", 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'] + [
@@ -24,7 +24,7 @@ BOMB = "\n".join(["project: bomb", 'a: &a ["lol","lol","lol","lol","lol","lol","
 
 
 def _demo_yaml() -> str:
-    base = yaml.safe_load((REPO / "workbench.yaml").read_text())
+    base = demo_config()
     base["demo"] = False
     return yaml.safe_dump(base, sort_keys=False)
 

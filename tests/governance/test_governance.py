@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO
+from tests.conftest import BIN, demo_config
 from workbench import registry
 from workbench.config import ROLES, RetrainConfig, load_config
 from workbench.exceptions import WorkbenchError
@@ -58,7 +58,7 @@ def _monitored(project: Path, batch: str) -> Path:
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> dict:
     project = tmp_path_factory.mktemp("governed")
-    raw = yaml.safe_load((REPO / "workbench.yaml").read_text())
+    raw = demo_config()
     raw |= {"roles": ROLE_OF, "canary": {"share": 0.25}}
     (project / "workbench.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     _ok(_wb(project, "demo"))  # the data once, so the two runs below race only on the store

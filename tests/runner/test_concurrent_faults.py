@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, REPO, workbench
+from tests.conftest import BIN, copy_demo_config, workbench
 from workbench import registry
 from workbench._io import sha256_file
 from workbench.config import load_config
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("faults-project")
-    shutil.copy(REPO / "workbench.yaml", project / "workbench.yaml")
+    copy_demo_config(project)
     proc = workbench("run", "--run-id", "first", cwd=project)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return project

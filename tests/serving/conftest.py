@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, free_port, workbench
+from tests.conftest import BIN, demo_config, free_port, workbench
 
 
 @dataclass
@@ -82,7 +82,7 @@ def trained_api_project(tmp_path_factory: pytest.TempPathFactory, demo_files: Pa
     """A demo project trained once per module (champion v1, baseline v2), for tests that change it."""
     project = tmp_path_factory.mktemp("api-project")
     shutil.copytree(demo_files, project / "data" / "demo")
-    config = yaml.safe_load((REPO / "workbench.yaml").read_text())
+    config = demo_config()
     config["demo"] = False
     config["serving"] = {"alias_poll_s": 0.5}
     (project / "workbench.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -71,7 +71,7 @@ def fingerprint(config: Config, infos: dict[str, sources.SourceInfo]) -> str:
 def _views_state(infos: dict[str, sources.SourceInfo], config: Config) -> dict[str, Any]:
     assert config.features is not None
     return {n: {"version": config.features.views[n].version, "ttl_s": config.features.views[n].ttl, "source": str(i.path),
-                "sha256": i.sha256, "rows": i.rows, "oldest": i.oldest.isoformat() if i.oldest else None,
+                "sha256": i.sha256, "rows": i.rows, "key_type": i.key_type, "oldest": i.oldest.isoformat() if i.oldest else None,
                 "newest": i.newest.isoformat() if i.newest else None} for n, i in infos.items()}
 
 
