@@ -123,19 +123,19 @@ def check(config: Config) -> dict[str, str]:
             status[name] = "new"
             continue
         version = cur["version"]
+        latest = max(versions, key=_version)
+        if version in versions and versions[version]["hash"] == cur["hash"]:
+            status[name] = "same"  # also a return to an earlier, identical definition
+            continue
+        if _version(version) < _version(latest):
+            raise FeatureSchemaError(f"{src}: feature view '{name}' is at version {version} but {latest} was already applied "
+                                     f"(key features.views.{name}.version). Fix: versions only go up; use {_next(latest, ['x'])} or higher.")
         if version in versions:
             old = versions[version]
-            if old["hash"] == cur["hash"]:
-                status[name] = "same"
-                continue
             what = "; ".join(_changes(old["definition"], cur["definition"])) or "the definition"
             raise FeatureSchemaError(
                 f"{src}: feature view '{name}' changed ({what}) but its version is still {version} (key features.views.{name}.version). "
                 f"Fix: bump the version ({_next(version, _breaking(_changes(old['definition'], cur['definition'])))}), or undo the change.")
-        latest = max(versions, key=_version)
-        if _version(version) < _version(latest):
-            raise FeatureSchemaError(f"{src}: feature view '{name}' is at version {version} but {latest} was already applied "
-                                     f"(key features.views.{name}.version). Fix: versions only go up; use {_next(latest, ['x'])} or higher.")
         changes = _changes(versions[latest]["definition"], cur["definition"])
         breaking = _breaking(changes)
         if _version(version)[0] == _version(latest)[0] and breaking:

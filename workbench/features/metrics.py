@@ -20,9 +20,13 @@ Hit rate over 5 minutes, per view (PromQL)::
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from workbench._io import atomic_path
 
 LOAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 RESULTS = ("hit", "miss", "stale", "error")
@@ -47,3 +51,44 @@ class FeatureMetrics:
             if info.get("staleness_s") is not None:
                 self.staleness.labels(view).set(info["staleness_s"])
                 self.stale.labels(view).set(1 if info.get("stale") else 0)
+
+
+def textfile_path(config) -> Path:  # noqa: ANN001  (Config; kept import-free)
+    """``<store>/metrics/workbench_features_<project>.prom``, beside the score phase's textfile, for node-exporter."""
+    return Path(config.store) / "metrics" / f"workbench_features_{config.project}.prom"
+
+
+def write_batch(config, *, seconds: dict[str, float] | None = None, store: str = "offline", status: dict | None = None) -> Path:  # noqa: ANN001
+    """Add batch feature loads (``seconds`` per view) to the textfile's totals and set the staleness gauges; rewrite it atomically.
+
+    Batch reads (training sets, scored and monitored batches) go through the offline store; the
+    histogram keeps every observation (a histogram has no merge), capped at the last 10,000 per view.
+    """
+    from filelock import FileLock
+    from prometheus_client import write_to_textfile
+
+    path = textfile_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    totals_path = path.with_suffix(".totals.json")
+    with FileLock(str(path) + ".lock"):
+        try:
+            totals = json.loads(totals_path.read_text()) if totals_path.exists() else {}
+        except ValueError:
+            totals = {}
+        loads = totals.setdefault("load_seconds", {})
+        for view, s in (seconds or {}).items():
+            key = f"{view}\t{store}"
+            loads[key] = (loads.get(key, []) + [float(s)])[-10_000:]
+        if status is not None:
+            totals["status"] = {v: {"staleness_s": i.get("staleness_s"), "stale": bool(i.get("stale"))} for v, i in status.get("views", {}).items()}
+        m = FeatureMetrics()
+        for key, values in loads.items():
+            view, kind = key.split("\t")
+            for value in values:
+                m.load_time.labels(view, kind).observe(value)
+        m.observe_status({"views": totals.get("status", {})})
+        with atomic_path(totals_path) as tmp:
+            tmp.write_text(json.dumps(totals, sort_keys=True))
+        with atomic_path(path) as tmp:
+            write_to_textfile(str(tmp), m.registry)
+    return path

@@ -68,6 +68,10 @@ def enrich(config: Config, table: Table) -> Table:
                             f"Fix: add it to the file or correct {where}. The file has: {', '.join(table.columns[:20])}.")
     joined, info2 = join(config, table.frame[[key, ts]], views, cache_key=table.sha256)
     info.update(info2)
+    if info2["seconds"]:
+        from workbench.features import metrics
+
+        metrics.write_batch(config, seconds=info2["seconds"], store="offline")
     frame = table.frame.copy()
     for column in joined.columns:
         frame[column] = joined[column].to_numpy()

@@ -85,8 +85,8 @@ def apply(config: Config) -> dict[str, Any]:
 def _apply(config: Config) -> dict[str, Any]:
     from workbench.features import _feast
 
+    status = definitions.check(config)  # the version rule first: it names the view and the field
     infos = sources.check_all(config)
-    status = definitions.check(config)
     fp = fingerprint(config, infos)
     state = read_state(config)
     registry = definitions.folder(config) / "registry.db"
@@ -105,8 +105,8 @@ def _apply(config: Config) -> dict[str, Any]:
 def ensure_applied(config: Config) -> dict[str, sources.SourceInfo]:
     """Apply when the definitions or the sources changed since the last apply (cheap when nothing did)."""
     require(config)
-    infos = sources.check_all(config)
     definitions.check(config)
+    infos = sources.check_all(config)
     if read_state(config).get("applied") != fingerprint(config, infos) or not (definitions.folder(config) / "registry.db").exists():
         with locked(config):
             _apply(config)
@@ -147,6 +147,9 @@ def materialize(config: Config, *, until: datetime | None = None) -> dict[str, A
                                            "fingerprint": fingerprint(config, infos), "views": views})
         audit.record(config.store, "features_materialize", config.project, until=end.isoformat(), seconds=round(seconds, 3),
                      online=_feast.online_kind(config))
+    from workbench.features import metrics
+
+    metrics.write_batch(config, status=status(config))
     return {"until": end.isoformat(), "seconds": round(seconds, 3), "views": views, "online": _feast.online_kind(config)}
 
 

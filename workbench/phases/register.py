@@ -125,7 +125,9 @@ def lineage_tags(phase: PhaseContext, train: dict[str, Any], evaluation: dict[st
     schema_json = json.dumps(train["schema"], sort_keys=True)
     feature_spec = json.dumps({c: train["schema"]["dtypes"].get(c) for c in train["schema"]["features"]}, sort_keys=True)
     primary = evaluation["primary_metric"]
+    views = train["data"].get("feature_views") or {}
     return {
+        **({TAG + "feature_views": json.dumps(views, sort_keys=True)} if views else {}),  # checked when the version scores
         TAG + "kind": "candidate",
         TAG + "model_sha256": train["model"]["sha256"],
         TAG + "data_sha256": train["data"]["sha256"],

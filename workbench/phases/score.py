@@ -110,6 +110,9 @@ def score(phase: PhaseContext, batch: str = "") -> Scored:
     phase.save_table(catalog.PREDICTIONS_FILE, predictions)
     metrics.write_batch(cfg, {**routed.counts(), **counts, "served": {model["role"]: (model["version"], model["semver"])}})
     info = {"name": path.name, "path": str(path), "sha256": table.sha256, "rows": table.rows}
+    if table.features and table.features.get("fetched"):  # features read from the store (offline, at each row's time)
+        info["features"] = {"views": table.features["views"], "rows_without_features": table.features["rows_without_features"],
+                            "source": "offline"}
     if canary["used"]:
         _record_canary(phase, canary, predictions, info)
     phase.log_metrics({"rows": table.rows, "fallback": float(fallback["used"]), "score_mean": float(predictions[SCORE].mean()),

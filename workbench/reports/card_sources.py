@@ -52,13 +52,23 @@ def collect(config: Config, version: str, *, previous: dict[str, Any] | None, in
         "changelog": _changelog(config, version),
         "approvals": _approvals(config, version),
         "lineage": {k.removeprefix(registry.TAG): v for k, v in tags.items() if k.removeprefix(registry.TAG) in
-                    ("data_sha256", "config_sha256", "schema_sha256", "model_sha256", "git_commit", "run_id")},
+                    ("data_sha256", "config_sha256", "schema_sha256", "model_sha256", "git_commit", "run_id")} | _feature_views(tags),
     }
     card["limitations"] = authored["limitations"] + _derived_limitations(config, card)
     problem = _unreadable(config, run_id)
     if problem:
         _keep_holdout_sections(card, previous, problem)
     return card
+
+
+def _feature_views(tags: dict[str, str]) -> dict[str, str]:
+    """The feature views (schema version, content hash) the version was trained on, as one lineage line."""
+    try:
+        views = json.loads(tags.get(registry.TAG + "feature_views", "{}"))
+    except ValueError:
+        return {}
+    text = "; ".join(f"{n} {v.get('version')} (definition sha256 {str(v.get('hash', ''))[:12]})" for n, v in sorted(views.items()) if isinstance(v, dict))
+    return {"feature_views": text} if text else {}
 
 
 def _model(config: Config, mv: Any, tags: dict[str, str]) -> dict[str, Any]:

@@ -188,6 +188,33 @@ def fallbacks(review: Review) -> Section:
     return Section("Fallbacks to the baseline model", pd.DataFrame(rows), "No fallback to the baseline in this window.")
 
 
+def feature_staleness(review: Review) -> Section:
+    """Feature views whose newest event is older than their TTL at the end of the window (the staleness alert)."""
+    import pandas as pd
+
+    from workbench.features import store as feature_store
+
+    cfg = review.config
+    if cfg.features is None or not cfg.features.staleness_check:
+        review.counts["stale_feature_views"] = 0
+        return Section("Stale feature views", pd.DataFrame(), "No feature store is configured (no 'features' section)." if cfg.features is None
+                       else "The staleness check is off (features.staleness_check: false).")
+    at = min(datetime.now(UTC), review.until)
+    status = feature_store.status(cfg, at=at)
+    rows = []
+    for view, info in status["views"].items():
+        if "error" in info:
+            rows.append({"view": view, "version": info["version"], "newest_event": None, "age_days": None, "ttl_days": None,
+                         "problem": info["error"]})
+        elif info["stale"]:
+            rows.append({"view": view, "version": info["version"], "newest_event": info["newest_event"], "age_days": round(info["staleness_s"] / 86400, 1),
+                         "ttl_days": round(info["ttl_s"] / 86400, 1), "problem": "older than its ttl: refresh the source, then "
+                         "run 'workbench features materialize'"})
+    review.counts["stale_feature_views"] = len(rows)
+    note = f"Checked at {at:%Y-%m-%d %H:%M} UTC; online store materialized until {status['materialized_until'] or 'never'}."
+    return Section("Stale feature views", pd.DataFrame(rows), f"Every feature view is fresher than its ttl ({note})", note=note)
+
+
 def retrain_requests(review: Review) -> Section:
     """Retrain requests filed in the window, and every request still pending."""
     import pandas as pd
