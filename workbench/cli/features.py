@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from workbench.cli._common import config_arg, load
+from workbench.data import sources
 from workbench.features import store
 
 
@@ -30,8 +31,6 @@ def _cmd_features(args: argparse.Namespace) -> int:
     config = load(args, check=False)
     store.require(config)
     if config.demo:
-        from workbench.data import sources
-
         sources.ensure_demo_data(config)
     if args.verb == "apply":
         out = store.apply(config)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from workbench import data
 from workbench.data import demo
 from workbench.exceptions import ConfigError
-from workbench.features import offline
+from workbench.features import key_column, offline
 from workbench.governance import audit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,8 +31,6 @@ def ensure_demo_data(config: Config) -> bool:
 
     batches = Path(config.data.batches) if config.data.batches else config.data.reference.parent / "batches"
     if config.features is not None:
-        from workbench.features import key_column
-
         views = {n: (Path(v.source), v.timestamp, list(v.fields)) for n, v in config.features.views.items()}
         return demo.ensure_feature_demo(config.data.reference, batches, views, key_column(config), timestamp=config.data.timestamp or "snapshot_date")
     return demo.ensure_demo(config.data.reference, batches)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._io import now, read_json, write_json
-from workbench.exceptions import FeatureSchemaError
+from workbench.exceptions import ConfigError, FeatureSchemaError
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config, FeaturesConfig, ViewConfig
@@ -43,8 +43,6 @@ def key_column(config: Config) -> str:
     assert config.features is not None
     key = config.features.entity.key or config.data.id
     if not key:
-        from workbench.exceptions import ConfigError
-
         raise ConfigError(f"{config.source}: key 'features.entity.key' is not set and neither is 'data.id'. "
                           "Fix: set features.entity.key (or data.id) to the column that identifies the entity, e.g. customer_id.")
     return key

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._io import atomic_path
 from workbench.exceptions import ConfigError, DataError, FeatureStoreError
-from workbench.features import definitions, store
+from workbench.features import _feast, definitions, metrics, store
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -69,8 +69,6 @@ def enrich(config: Config, table: Table) -> Table:
     joined, info2 = join(config, table.frame[[key, ts]], views, cache_key=table.sha256)
     info.update(info2)
     if info2["seconds"]:
-        from workbench.features import metrics
-
         metrics.write_batch(config, seconds=info2["seconds"], store="offline")
     frame = table.frame.copy()
     for column in joined.columns:
@@ -116,8 +114,6 @@ def join(config: Config, frame: pd.DataFrame, views: dict[str, list[str]], *, ca
                         "Fix: store the key with one type everywhere.") from exc
     seconds: dict[str, float] = {}
     out = pd.DataFrame(index=range(len(frame)))
-    from workbench.features import _feast
-
     fs = _feast.open_store(config)
     for view, fields in views.items():
         started = time.perf_counter()

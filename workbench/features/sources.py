@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from workbench._io import sha256_file
 from workbench.exceptions import DataError
+from workbench.features.definitions import key_column
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -115,8 +116,6 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def check_all(config: Config) -> dict[str, SourceInfo]:
     """Check every view's source; also that all views agree on the key's type."""
-    from workbench.features.definitions import key_column
-
     assert config.features is not None
     key = key_column(config)
     infos = {name: check_view(config, name, view, key) for name, view in config.features.views.items()}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._io import now, read_json, write_json
 from workbench.exceptions import ConfigError, ParameterError
-from workbench.features import definitions, sources
+from workbench.features import _feast, definitions, metrics, sources
 from workbench.governance import audit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,8 +83,6 @@ def apply(config: Config) -> dict[str, Any]:
 
 
 def _apply(config: Config) -> dict[str, Any]:
-    from workbench.features import _feast
-
     status = definitions.check(config)  # the version rule first: it names the view and the field
     infos = sources.check_all(config)
     fp = fingerprint(config, infos)
@@ -126,8 +124,6 @@ def parse_until(text: str | None) -> datetime:
 
 def materialize(config: Config, *, until: datetime | None = None) -> dict[str, Any]:
     """Load the online store with each view's latest values up to ``until`` (default now)."""
-    from workbench.features import _feast
-
     require(config)
     end = until or datetime.now(UTC)
     with locked(config):
@@ -147,8 +143,6 @@ def materialize(config: Config, *, until: datetime | None = None) -> dict[str, A
                                            "fingerprint": fingerprint(config, infos), "views": views})
         audit.record(config.store, "features_materialize", config.project, until=end.isoformat(), seconds=round(seconds, 3),
                      online=_feast.online_kind(config))
-    from workbench.features import metrics
-
     metrics.write_batch(config, status=status(config))
     return {"until": end.isoformat(), "seconds": round(seconds, 3), "views": views, "online": _feast.online_kind(config)}
 

@@ -19,6 +19,7 @@ from workbench import registry
 from workbench._io import apply_safe_env, atomic_path, write_json
 from workbench.config import load_config
 from workbench.exceptions import ParameterError
+from workbench.features import store as feature_store
 from workbench.governance import audit, requests
 from workbench.reports import catalog, model_card
 from workbench.reports import kpi_trend as kpi_trends
@@ -191,8 +192,6 @@ def fallbacks(review: Review) -> Section:
 def feature_staleness(review: Review) -> Section:
     """Feature views whose newest event is older than their TTL at the end of the window (the staleness alert)."""
     import pandas as pd
-
-    from workbench.features import store as feature_store
 
     cfg = review.config
     if cfg.features is None or not cfg.features.staleness_check:
