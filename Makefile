@@ -20,14 +20,15 @@ install: $(STAMP)
 	@$(BIN)/python -c 'import pathlib, sys, workbench; sys.exit(pathlib.Path(workbench.__file__).resolve().parent != pathlib.Path("workbench").resolve())' \
 		|| $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 
-# `make run`: the lifecycle on the demo, then every demo batch monitored (MONITOR=0 skips it), then
-# the report apps served until Ctrl-C (SERVE=0 skips it).
+# `make run`: the lifecycle on the demo, the online feature store loaded (when the config has `features:`), then
+# every demo batch monitored (MONITOR=0 skips it), then the report apps served until Ctrl-C (SERVE=0 skips it).
 MONITOR ?= 1
 SERVE ?= 1
 SERVE_ARGS ?=
 
 run: install
 	$(BIN)/workbench run --config $(CONFIG)
+	@if grep -q '^features:' $(CONFIG); then $(BIN)/workbench features materialize --config $(CONFIG); fi
 	@if [ "$(MONITOR)" = 1 ]; then $(BIN)/workbench monitor --config $(CONFIG); fi
 	@if [ "$(SERVE)" = 1 ]; then echo "Serving the report apps at http://127.0.0.1:8866/ (Ctrl-C to stop)"; \
 		$(BIN)/workbench serve --config $(CONFIG) $(SERVE_ARGS); fi
