@@ -106,6 +106,9 @@ def build_window(config: Config, folder: Path) -> dict[str, Any]:
         raise WorkbenchError(f"{config.source}: the training window is empty (retrain.reference is false and no monitored batch has labels). "
                              "Fix: monitor labelled batches first or set retrain.reference: true.")
     frame = pd.concat(parts, ignore_index=True)
+    # Features the store supplied are left out: training joins them again at each row's time and records the views.
+    from_store = {f for fields in (reference.features or {}).get("fetched", {}).values() for f in fields}
+    frame = frame[[c for c in frame.columns if c not in from_store]]
     with atomic_path(folder / "training.parquet") as tmp:
         frame.to_parquet(tmp, index=False)
     return {"path": str(folder / "training.parquet"), "rows": len(frame), "sources": used}
