@@ -126,6 +126,9 @@ def join(config: Config, frame: pd.DataFrame, views: dict[str, list[str]], *, ca
         got = got.drop_duplicates(ROW).set_index(ROW).reindex(range(len(frame)))
         for f in fields:
             out[f] = got[f].to_numpy() if f in got.columns else None
+    import pyarrow as pa
+
+    out = pa.Table.from_pandas(out, preserve_index=False).to_pandas()  # the dtypes a cache hit reads back: hits and misses agree
     if cached is not None:
         with atomic_path(cached) as tmp:
             out.to_parquet(tmp, index=False)
