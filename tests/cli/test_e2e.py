@@ -75,7 +75,7 @@ def test_aliases_and_lineage_tags_read_back_from_mlflow(two_runs) -> None:
     challenger = client.get_model_version_by_alias("churn-demo", "challenger")
     baseline = client.get_model_version_by_alias("churn-demo", "baseline")
     assert (str(champion.version), str(baseline.version), str(challenger.version)) == ("1", "2", "3")
-    reference_sha = sha256_file(project / "data" / "demo" / "reference.parquet")
+    reference_sha = sha256_file(project / "data" / "demo" / "entities" / "reference.parquet")  # the demo reads features from the store
     config_sha = load_config(project / "workbench.yaml").sha256()
     for mv in (champion, challenger):
         tags = mv.tags
@@ -84,6 +84,8 @@ def test_aliases_and_lineage_tags_read_back_from_mlflow(two_runs) -> None:
         assert tags["workbench.git_commit"]
         assert json.loads(tags["workbench.packages"])["scikit-learn"]
         assert len(tags["workbench.model_sha256"]) == 64
+        views = json.loads(tags["workbench.feature_views"])
+        assert views["customer_usage"]["source_sha256"] == sha256_file(project / "data/demo/features/customer_usage.parquet")
         assert tags["workbench.changelog"].startswith(tags["workbench.semver"])
     assert baseline.tags["workbench.semver"] == "1.0.0+baseline" and baseline.tags["workbench.kind"] == "baseline"
     assert "1.0.1 (patch)" in client.get_registered_model("churn-demo").description

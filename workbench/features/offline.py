@@ -102,7 +102,7 @@ def join(config: Config, frame: pd.DataFrame, views: dict[str, list[str]], *, ca
         try:
             out = pd.read_parquet(cached)
             if len(out) == len(frame):
-                return out, {"cache": "hit", "rows_without_features": _missing(out, views), "seconds": {}}
+                return out, {"cache": "hit", "rows_without_features": _missing(out, views), "seconds": {}, "sources": _shas(infos, views)}
         except Exception:  # a damaged cache file is recomputed
             pass
     valid = entity[entity[TS].notna() & entity[key].notna()]
@@ -132,7 +132,12 @@ def join(config: Config, frame: pd.DataFrame, views: dict[str, list[str]], *, ca
     if cached is not None:
         with atomic_path(cached) as tmp:
             out.to_parquet(tmp, index=False)
-    return out, {"cache": "miss", "rows_without_features": _missing(out, views), "seconds": seconds}
+    return out, {"cache": "miss", "rows_without_features": _missing(out, views), "seconds": seconds, "sources": _shas(infos, views)}
+
+
+def _shas(infos: dict[str, Any], views: dict[str, list[str]]) -> dict[str, str]:
+    """sha256 of each joined view's source file (lineage: which bytes the features came from)."""
+    return {n: infos[n].sha256 for n in views}
 
 
 def _missing(out: pd.DataFrame, views: dict[str, list[str]]) -> dict[str, int]:

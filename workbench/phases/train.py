@@ -137,7 +137,8 @@ def prepare(phase: PhaseContext) -> Prepared:
     facts = {"path": str(table.path), "sha256": table.sha256, "rows": table.rows}
     if table.features and table.features.get("fetched"):  # the feature views (and versions) the model's inputs came from
         used = {n for n, fields in table.features["fetched"].items() if set(fields) & set(schema.features)}
-        facts["feature_views"] = {n: v for n, v in table.features["views"].items() if n in used}
+        shas = table.features.get("sources", {})
+        facts["feature_views"] = {n: v | ({"source_sha256": shas[n]} if n in shas else {}) for n, v in table.features["views"].items() if n in used}
         facts["rows_without_features"] = {n: c for n, c in table.features["rows_without_features"].items() if n in used}
     return Prepared(train, holdout, schema, facts)
 
