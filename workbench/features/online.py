@@ -55,6 +55,7 @@ class OnlineFeatures:
         self.views = {n: list(v.fields) for n, v in config.features.views.items()}
         self.ttl = {n: v.ttl for n, v in config.features.views.items()}
         self._store = _feast.open_store(config)
+        _feast.fail_fast(self._store)  # the serving retry policy and breaker decide, not the Redis client
         self._key_type = "string"
         state_views = (definitions.folder(config) / "state.json")
         if state_views.exists():

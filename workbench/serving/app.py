@@ -13,6 +13,11 @@ before they are read in full; bad input gets 4xx naming the record and field, ne
 Models are refreshed every ``serving.alias_poll_s`` (an alias move is served without a restart) and
 reloaded on ``SIGHUP``. Scoring runs on one micro-batching thread (:class:`MicroBatcher`); each pass
 takes the snapshot of versions current when it starts, so a swap never fails a request in flight.
+
+With a ``features:`` section a record may carry only the entity key: the features it lacks are read
+from the feature store by the fallback rule of :mod:`workbench.serving.features`, and each prediction
+says where its features came from (``feature_source``). The online store is opened by the thread that
+first loads the models, its registry re-read on ``SIGHUP``; ``/ready`` and ``/version`` show its state.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from workbench.exceptions import ServingError
 from workbench.governance import audit
 from workbench.serving import CONFIG_ENV, LOOPBACK_ENV, TOKEN_ENV, requests, routing
 from workbench.serving import metrics as metrics_module
+from workbench.serving.features import FeatureReader
 from workbench.serving.models import ModelSource
 from workbench.serving.predlog import PredictionLog
 
@@ -126,6 +132,9 @@ class Service:
         self.token = token
         self.metrics = metrics_module.Metrics()
         self.source = ModelSource(config, metrics=self.metrics, on_breaker=self._breaker_changed)
+        # the feature metrics share the service's registry, so /metrics shows workbench_feature_* beside the rest
+        self.features = FeatureReader(config, registry=self.metrics.registry, on_breaker=self._breaker_changed,
+                                      on_retry=self.metrics.retry) if config.features is not None else None
         self.log = PredictionLog(config) if config.serving.log_predictions else None
         self._schemas: dict[str, requests.RequestSchema] = {}
         self._stop = threading.Event()
@@ -153,6 +162,8 @@ class Service:
         self.batcher.stop()
         if self.log:
             self.log.close()
+        if self.features is not None:
+            self.features.close()
         audit.record(self.config.store, "api_stop", self.config.project, pid=os.getpid(),
                      logged=self.log.written if self.log else 0, log_failures=self.log.failed if self.log else 0)
 
@@ -160,6 +171,8 @@ class Service:
         while not self._stop.is_set():
             force = self._reload_asked.is_set()
             self._reload_asked.clear()
+            if self.features is not None:  # first pass: opens the online store (seconds: Feast's import), before the first request
+                self.features.poll(reload=force)
             try:
                 moves = self.source.refresh(force=force)
                 self.first_load.set()
@@ -190,7 +203,8 @@ class Service:
             return None
         version, schema = found
         if version not in self._schemas:
-            self._schemas[version] = requests.build(schema, version, max_records=self.config.serving.max_records)
+            store = {"store_fields": self.features.fields, "key": self.features.key} if self.features is not None else {}
+            self._schemas[version] = requests.build(schema, version, max_records=self.config.serving.max_records, **store)
         return self._schemas[version]
 
     def parse(self, body: bytes) -> tuple[int, Any]:
@@ -224,6 +238,19 @@ class Service:
             batch[0].pop(_VERSION_KEY, None)
         records = [r for batch in batches for r in batch]
         frame = pd.DataFrame.from_records(records, columns=[*schema.features, *schema.optional])
+        sources, fetched, unavailable = ["request"] * len(records), {}, None
+        refusals: dict[int, tuple[int, dict[str, Any], str]] = {}
+        if self.features is not None and schema.fetchable:
+            filled = self.features.fill(records, frame, schema.features)
+            frame, sources, fetched, unavailable = filled.frame, filled.source, filled.fetched, filled.reason
+            if filled.refused:  # those requests get 422; the others in the pass are scored
+                refusals, keep = self._refusals(batches, filled.refused)
+                if not keep:
+                    return [refusals[b] for b in range(len(batches))]
+                position = {old: new for new, old in enumerate(keep)}
+                records, frame = [records[i] for i in keep], frame.iloc[keep].reset_index(drop=True)
+                sources, fetched = [sources[i] for i in keep], {position[i]: v for i, v in fetched.items() if i in position}
+        live = [batch for b, batch in enumerate(batches) if b not in refusals]
         base = uuid.uuid4().hex[:24]  # one random id per pass, the row's number after it: unique, and cheap per row
         ids = [f"{base}{i:08x}" for i in range(len(records))]
         id_col = self.config.data.id if self.config.data.id in schema.optional else None
@@ -231,9 +258,9 @@ class Service:
         keys = pd.Series([str(r[id_col]) if r.get(id_col) is not None else ids[i] for i, r in enumerate(records)]) if id_col \
             else pd.Series(ids)
         try:
-            routed = routing.route(frame, self.source, self.config, keys=keys, routed_by=id_col or "prediction_id")
+            routed = self._route(frame, keys, id_col or "prediction_id", sources, unavailable)
         except ServingError as exc:
-            return [(503, {"detail": str(exc)}, "none")] * len(batches)
+            return [refusals.get(b, (503, {"detail": str(exc)}, "none")) for b in range(len(batches))]
         counts = routed.counts()
         for (version, role), n in counts["predictions"].items():
             self.metrics.predictions.labels(version, role).inc(n)
@@ -242,17 +269,49 @@ class Service:
         for arm, n in counts["canary"].items():
             self.metrics.canary.labels(arm).inc(n)
         if self.log:
-            self._log(records, routed, ids)
+            self._log([{**r, **fetched[i]} if i in fetched else r for i, r in enumerate(records)], routed, ids, sources)
         answers, start = [], 0
-        for batch in batches:
-            answers.append((200, self._payload(routed, ids, start, start + len(batch)), routed.model["role"]))
-            start += len(batch)
-        return answers
+        for batch in live:
+            end = start + len(batch)
+            role = "baseline" if set(routed.role[start:end].tolist()) == {"baseline"} else routed.model["role"]
+            answers.append((200, self._payload(routed, ids, sources, start, end), role))
+            start = end
+        scored = iter(answers)
+        return [refusals[b] if b in refusals else next(scored) for b in range(len(batches))]
 
-    def _payload(self, routed: routing.Routed, ids: list[str], start: int, end: int) -> dict[str, Any]:
+    def _refusals(self, batches: list[list[dict[str, Any]]], refused: dict[int, str]) -> tuple[dict[int, tuple[int, dict[str, Any], str]], list[int]]:
+        """422 for each request holding a refused record (named by its index in that request); the rows of the others."""
+        assert self.features is not None
+        out: dict[int, tuple[int, dict[str, Any], str]] = {}
+        keep: list[int] = []
+        start = 0
+        for b, batch in enumerate(batches):
+            rows = range(start, start + len(batch))
+            errors = [{"record": i - start, "field": self.features.key, "msg": refused[i]} for i in rows if i in refused]
+            if errors:
+                out[b] = (422, {"detail": errors[:50]}, "none")
+            else:
+                keep.extend(rows)
+            start += len(batch)
+        return out, keep
+
+    def _route(self, frame: Any, keys: Any, routed_by: str, sources: list[str], unavailable: str | None) -> routing.Routed:
+        """The routing rule; rows whose features are unavailable (source ``none``) go to the baseline with that reason."""
+        none = [i for i, s in enumerate(sources) if s == "none"]
+        if not none:
+            return routing.route(frame, self.source, self.config, keys=keys, routed_by=routed_by)
+        rest = [i for i, s in enumerate(sources) if s != "none"]
+        parts = []
+        if rest:
+            parts.append((rest, routing.route(frame.iloc[rest].reset_index(drop=True), self.source, self.config,
+                                              keys=keys.iloc[rest].reset_index(drop=True), routed_by=routed_by)))
+        parts.append((none, routing.route(frame.iloc[none].reset_index(drop=True), self.source, self.config,
+                                          keys=keys.iloc[none].reset_index(drop=True), routed_by=routed_by, skip_champion=unavailable)))
+        return routing.combine(parts, len(frame))
+
+    def _payload(self, routed: routing.Routed, ids: list[str], sources: list[str], start: int, end: int) -> dict[str, Any]:
         binary = self.config.model.task == "binary"
         threshold = self.config.serving.threshold
-        reason = routed.fallback["reason"]
         rows = []
         for i, score in enumerate(routed.scores[start:end].tolist(), start=start):
             row = {"prediction_id": ids[i], "score": score}
@@ -260,17 +319,19 @@ class Service:
                 row |= {"label": int(score >= threshold), "confidence": max(score, 1.0 - score)}
             else:
                 row |= {"value": score, "confidence": None}
-            row |= {"model_version": routed.version[i], "model_semver": routed.semver[i], "role": routed.role[i]}
-            if reason:
+            row |= {"model_version": routed.version[i], "model_semver": routed.semver[i], "role": routed.role[i],
+                    "feature_source": sources[i]}
+            if reason := routed.reason(i):
                 row["fallback_reason"] = reason
             rows.append(row)
         return {"predictions": rows}
 
-    def _log(self, records: list[dict[str, Any]], routed: routing.Routed, ids: list[str]) -> None:
+    def _log(self, records: list[dict[str, Any]], routed: routing.Routed, ids: list[str], sources: list[str]) -> None:
+        fallback = routed.reasons.tolist() if routed.reasons is not None else [routed.fallback["reason"]] * len(ids)
         self.log.append({"predicted_at": datetime.now(UTC).isoformat(timespec="milliseconds"), "prediction_id": ids, "record": records,
                          "score": routed.scores.tolist(), "champion_score": routed.champion_scores.tolist(),
                          "model_version": routed.version.tolist(), "model_semver": routed.semver.tolist(), "model_role": routed.role.tolist(),
-                         "canary_arm": routed.arm.tolist(), "fallback": routed.fallback["reason"]})
+                         "canary_arm": routed.arm.tolist(), "fallback": fallback, "feature_source": sources})
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         """Whether a model can serve now, and the status behind it."""
@@ -345,14 +406,20 @@ def create_app(config: Config, *, token: str = "", loopback: bool = True) -> Fas
 
     @app.get("/ready")
     def ready() -> Response:
-        """Readiness: the champion or the baseline is loaded."""
+        """Readiness: the champion or the baseline is loaded (and, with a feature store, whether its online store is open)."""
         ok, status = service.ready()
-        return JSONResponse({"ready": ok, "served": status["served"], "errors": status["errors"]}, status_code=200 if ok else 503)
+        body = {"ready": ok, "served": status["served"], "errors": status["errors"]}
+        if service.features is not None:  # not a condition of readiness: without the online store, features come from the offline one
+            body["features"] = service.features.status()
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/version")
     def version() -> dict[str, Any]:
-        """Served versions, aliases, breaker states, load errors and the prediction log's counts."""
+        """Served versions, aliases, breaker states, load errors, the feature store's state and the prediction log's counts."""
         status = service.source.status()
+        if service.features is not None:
+            status["features"] = service.features.status()
+            status["breakers"] |= status["features"]["breakers"]
         if service.log:
             status["prediction_log"] = {"written": service.log.written, "failed": service.log.failed}
         return status
@@ -362,7 +429,8 @@ def create_app(config: Config, *, token: str = "", loopback: bool = True) -> Fas
         """Prometheus exposition of the service's metrics."""
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-        for name, breaker in service.source.breakers.items():
+        breakers = {**service.source.breakers, **(service.features.breakers if service.features is not None else {})}
+        for name, breaker in breakers.items():
             service.metrics.breaker_state(name, breaker.state)
         registry = service.metrics.registry
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -85,6 +85,8 @@ class Metrics:
 def fallback_reason(reason: str) -> str:
     """A low-cardinality label for a fallback's reason (the full text goes to the prediction and the log)."""
     text = reason.lower()
+    if text.startswith("features unavailable"):  # neither feature store answered (workbench.serving.features, rule 4)
+        return "features_unavailable"
     if "modelintegrityerror" in text:
         return "champion_integrity"
     if "no version with alias" in text or "not registered" in text:
