@@ -21,6 +21,7 @@ import yaml
 from tests.conftest import RedisServer, demo_config, workbench
 from tests.serving.conftest import Api, set_config, start_api
 from workbench.config import load_config
+from workbench.governance import audit
 from workbench.serving import predlog
 
 pytestmark = pytest.mark.slow
@@ -209,9 +210,14 @@ def test_redis_down_serves_offline_features_then_the_baseline_and_recovers(featu
     back = api.post(body)
     assert set(_sources(back)) == {"online"} and _scores(back) == pytest.approx(_scores(online), abs=1e-12)
 
+    breakers = api.get("/version").json()["breakers"]
+    assert (breakers["features-online"], breakers["features-offline"], breakers["champion"]) == ("closed", "closed", "closed")
     api.stop()
-    lines = [json.loads(line) for path in sorted(predlog.log_dir(load_config(project / "workbench.yaml")).glob("*.jsonl"))
-             for line in path.read_text().splitlines()]
+    config = load_config(project / "workbench.yaml")
+    moves = [(e["details"]["from"], e["details"]["to"]) for e in audit.read(config.store)
+             if e["action"] == "breaker" and e["subject"] == f"{config.project}/features-online"]
+    assert moves[0] == ("closed", "open") and moves[-1] == ("half-open", "closed") and audit.verify(config.store).ok
+    lines = [json.loads(line) for path in sorted(predlog.log_dir(config).glob("*.jsonl")) for line in path.read_text().splitlines()]
     none = next(line for line in lines if "none" in line.get("feature_source", []))
     assert none["feature_source"] == ["none", "request", "none"] and none["fallback"] == [reason, None, reason]
     assert none["record"][0] == {"customer_id": ids[0]}  # nothing was read for it: logged as sent

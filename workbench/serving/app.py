@@ -45,7 +45,7 @@ from workbench.exceptions import ServingError
 from workbench.governance import audit
 from workbench.serving import CONFIG_ENV, LOOPBACK_ENV, TOKEN_ENV, requests, routing
 from workbench.serving import metrics as metrics_module
-from workbench.serving.features import FeatureReader
+from workbench.serving.features import FeatureReader, Filled
 from workbench.serving.models import ModelSource
 from workbench.serving.predlog import PredictionLog
 
@@ -238,18 +238,10 @@ class Service:
             batch[0].pop(_VERSION_KEY, None)
         records = [r for batch in batches for r in batch]
         frame = pd.DataFrame.from_records(records, columns=[*schema.features, *schema.optional])
-        sources, fetched, unavailable = ["request"] * len(records), {}, None
-        refusals: dict[int, tuple[int, dict[str, Any], str]] = {}
-        if self.features is not None and schema.fetchable:
-            filled = self.features.fill(records, frame, schema.features)
-            frame, sources, fetched, unavailable = filled.frame, filled.source, filled.fetched, filled.reason
-            if filled.refused:  # those requests get 422; the others in the pass are scored
-                refusals, keep = self._refusals(batches, filled.refused)
-                if not keep:
-                    return [refusals[b] for b in range(len(batches))]
-                position = {old: new for new, old in enumerate(keep)}
-                records, frame = [records[i] for i in keep], frame.iloc[keep].reset_index(drop=True)
-                sources, fetched = [sources[i] for i in keep], {position[i]: v for i, v in fetched.items() if i in position}
+        records, frame, filled, refusals = self._features(batches, records, frame, schema)
+        if len(refusals) == len(batches):
+            return [refusals[b] for b in range(len(batches))]
+        sources, fetched, unavailable = filled.source, filled.fetched, filled.reason
         live = [batch for b, batch in enumerate(batches) if b not in refusals]
         base = uuid.uuid4().hex[:24]  # one random id per pass, the row's number after it: unique, and cheap per row
         ids = [f"{base}{i:08x}" for i in range(len(records))]
@@ -279,21 +271,30 @@ class Service:
         scored = iter(answers)
         return [refusals[b] if b in refusals else next(scored) for b in range(len(batches))]
 
-    def _refusals(self, batches: list[list[dict[str, Any]]], refused: dict[int, str]) -> tuple[dict[int, tuple[int, dict[str, Any], str]], list[int]]:
-        """422 for each request holding a refused record (named by its index in that request); the rows of the others."""
-        assert self.features is not None
-        out: dict[int, tuple[int, dict[str, Any], str]] = {}
+    def _features(self, batches: list[list[dict[str, Any]]], records: list[dict[str, Any]], frame: Any, schema: requests.RequestSchema
+                  ) -> tuple[list[dict[str, Any]], Any, Filled, dict[int, tuple[int, dict[str, Any], str]]]:
+        """Fill what the records lack from the feature store (:mod:`workbench.serving.features`); a request holding a record the
+        rule refuses gets 422 naming it (by its index in that request), and its rows leave the pass."""
+        if self.features is None or not schema.fetchable:
+            return records, frame, Filled(frame, ["request"] * len(records)), {}
+        filled = self.features.fill(records, frame, schema.features)
+        if not filled.refused:
+            return records, filled.frame, filled, {}
+        refusals: dict[int, tuple[int, dict[str, Any], str]] = {}
         keep: list[int] = []
         start = 0
         for b, batch in enumerate(batches):
             rows = range(start, start + len(batch))
-            errors = [{"record": i - start, "field": self.features.key, "msg": refused[i]} for i in rows if i in refused]
+            errors = [{"record": i - start, "field": self.features.key, "msg": filled.refused[i]} for i in rows if i in filled.refused]
             if errors:
-                out[b] = (422, {"detail": errors[:50]}, "none")
+                refusals[b] = (422, {"detail": errors[:50]}, "none")
             else:
                 keep.extend(rows)
             start += len(batch)
-        return out, keep
+        position = {old: new for new, old in enumerate(keep)}
+        kept = Filled(filled.frame.iloc[keep].reset_index(drop=True), [filled.source[i] for i in keep],
+                      {position[i]: v for i, v in filled.fetched.items() if i in position}, {}, filled.reason)
+        return [records[i] for i in keep], kept.frame, kept, refusals
 
     def _route(self, frame: Any, keys: Any, routed_by: str, sources: list[str], unavailable: str | None) -> routing.Routed:
         """The routing rule; rows whose features are unavailable (source ``none``) go to the baseline with that reason."""

@@ -27,15 +27,17 @@ A record that lacks a feature-store field must carry the key (the request schema
 
 The online store is opened once per worker process when the service starts, by the thread that first
 loads the models (never in a request). If that fails the service still starts, features come from
-the offline store (step 3), the open is retried on every alias poll, and ``/ready`` says why.
-``SIGHUP`` re-reads the Feast registry (after ``workbench features apply``). The staleness gauges
-(``workbench_feature_staleness_seconds``, ``workbench_feature_stale``) are set from
-:func:`workbench.features.store.status` at start and on every alias poll.
+the offline store (step 3), the open is tried again on the alias polls (at most every
+``REOPEN_S``), and ``/ready`` says why. ``SIGHUP`` re-reads the Feast registry (after ``workbench
+features apply``). The staleness gauges (``workbench_feature_staleness_seconds``,
+``workbench_feature_stale``) are set on every alias poll from :func:`workbench.features.store.status`,
+which is read at start, on ``SIGHUP`` and at most every ``STATUS_S`` (it re-checks every source file).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -58,6 +60,8 @@ ONLINE, OFFLINE = "features-online", "features-offline"  # the breakers
 BREAKERS = (ONLINE, OFFLINE)
 SOURCES = ("request", "online", "offline", "none")  # feature_source, by step of the rule
 UNAVAILABLE = "features unavailable"
+REOPEN_S = 30.0  # a failed open of the online store is tried again at most this often
+STATUS_S = 60.0  # the views' newest event times are re-read at most this often (the gauges move with the clock in between)
 
 
 @dataclass
@@ -88,6 +92,8 @@ class FeatureReader:
         self.staleness: dict[str, Any] = {}
         self._on_retry = on_retry
         self._key_type = "string"
+        self._opened_at = self._status_at = -math.inf
+        self._status: dict[str, Any] = {}
 
     @property
     def fields(self) -> list[str]:
@@ -98,40 +104,56 @@ class FeatureReader:
     def poll(self, *, reload: bool = False) -> None:
         """Open the online store when it is not open, re-read the Feast registry on ``reload``, set the staleness gauges. Never raises."""
         if self.online is None:
-            self._open()
+            if reload or time.monotonic() - self._opened_at >= REOPEN_S:
+                self._open()
         elif reload:
             try:
                 self.online.refresh()
+                self._read_key_type()
                 self.error = None
             except Exception as exc:  # noqa: BLE001 - keep the store open: reads go through the breaker, and fall back
                 self.error = f"registry refresh failed: {type(exc).__name__}: {exc}"
-        self._observe_staleness()
+        self._observe_staleness(reread=reload)
 
     def _open(self) -> None:
         from workbench.features.online import OnlineFeatures
 
+        self._opened_at = time.monotonic()
         try:
             self.online = resilience.retry(self.config.resilience, "features_open", OnlineFeatures, self.config, self.metrics,
                                            on_retry=self._on_retry)
             self.error = None
         except Exception as exc:  # noqa: BLE001 - the service starts anyway; features come from the offline store
             self.online, self.error = None, f"{type(exc).__name__}: {exc}"[:500]
+        self._read_key_type()
+
+    def _read_key_type(self) -> None:
         views = store.read_state(self.config).get("views", {})
         self._key_type = "int64" if any(str(v.get("key_type")) == "int64" for v in views.values()) else "string"
 
-    def _observe_staleness(self) -> None:
-        try:
-            status = store.status(self.config)
-        except Exception as exc:  # noqa: BLE001 - a gauge left as it was; /version shows why
-            self.staleness = {"error": f"{type(exc).__name__}: {exc}"}
-            return
-        self.metrics.observe_status(status)
-        self.staleness = status.get("views", {})
+    def _observe_staleness(self, *, reread: bool = False) -> None:
+        """Set the gauges: now minus each view's newest event time (read from the store's status when due)."""
+        if reread or time.monotonic() - self._status_at >= STATUS_S:
+            self._status_at = time.monotonic()
+            try:
+                self._status = store.status(self.config)
+            except Exception as exc:  # noqa: BLE001 - the gauges keep moving with the clock; /version shows why
+                self._status = {"views": self._status.get("views", {}), "error": f"{type(exc).__name__}: {exc}"[:500]}
+        now = datetime.now(UTC)
+        views = {}
+        for name, info in self._status.get("views", {}).items():
+            if info.get("newest_event"):
+                age = (now - datetime.fromisoformat(info["newest_event"])).total_seconds()
+                info = info | {"staleness_s": round(age, 3), "stale": age > info["ttl_s"]}
+            views[name] = info
+        self.metrics.observe_status({"views": views})
+        self.staleness = views
 
     def status(self) -> dict[str, Any]:
         """The online store (open or why not), the breakers and each view's staleness (``/ready`` and ``/version``)."""
         return {"online": self.kind, "open": self.online is not None, "error": self.error,
-                "breakers": {name: b.state for name, b in self.breakers.items()}, "views": self.staleness}
+                "breakers": {name: b.state for name, b in self.breakers.items()}, "views": self.staleness,
+                **({"status_error": self._status["error"]} if "error" in self._status else {})}
 
     def close(self) -> None:
         """Release the breakers' shared files."""
@@ -147,7 +169,7 @@ class FeatureReader:
         out = Filled(frame, ["request"] * len(records))
         rows: dict[Any, list[int]] = {}
         for i, record in enumerate(records):
-            if not any(f not in record for f in fetchable):
+            if all(f in record for f in fetchable):
                 continue
             key, problem = self._entity(record.get(self.key))
             if problem:
@@ -159,7 +181,6 @@ class FeatureReader:
         found, online_problem = self._online(list(rows), wanted)
         rest = [k for k in rows if k not in found]
         sources = dict.fromkeys(found, "online")
-        offline_problem = None
         if rest:
             known, offline_problem = self._offline(rest, wanted)
             if known is None:

@@ -17,6 +17,11 @@ workbench_model_loads_total            counter    role, outcome                l
 workbench_served_version               gauge      role, version, semver        1 for each version being served
 =====================================  =========  ===========================  =================================================
 
+With a ``features:`` section the service's registry also carries the feature store's metrics
+(``workbench_feature_*``, :mod:`workbench.features.metrics`); ``workbench_breaker_state`` then covers the
+breakers ``features-online`` and ``features-offline`` too, and ``workbench_fallbacks_total{reason="features_unavailable"}``
+counts the rows the baseline scored because no feature store answered (:mod:`workbench.serving.features`).
+
 With several worker processes the service uses prometheus-client's multiprocess mode (the
 ``PROMETHEUS_MULTIPROC_DIR`` folder ``workbench api`` sets up), so ``/metrics`` sums every worker.
 The batch score phase writes the same names to ``<store>/metrics/workbench_<project>.prom`` for
