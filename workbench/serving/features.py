@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.exceptions import FeatureStoreError, WorkbenchError
 from workbench.features import definitions, offline, store
 from workbench.features.metrics import FeatureMetrics
+from workbench.features.online import OnlineFeatures
 from workbench.serving import resilience, routing
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,7 +55,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from prometheus_client import CollectorRegistry
 
     from workbench.config import Config
-    from workbench.features.online import OnlineFeatures
 
 ONLINE, OFFLINE = "features-online", "features-offline"  # the breakers
 BREAKERS = (ONLINE, OFFLINE)
@@ -116,8 +116,6 @@ class FeatureReader:
         self._observe_staleness(reread=reload)
 
     def _open(self) -> None:
-        from workbench.features.online import OnlineFeatures
-
         self._opened_at = time.monotonic()
         try:
             self.online = resilience.retry(self.config.resilience, "features_open", OnlineFeatures, self.config, self.metrics,
