@@ -230,6 +230,7 @@ def test_a_model_trained_on_another_major_view_version_is_not_served(feature_pro
     project = feature_project
     config = load_config(project / "workbench.yaml")
     client = MlflowClient(tracking_uri=config.mlflow_uri, registry_uri=config.mlflow_uri)
+    recorded = client.get_model_version(config.project, "1").tags.get("workbench.feature_views")  # what training recorded, if anything
     client.set_model_version_tag(config.project, "1", "workbench.feature_views", json.dumps({"profile": {"version": "2.0", "hash": "x"}}))
     try:
         api = start_api(project, "--reset-breakers")
@@ -245,4 +246,7 @@ def test_a_model_trained_on_another_major_view_version_is_not_served(feature_pro
             assert time.monotonic() < deadline, "the champion was not served after the reload"
             time.sleep(0.3)
     finally:
-        client.delete_model_version_tag(config.project, "1", "workbench.feature_views")
+        if recorded is None:
+            client.delete_model_version_tag(config.project, "1", "workbench.feature_views")
+        else:
+            client.set_model_version_tag(config.project, "1", "workbench.feature_views", recorded)
