@@ -83,3 +83,42 @@ def test_a_huge_list_fails_fast_with_413() -> None:
     with pytest.raises(requests.BadRequest) as err:
         _parse(b"[" + b",".join([b"{}"] * 300_000) + b"]", limit=1000)
     assert err.value.status == 413 and len(err.value.errors) == 1
+
+
+def _store_parse(body: object, *, key: str = "customer id") -> list[dict]:
+    schema = requests.build(SCHEMA, "7", store_fields=["age", "plan", "not a model feature"], key=key)
+    return schema.parse(json.dumps(body).encode(), max_records=10)
+
+
+def test_with_a_feature_store_its_fields_are_optional_when_the_record_carries_the_key() -> None:
+    only_key = {"customer id": "c-1", "monthly charges": 3.5, "class": None}
+    assert _store_parse([only_key, RECORD]) == [only_key, RECORD]  # the key alone, or every feature (no key needed)
+    assert _store_parse({"customer id": 7, "age": 40, "monthly charges": 1, "class": "x"})[0]["age"] == 40
+    assert _store_parse({"cid": 7, "monthly charges": 1, "class": "x"}, key="cid") == [{"cid": 7, "monthly charges": 1, "class": "x"}]
+
+
+@pytest.mark.parametrize(("record", "field", "msg"), [
+    ({"monthly charges": 1, "class": "x"}, "customer id",
+     "missing: the record lacks age, plan (feature store fields) and has no 'customer id' to read them by. "
+     "Fix: send 'customer id', or send those features in the record"),
+    ({"customer id": None, "age": 1, "monthly charges": 1, "class": "x"}, "customer id",
+     "missing: the record lacks plan (feature store fields) and has no 'customer id' to read them by. "
+     "Fix: send 'customer id', or send those features in the record"),
+    ({"customer id": "c-1", "class": "x"}, "monthly charges", "missing column: the model needs it (send null for a missing value)"),
+    ({"customer id": "c-1", "age": "forty", "monthly charges": 1, "class": "x"}, "age", "wrong type: expected a number, got 'forty'"),
+    ({"customer id": "c-1", "not a model feature": 1, "monthly charges": 1, "class": "x"}, "not a model feature",
+     "unknown column: the model does not use it. Fix: remove it (or check its spelling)"),
+])
+def test_with_a_feature_store_a_record_needs_the_key_or_the_features_and_sent_fields_keep_their_types(record: dict, field: str, msg: str) -> None:
+    with pytest.raises(requests.BadRequest) as err:
+        _store_parse([RECORD, record])
+    assert err.value.status == 422
+    assert [(e["record"], e["field"], e["msg"]) for e in err.value.errors] == [(1, field, msg)]
+
+
+def test_the_openapi_schema_says_the_key_or_the_store_fields() -> None:
+    record = requests.build(SCHEMA, "7", store_fields=["age", "plan"], key="customer id").json_schema()["oneOf"][0]
+    assert set(record["required"]) == {"monthly charges", "class"} and {"age", "plan", "customer id"} <= set(record["properties"])
+    assert record["anyOf"] == [{"required": ["customer id"]}, {"required": ["age", "plan"]}]
+    assert "'customer id'" in record["description"]
+    assert "anyOf" not in requests.build(SCHEMA, "7").json_schema()["oneOf"][0]  # no store: every feature required, as before

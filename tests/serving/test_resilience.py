@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from redis import exceptions as redis_errors
 
 from workbench.config import Config
-from workbench.exceptions import DataError, ModelIntegrityError
+from workbench.exceptions import DataError, FeatureStoreError, ModelIntegrityError
 from workbench.governance import audit
 from workbench.serving import resilience
 
@@ -31,6 +32,10 @@ def _config(tmp_path: Path, **policy: float) -> Config:
     (FileNotFoundError("model.skops"), False),
     (ModelIntegrityError("hash differs"), False),
     (ValueError("bad"), False),
+    (redis_errors.ConnectionError("Connection closed by server."), True),  # redis-py's classes are not the builtins
+    (redis_errors.TimeoutError("Timeout reading from socket"), True),
+    (redis_errors.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"), False),
+    (FeatureStoreError("online feature store (redis) failed"), False),
 ])
 def test_only_transient_errors_are_retried(exc: BaseException, transient: bool) -> None:
     assert resilience.is_transient(exc) is transient
@@ -43,6 +48,16 @@ def test_a_transient_error_in_the_cause_chain_counts() -> None:
         except sqlite3.OperationalError as inner:
             raise RuntimeError("mlflow wrapped it") from inner
     except RuntimeError as outer:
+        assert resilience.is_transient(outer)
+
+
+def test_a_feature_store_error_caused_by_a_redis_connection_error_is_transient() -> None:
+    try:
+        try:
+            raise redis_errors.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        except redis_errors.ConnectionError as inner:
+            raise FeatureStoreError("online feature store (redis) failed reading view 'profile'") from inner
+    except FeatureStoreError as outer:
         assert resilience.is_transient(outer)
 
 

@@ -15,7 +15,7 @@ from workbench.apps.server import is_loopback, new_token
 from workbench.cli._common import config_arg, load
 from workbench.exceptions import ConfigError, ParameterError, RegistryError
 from workbench.registry import store
-from workbench.serving import CONFIG_ENV, LOOPBACK_ENV, TOKEN_ENV, predlog, resilience
+from workbench.serving import CONFIG_ENV, LOOPBACK_ENV, TOKEN_ENV, features, predlog, resilience
 
 
 def register(sub: Any) -> dict[str, Any]:
@@ -66,8 +66,8 @@ def _cmd_api(args: argparse.Namespace) -> int:
     if registry.alias_version(config, "champion") is None and registry.alias_version(config, "baseline") is None:
         raise RegistryError(f"model {config.project!r} has no champion or baseline to serve. Fix: run `workbench run` first.")
     if args.reset_breakers:
-        for role in ("champion", "challenger"):
-            resilience.SharedStorage(resilience.breaker_dir(config) / f"{role}.state", role).reset()
+        for name in ("champion", "challenger", *(features.BREAKERS if config.features is not None else ())):
+            resilience.SharedStorage(resilience.breaker_dir(config) / f"{name}.state", name).reset()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # scoring threads use one OpenMP thread (see serving/app.py); workers add cores
     os.environ[CONFIG_ENV] = str(config.source)
     os.environ[TOKEN_ENV] = token

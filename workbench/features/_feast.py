@@ -116,6 +116,19 @@ def open_store(config: Config) -> Any:
     return FeatureStore(config=repo_config(config))
 
 
+def fail_fast(store: Any, *, timeout_s: float = 2.0) -> None:
+    """Leave retries to the caller's policy: redis-py retries a refused connection 3 times with backoff up to
+    10 s (6-10 s per read, measured) and waits forever on a server that hangs; both off for online reads."""
+    if getattr(store.config.online_store, "type", "") != "redis":
+        return
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = store._get_provider().online_store._get_client(store.config.online_store)
+    client.set_retry(Retry(NoBackoff(), 0))
+    client.connection_pool.connection_kwargs.update(socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+
+
 def objects(config: Config, infos: dict[str, SourceInfo]) -> list[Any]:
     """The Feast entity and feature views the config defines (tags carry the schema version and content hash)."""
     assert config.features is not None

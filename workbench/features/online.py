@@ -55,6 +55,7 @@ class OnlineFeatures:
         self.views = {n: list(v.fields) for n, v in config.features.views.items()}
         self.ttl = {n: v.ttl for n, v in config.features.views.items()}
         self._store = _feast.open_store(config)
+        _feast.fail_fast(self._store)  # the serving retry policy and breaker decide, not the Redis client
         self._key_type = "string"
         state_views = (definitions.folder(config) / "state.json")
         if state_views.exists():
@@ -88,7 +89,7 @@ class OnlineFeatures:
             out.seconds[view] = seconds
             results = []
             stamps = [_latest(got, f, i) for i in range(len(ids)) for f in [fields]]
-            for i, ts in enumerate(stamps):
+            for ts in stamps:
                 if ts is None:
                     results.append("miss")
                 elif (now.timestamp() - ts) > self.ttl[view]:
@@ -105,9 +106,8 @@ class OnlineFeatures:
                     n = results.count(r)
                     if n:
                         self.metrics.cache.labels(view, r).inc(n)
-                newest = max((s for s in stamps if s), default=None)
-                if newest is not None:
-                    self.metrics.staleness.labels(view).set(max(0.0, now.timestamp() - newest))
+                # workbench_feature_staleness_seconds is the view's newest event, not the looked-up ids' (which would overwrite
+                # it with each request's customers): the service sets it from store.status (workbench.serving.features)
         return out
 
 

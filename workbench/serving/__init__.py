@@ -7,9 +7,12 @@
 - :mod:`~workbench.serving.models` — the served versions, loaded hash-checked, swapped without a
   restart when an alias moves;
 - :mod:`~workbench.serving.requests` — the request schema, generated from a version's feature schema;
+- :mod:`~workbench.serving.features` — features a request lacks, read from the feature store by the
+  documented fallback rule (online store, offline store, baseline);
 - :mod:`~workbench.serving.predlog` — the prediction log, exported as a batch ``workbench monitor`` reads;
 - :mod:`~workbench.serving.metrics` — Prometheus metrics (a server's ``/metrics`` or a textfile);
-- :mod:`~workbench.serving.app` — the FastAPI application;
+- :mod:`~workbench.serving.app` — the FastAPI application, scoring on the micro-batching thread of
+  :mod:`~workbench.serving.batcher`;
 - :mod:`~workbench.serving.deploy` — container and Kubernetes files per registered version.
 
 Nothing is imported here, so ``import workbench.serving.routing`` stays light.

@@ -11,21 +11,24 @@ reach the service by DNS rebinding); with a token every route but ``/health``, `
 before they are read in full; bad input gets 4xx naming the record and field, never a 500.
 
 Models are refreshed every ``serving.alias_poll_s`` (an alias move is served without a restart) and
-reloaded on ``SIGHUP``. Scoring runs on one micro-batching thread (:class:`MicroBatcher`); each pass
+reloaded on ``SIGHUP``. Scoring runs on one micro-batching thread (:class:`~workbench.serving.batcher.MicroBatcher`); each pass
 takes the snapshot of versions current when it starts, so a swap never fails a request in flight.
+
+With a ``features:`` section a record may carry only the entity key: the features it lacks are read
+from the feature store by the fallback rule of :mod:`workbench.serving.features`, and each prediction
+says where its features came from (``feature_source``). The online store is opened by the thread that
+first loads the models, its registry re-read on ``SIGHUP``; ``/ready`` and ``/version`` show its state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import secrets
 import signal
 import threading
 import time
 import uuid
-from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -40,6 +43,8 @@ from workbench.exceptions import ServingError
 from workbench.governance import audit
 from workbench.serving import CONFIG_ENV, LOOPBACK_ENV, TOKEN_ENV, requests, routing
 from workbench.serving import metrics as metrics_module
+from workbench.serving.batcher import MicroBatcher
+from workbench.serving.features import FeatureReader, Filled
 from workbench.serving.models import ModelSource
 from workbench.serving.predlog import PredictionLog
 
@@ -55,69 +60,6 @@ BIND_ENV = "WORKBENCH_API_BIND"
 STARTUP_WAIT_S = 60.0
 
 
-class MicroBatcher:
-    """One scoring thread that takes every request queued while it was busy and scores them in one call.
-
-    A scikit-learn pipeline costs about the same for 1 row as for 100 (validation and dispatch per
-    call, not per row), so under concurrent load, scoring the queued requests together multiplies
-    throughput; with no load a request is scored alone, at once (no waiting window). The routing
-    rule is per row (canary by id; a fallback applies to every row anyway), so the answers are the
-    same as one call per request. Written here because no library batches in-process calls this way
-    without a serving framework around it.
-    """
-
-    def __init__(self, fn: Any, *, max_records: int) -> None:
-        self.fn = fn
-        self.max_records = max_records
-        self._queue: queue.Queue[tuple[list[dict[str, Any]], Future] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="micro-batcher", daemon=True)
-
-    def start(self) -> None:
-        """Start the scoring thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Finish what is queued, then stop."""
-        self._queue.put(None)
-        self._thread.join(timeout=30)
-
-    def submit(self, records: list[dict[str, Any]]) -> Future:
-        """Queue one request's records; the future gets its ``(status, payload, role)``."""
-        future: Future = Future()
-        self._queue.put((records, future))
-        return future
-
-    def _run(self) -> None:
-        from threadpoolctl import threadpool_limits
-
-        # One OpenMP thread for scoring: a tree ensemble's predict otherwise starts ~200 tiny two-thread tasks per
-        # call, each stalling on a busy core (several times the CPU per request; benchmarks/serving.py). OpenMP's
-        # thread count is per calling thread, so it is set here, in the thread that scores. --workers uses more cores.
-        threadpool_limits(limits=1, user_api="openmp")
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            items, total = [item], len(item[0])
-            while total < self.max_records:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)
-                    break
-                items.append(nxt)
-                total += len(nxt[0])
-            try:
-                answers = self.fn([records for records, _ in items])
-            except Exception as exc:  # noqa: BLE001 - a bug must answer 500 to these requests, not kill the thread
-                answers = [(500, {"detail": f"{type(exc).__name__}: {exc}"}, "none")] * len(items)
-            for (_, future), answer in zip(items, answers, strict=True):
-                if future.set_running_or_notify_cancel():  # a cancelled request (client gone, shutdown) is skipped
-                    future.set_result(answer)
-
-
 class Service:
     """The state behind the routes: models, request schemas, prediction log, metrics."""
 
@@ -126,6 +68,9 @@ class Service:
         self.token = token
         self.metrics = metrics_module.Metrics()
         self.source = ModelSource(config, metrics=self.metrics, on_breaker=self._breaker_changed)
+        # the feature metrics share the service's registry, so /metrics shows workbench_feature_* beside the rest
+        self.features = FeatureReader(config, registry=self.metrics.registry, on_breaker=self._breaker_changed,
+                                      on_retry=self.metrics.retry) if config.features is not None else None
         self.log = PredictionLog(config) if config.serving.log_predictions else None
         self._schemas: dict[str, requests.RequestSchema] = {}
         self._stop = threading.Event()
@@ -153,6 +98,8 @@ class Service:
         self.batcher.stop()
         if self.log:
             self.log.close()
+        if self.features is not None:
+            self.features.close()
         audit.record(self.config.store, "api_stop", self.config.project, pid=os.getpid(),
                      logged=self.log.written if self.log else 0, log_failures=self.log.failed if self.log else 0)
 
@@ -160,6 +107,8 @@ class Service:
         while not self._stop.is_set():
             force = self._reload_asked.is_set()
             self._reload_asked.clear()
+            if self.features is not None:  # first pass: opens the online store (seconds: Feast's import), before the first request
+                self.features.poll(reload=force)
             try:
                 moves = self.source.refresh(force=force)
                 self.first_load.set()
@@ -190,7 +139,8 @@ class Service:
             return None
         version, schema = found
         if version not in self._schemas:
-            self._schemas[version] = requests.build(schema, version, max_records=self.config.serving.max_records)
+            store = {"store_fields": self.features.fields, "key": self.features.key} if self.features is not None else {}
+            self._schemas[version] = requests.build(schema, version, max_records=self.config.serving.max_records, **store)
         return self._schemas[version]
 
     def parse(self, body: bytes) -> tuple[int, Any]:
@@ -224,6 +174,11 @@ class Service:
             batch[0].pop(_VERSION_KEY, None)
         records = [r for batch in batches for r in batch]
         frame = pd.DataFrame.from_records(records, columns=[*schema.features, *schema.optional])
+        records, frame, filled, refusals = self._features(batches, records, frame, schema)
+        if len(refusals) == len(batches):
+            return [refusals[b] for b in range(len(batches))]
+        sources, fetched, unavailable = filled.source, filled.fetched, filled.reason
+        live = [batch for b, batch in enumerate(batches) if b not in refusals]
         base = uuid.uuid4().hex[:24]  # one random id per pass, the row's number after it: unique, and cheap per row
         ids = [f"{base}{i:08x}" for i in range(len(records))]
         id_col = self.config.data.id if self.config.data.id in schema.optional else None
@@ -231,9 +186,9 @@ class Service:
         keys = pd.Series([str(r[id_col]) if r.get(id_col) is not None else ids[i] for i, r in enumerate(records)]) if id_col \
             else pd.Series(ids)
         try:
-            routed = routing.route(frame, self.source, self.config, keys=keys, routed_by=id_col or "prediction_id")
+            routed = self._route(frame, keys, id_col or "prediction_id", sources, unavailable)
         except ServingError as exc:
-            return [(503, {"detail": str(exc)}, "none")] * len(batches)
+            return [refusals.get(b, (503, {"detail": str(exc)}, "none")) for b in range(len(batches))]
         counts = routed.counts()
         for (version, role), n in counts["predictions"].items():
             self.metrics.predictions.labels(version, role).inc(n)
@@ -242,17 +197,58 @@ class Service:
         for arm, n in counts["canary"].items():
             self.metrics.canary.labels(arm).inc(n)
         if self.log:
-            self._log(records, routed, ids)
+            self._log([{**r, **fetched[i]} if i in fetched else r for i, r in enumerate(records)], routed, ids, sources)
         answers, start = [], 0
-        for batch in batches:
-            answers.append((200, self._payload(routed, ids, start, start + len(batch)), routed.model["role"]))
-            start += len(batch)
-        return answers
+        for batch in live:
+            end = start + len(batch)
+            role = "baseline" if set(routed.role[start:end].tolist()) == {"baseline"} else routed.model["role"]
+            answers.append((200, self._payload(routed, ids, sources, start, end), role))
+            start = end
+        scored = iter(answers)
+        return [refusals[b] if b in refusals else next(scored) for b in range(len(batches))]
 
-    def _payload(self, routed: routing.Routed, ids: list[str], start: int, end: int) -> dict[str, Any]:
+    def _features(self, batches: list[list[dict[str, Any]]], records: list[dict[str, Any]], frame: Any, schema: requests.RequestSchema
+                  ) -> tuple[list[dict[str, Any]], Any, Filled, dict[int, tuple[int, dict[str, Any], str]]]:
+        """Fill what the records lack from the feature store (:mod:`workbench.serving.features`); a request holding a record the
+        rule refuses gets 422 naming it (by its index in that request), and its rows leave the pass."""
+        if self.features is None or not schema.fetchable:
+            return records, frame, Filled(frame, ["request"] * len(records)), {}
+        filled = self.features.fill(records, frame, schema.features)
+        if not filled.refused:
+            return records, filled.frame, filled, {}
+        refusals: dict[int, tuple[int, dict[str, Any], str]] = {}
+        keep: list[int] = []
+        start = 0
+        for b, batch in enumerate(batches):
+            rows = range(start, start + len(batch))
+            errors = [{"record": i - start, "field": self.features.key, "msg": filled.refused[i]} for i in rows if i in filled.refused]
+            if errors:
+                refusals[b] = (422, {"detail": errors[:50]}, "none")
+            else:
+                keep.extend(rows)
+            start += len(batch)
+        position = {old: new for new, old in enumerate(keep)}
+        kept = Filled(filled.frame.iloc[keep].reset_index(drop=True), [filled.source[i] for i in keep],
+                      {position[i]: v for i, v in filled.fetched.items() if i in position}, {}, filled.reason)
+        return [records[i] for i in keep], kept.frame, kept, refusals
+
+    def _route(self, frame: Any, keys: Any, routed_by: str, sources: list[str], unavailable: str | None) -> routing.Routed:
+        """The routing rule; rows whose features are unavailable (source ``none``) go to the baseline with that reason."""
+        none = [i for i, s in enumerate(sources) if s == "none"]
+        if not none:
+            return routing.route(frame, self.source, self.config, keys=keys, routed_by=routed_by)
+        rest = [i for i, s in enumerate(sources) if s != "none"]
+        parts = []
+        if rest:
+            parts.append((rest, routing.route(frame.iloc[rest].reset_index(drop=True), self.source, self.config,
+                                              keys=keys.iloc[rest].reset_index(drop=True), routed_by=routed_by)))
+        parts.append((none, routing.route(frame.iloc[none].reset_index(drop=True), self.source, self.config,
+                                          keys=keys.iloc[none].reset_index(drop=True), routed_by=routed_by, skip_champion=unavailable)))
+        return routing.combine(parts, len(frame))
+
+    def _payload(self, routed: routing.Routed, ids: list[str], sources: list[str], start: int, end: int) -> dict[str, Any]:
         binary = self.config.model.task == "binary"
         threshold = self.config.serving.threshold
-        reason = routed.fallback["reason"]
         rows = []
         for i, score in enumerate(routed.scores[start:end].tolist(), start=start):
             row = {"prediction_id": ids[i], "score": score}
@@ -260,17 +256,19 @@ class Service:
                 row |= {"label": int(score >= threshold), "confidence": max(score, 1.0 - score)}
             else:
                 row |= {"value": score, "confidence": None}
-            row |= {"model_version": routed.version[i], "model_semver": routed.semver[i], "role": routed.role[i]}
-            if reason:
+            row |= {"model_version": routed.version[i], "model_semver": routed.semver[i], "role": routed.role[i],
+                    "feature_source": sources[i]}
+            if reason := routed.reason(i):
                 row["fallback_reason"] = reason
             rows.append(row)
         return {"predictions": rows}
 
-    def _log(self, records: list[dict[str, Any]], routed: routing.Routed, ids: list[str]) -> None:
+    def _log(self, records: list[dict[str, Any]], routed: routing.Routed, ids: list[str], sources: list[str]) -> None:
+        fallback = routed.reasons.tolist() if routed.reasons is not None else [routed.fallback["reason"]] * len(ids)
         self.log.append({"predicted_at": datetime.now(UTC).isoformat(timespec="milliseconds"), "prediction_id": ids, "record": records,
                          "score": routed.scores.tolist(), "champion_score": routed.champion_scores.tolist(),
                          "model_version": routed.version.tolist(), "model_semver": routed.semver.tolist(), "model_role": routed.role.tolist(),
-                         "canary_arm": routed.arm.tolist(), "fallback": routed.fallback["reason"]})
+                         "canary_arm": routed.arm.tolist(), "fallback": fallback, "feature_source": sources})
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         """Whether a model can serve now, and the status behind it."""
@@ -345,14 +343,20 @@ def create_app(config: Config, *, token: str = "", loopback: bool = True) -> Fas
 
     @app.get("/ready")
     def ready() -> Response:
-        """Readiness: the champion or the baseline is loaded."""
+        """Readiness: the champion or the baseline is loaded (and, with a feature store, whether its online store is open)."""
         ok, status = service.ready()
-        return JSONResponse({"ready": ok, "served": status["served"], "errors": status["errors"]}, status_code=200 if ok else 503)
+        body = {"ready": ok, "served": status["served"], "errors": status["errors"]}
+        if service.features is not None:  # not a condition of readiness: without the online store, features come from the offline one
+            body["features"] = service.features.status()
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/version")
     def version() -> dict[str, Any]:
-        """Served versions, aliases, breaker states, load errors and the prediction log's counts."""
+        """Served versions, aliases, breaker states, load errors, the feature store's state and the prediction log's counts."""
         status = service.source.status()
+        if service.features is not None:
+            status["features"] = service.features.status()
+            status["breakers"] |= status["features"]["breakers"]
         if service.log:
             status["prediction_log"] = {"written": service.log.written, "failed": service.log.failed}
         return status
@@ -362,7 +366,8 @@ def create_app(config: Config, *, token: str = "", loopback: bool = True) -> Fas
         """Prometheus exposition of the service's metrics."""
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-        for name, breaker in service.source.breakers.items():
+        breakers = {**service.source.breakers, **(service.features.breakers if service.features is not None else {})}
+        for name, breaker in breakers.items():
             service.metrics.breaker_state(name, breaker.state)
         registry = service.metrics.registry
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

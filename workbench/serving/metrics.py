@@ -17,6 +17,11 @@ workbench_model_loads_total            counter    role, outcome                l
 workbench_served_version               gauge      role, version, semver        1 for each version being served
 =====================================  =========  ===========================  =================================================
 
+With a ``features:`` section the service's registry also carries the feature store's metrics
+(``workbench_feature_*``, :mod:`workbench.features.metrics`); ``workbench_breaker_state`` then covers the
+breakers ``features-online`` and ``features-offline`` too, and ``workbench_fallbacks_total{reason="features_unavailable"}``
+counts the rows the baseline scored because no feature store answered (:mod:`workbench.serving.features`).
+
 With several worker processes the service uses prometheus-client's multiprocess mode (the
 ``PROMETHEUS_MULTIPROC_DIR`` folder ``workbench api`` sets up), so ``/metrics`` sums every worker.
 The batch score phase writes the same names to ``<store>/metrics/workbench_<project>.prom`` for
@@ -85,6 +90,8 @@ class Metrics:
 def fallback_reason(reason: str) -> str:
     """A low-cardinality label for a fallback's reason (the full text goes to the prediction and the log)."""
     text = reason.lower()
+    if text.startswith("features unavailable"):  # neither feature store answered (workbench.serving.features, rule 4)
+        return "features_unavailable"
     if "modelintegrityerror" in text:
         return "champion_integrity"
     if "no version with alias" in text or "not registered" in text:

@@ -8,6 +8,10 @@ circuit breaker), and keeps the loaded versions in an immutable snapshot. :meth:
 rollback — loads the new version *before* it swaps the snapshot, so requests in flight finish on the
 version they started with and none is dropped. A version that cannot be loaded is not served: the
 routing rule then falls back to the baseline.
+
+With a feature store configured, a version whose tag ``workbench.feature_views`` says it was trained
+on another MAJOR version of a feature view than the config defines fails its load the same way
+(:func:`workbench.features.check_model`; the reason names both versions).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from workbench import registry
 from workbench.data.dataset import Schema
 from workbench.exceptions import RegistryError
+from workbench.features import check_model
 from workbench.registry import estimators
 from workbench.serving import resilience
 
@@ -30,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.serving.metrics import Metrics
 
 ROLES = ("champion", "challenger", "baseline")
+FEATURE_VIEWS_TAG = registry.TAG + "feature_views"  # JSON {view: {"version": "1.0", "hash": …}}: the views a version was trained on
 GUARDED = ("champion", "challenger")  # behind a circuit breaker; the baseline is the last resort
 
 
@@ -183,11 +189,24 @@ class ModelSource:
         with self._locks[role]:
             try:
                 loaded = resilience.retry(self.config.resilience, f"load_{role}", registry.load, self.config, version, on_retry=self._retried)
+                self._check_views(loaded)
             except Exception:
                 self._count_load(role, "failed", None)
                 raise
         self._count_load(role, "ok", time.perf_counter() - started)
         return Served(role, str(loaded.version), loaded.semver, loaded.model, Schema.from_dict(loaded.schema))
+
+    def _check_views(self, loaded: registry.LoadedVersion) -> None:
+        """Refuse a version trained on an incompatible MAJOR version of a feature view (a failed load; the routing rule falls back)."""
+        text = loaded.tags.get(FEATURE_VIEWS_TAG)
+        if not text or self.config.features is None:  # without a feature store the request carries every feature itself
+            return
+        try:
+            trained_on = json.loads(text)
+        except ValueError as exc:
+            raise RegistryError(f"model {self.config.project!r} v{loaded.version}: tag {FEATURE_VIEWS_TAG} is not JSON ({exc}). "
+                                "Fix: re-register the version, or set the tag to {view: {\"version\": \"1.0\"}}.") from exc
+        check_model(self.config, trained_on if isinstance(trained_on, dict) else {}, model=f"model v{loaded.version} ({loaded.semver})")
 
     def _count_load(self, role: str, outcome: str, seconds: float | None) -> None:
         key = (role, outcome)

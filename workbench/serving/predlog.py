@@ -1,14 +1,18 @@
 """The prediction log: every online prediction, exported later as a batch ``workbench monitor`` reads.
 
 The service appends one JSON line per scoring pass to ``<store>/predictions/<project>/<UTC day>.jsonl``:
-when, and per prediction (as parallel lists) the prediction id, the record as it was sent (features,
-id, timestamp, sensitive columns), the score and who served it. Lines are buffered and appended by a background thread under an
-exclusive ``flock`` (several worker processes share the files); a line torn by a crash is skipped
-on export and counted (with the predictions it held). The log is append-only and never retried (an append is not idempotent).
+when, and per prediction (as parallel lists) the prediction id, the record as it was scored (the
+fields sent — features, id, timestamp, sensitive columns — plus any features read from the feature
+store for it), where its features came from (``feature_source``: request, online, offline or none),
+the score, who served it and why the baseline did (``fallback``; None when it did not). Lines are
+buffered and appended by a background thread under an exclusive ``flock`` (several worker processes
+share the files); a line torn by a crash is skipped on export and counted (with the predictions it
+held). The log is append-only and never retried (an append is not idempotent).
 
-:func:`export` turns a range of days into a Parquet batch with the record columns and
-``prediction_id``, and joins labels that arrived later — by ``prediction_id``, or by the config's
-id column — into the target column, so online traffic is monitored exactly like a batch file.
+:func:`export` turns a range of days into a Parquet batch with the record columns, ``prediction_id``
+and ``feature_source`` (when logged), and joins labels that arrived later — by ``prediction_id``, or
+by the config's id column — into the target column, so online traffic is monitored exactly like a
+batch file.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config
 
 PREDICTION_ID = "prediction_id"
+FEATURE_SOURCE = "feature_source"  # request, online, offline or none: see workbench.serving.features
 
 
 def log_dir(config: Config) -> Path:
@@ -130,7 +135,10 @@ def export(config: Config, out: Path | None = None, *, since: date | None = None
         for line in path.read_text(errors="replace").splitlines():
             try:
                 entry = json.loads(line)
-                rows += [{**record, PREDICTION_ID: pid} for record, pid in zip(entry["record"], entry[PREDICTION_ID], strict=True)]
+                batch = [{**record, PREDICTION_ID: pid} for record, pid in zip(entry["record"], entry[PREDICTION_ID], strict=True)]
+                if FEATURE_SOURCE in entry:
+                    batch = [{**row, FEATURE_SOURCE: source} for row, source in zip(batch, entry[FEATURE_SOURCE], strict=True)]
+                rows += batch
             except (ValueError, KeyError, TypeError):
                 torn += 1
     if not rows:

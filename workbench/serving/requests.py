@@ -9,6 +9,11 @@ else — an unknown column, a missing one, a wrong type — is refused with the 
 named. Column names need not be Python identifiers: the schema is a ``TypedDict`` keyed by the
 column names themselves, validated by pydantic's compiled core.
 
+With a feature store (``features:`` in the config), the features its views hold are optional: a
+record may carry only the entity key (``{"customer_id": "C0012345"}``) and the service reads what it
+lacks from the store (:mod:`workbench.serving.features`). A record that lacks any of them must carry
+the key (422 otherwise); the fields it does send keep their strict types.
+
 The body is one record, a list of records, or ``{"records": [...]}``.
 """
 
@@ -59,6 +64,8 @@ class RequestSchema:
     adapter: Any
     record: Any
     numeric: tuple[str, ...] = ()
+    fetchable: tuple[str, ...] = ()  # features the feature store supplies when a record lacks them
+    key: str | None = None  # the entity key they are read by
 
     def json_schema(self) -> dict[str, Any]:
         """The body's JSON schema (OpenAPI 3.1): one record, a list, or ``{"records": [...]}``."""
@@ -94,10 +101,20 @@ class RequestSchema:
                 raise
             raise BadRequest(422, [{"field": "body", "msg": f"a value cannot be read: {type(exc).__name__}: {str(exc)[:200]}"}]) from None
 
-    @staticmethod
-    def _check(records: list[dict[str, Any]], max_records: int) -> list[dict[str, Any]]:
+    def _check(self, records: list[dict[str, Any]], max_records: int) -> list[dict[str, Any]]:
         if not records:
             raise BadRequest(422, [{"field": "records", "msg": "no records: send at least one"}])
+        if self.fetchable:
+            errors = []
+            for i, record in enumerate(records):
+                if record.get(self.key) is None and (lacking := [f for f in self.fetchable if f not in record]):
+                    errors.append({"record": i, "field": self.key, "type": "missing",
+                                   "msg": f"missing: the record lacks {', '.join(lacking)} (feature store fields) and has no '{self.key}' "
+                                          f"to read them by. Fix: send '{self.key}', or send those features in the record"})
+                    if len(errors) >= 50:
+                        break
+            if errors:
+                raise BadRequest(422, errors)
         return records
 
 
@@ -112,16 +129,32 @@ def _refusal(errors: list[dict[str, Any]], max_records: int) -> tuple[int, list[
     return 422, _errors(errors)
 
 
-def build(schema: Schema, version: str, *, max_records: int = 1000) -> RequestSchema:
-    """The request schema of a version whose training schema is ``schema`` (at most ``max_records`` per request)."""
-    fields: dict[str, Any] = {c: _NUMBER if c in schema.numeric else _CATEGORY for c in schema.features}
-    optional = [c for c in (schema.id, schema.timestamp, *schema.sensitive) if c and c not in fields]
+def build(schema: Schema, version: str, *, max_records: int = 1000, store_fields: tuple[str, ...] | list[str] = (),
+          key: str | None = None) -> RequestSchema:
+    """The request schema of a version whose training schema is ``schema`` (at most ``max_records`` per request).
+
+    ``store_fields`` are the fields the feature store's views hold and ``key`` the entity key they are read
+    by: those of the version's features become optional, and a record lacking one must carry the key.
+    """
+    held = set(store_fields) if key else set()
+    fetchable = tuple(c for c in schema.features if c in held)
+    fields: dict[str, Any] = {c: NotRequired[t] if c in held else t
+                              for c in schema.features for t in [_NUMBER if c in schema.numeric else _CATEGORY]}
+    keys = (schema.id, key) if fetchable else (schema.id,)
+    optional = list(dict.fromkeys(c for c in (*keys, schema.timestamp, *schema.sensitive) if c and c not in fields))
     for column in optional:
-        fields[column] = NotRequired[_KEY if column == schema.id else StrictStr if column == schema.timestamp else _CATEGORY]
+        fields[column] = NotRequired[_KEY if column in keys else StrictStr if column == schema.timestamp else _CATEGORY]
     record = TypedDict(f"RecordV{version}", fields)  # type: ignore[misc]  # functional form: keys need not be identifiers
-    record.__pydantic_config__ = ConfigDict(extra="forbid", title=f"Record for model version {version}")  # type: ignore[attr-defined]
+    extra: dict[str, Any] = {}
+    if fetchable:  # OpenAPI: either the key, or every feature the store would supply
+        extra = {"anyOf": [{"required": [key]}, {"required": list(fetchable)}],
+                 "description": f"Features {', '.join(fetchable)} come from the feature store by '{key}' when the record lacks them; "
+                                "fields sent are used as given."}
+    record.__pydantic_config__ = ConfigDict(extra="forbid", title=f"Record for model version {version}",  # type: ignore[attr-defined]
+                                            json_schema_extra=extra or None)
     adapter = TypeAdapter(Annotated[list[record], Field(min_length=1, max_length=max_records)])  # a long list fails fast
-    return RequestSchema(str(version), tuple(schema.features), tuple(optional), adapter, record, tuple(schema.numeric))
+    return RequestSchema(str(version), tuple(schema.features), tuple(optional), adapter, record, tuple(schema.numeric), fetchable,
+                         key if fetchable else None)
 
 
 def _errors(raw: list[dict[str, Any]], limit: int = 50) -> list[dict[str, Any]]:

@@ -1,18 +1,19 @@
 """Retries and circuit breakers, built from the ``resilience:`` config keys; one set used online and in batch.
 
 **Retries** (tenacity): only a *transient* failure is tried again — an ``OSError`` (a store on a
-network disk that blinked), a ``TimeoutError`` or connection error, a locked or busy sqlite
-database, anywhere in the exception's cause chain. Waits are exponential with full jitter
-(uniform in ``[0, min(max_wait_s, 0.05 s * 2^n)]``), at most ``attempts`` tries and no new try after
-``total_s``. Only reads are retried (alias lookups, model and feature loads); writes that are not
-idempotent (the prediction log, the audit trail) never are.
+network disk that blinked), a ``TimeoutError`` or connection error (redis-py's too: the online
+feature store), a locked or busy sqlite database, anywhere in the exception's cause chain. Waits
+are exponential with full jitter (uniform in ``[0, min(max_wait_s, 0.05 s * 2^n)]``), at most
+``attempts`` tries and no new try after ``total_s``. Only reads are retried (alias lookups, model
+and feature loads); writes that are not idempotent (the prediction log, the audit trail) never are.
 
-**Circuit breakers** (pybreaker): one per guarded resource (``champion``, ``challenger``, feature
-reads). ``fail_max`` consecutive failures open it; while open, calls fail at once with
-``CircuitBreakerError`` (the caller falls back to the baseline) without touching the resource;
-after ``reset_timeout_s`` it is half-open and lets calls through, and ``success_threshold``
-successes close it again (one failure re-opens it). Input errors (:class:`DataError`) are the
-caller's fault and never count.
+**Circuit breakers** (pybreaker): one per guarded resource (``champion``, ``challenger``, and the
+feature reads ``features-online`` and ``features-offline``). ``fail_max`` consecutive failures open
+it; while open, calls fail at once with ``CircuitBreakerError`` (the caller falls back: to the
+baseline, or from one feature store to the next) without touching the resource; after
+``reset_timeout_s`` it is half-open and lets calls through, and ``success_threshold`` successes
+close it again (one failure re-opens it). Input errors (:class:`DataError`) are the caller's fault
+and never count.
 
 The breaker's state lives in a small memory-mapped file under ``<store>/serving/breakers/``, so
 every worker process of the service, and the batch score phase, see one state: pybreaker ships
@@ -66,6 +67,8 @@ def is_transient(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, (OSError, TimeoutError, ConnectionError)) and not isinstance(current, FileNotFoundError | PermissionError):
             return True
+        if type(current).__name__ in ("ConnectionError", "TimeoutError") and type(current).__module__.startswith("redis"):
+            return True  # redis-py's own classes (not the builtins): an online feature store that dropped or timed out
         if isinstance(current, sqlite3.OperationalError) or type(current).__name__ == "OperationalError":
             return any(text in str(current).lower() for text in _TRANSIENT_TEXT)
         if type(current).__name__ == "MlflowException" and any(text in str(current).lower() for text in _TRANSIENT_TEXT):

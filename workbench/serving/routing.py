@@ -10,6 +10,10 @@
    (``champion_scores``) so the arms can be compared on the same rows once labels arrive. A failing
    challenger never fails anything: its rows keep the champion's score and the reason is returned.
 
+3. **Features unavailable.** Rows whose features neither feature store could supply
+   (:mod:`workbench.serving.features`) skip the champion: the baseline scores them with what the record
+   carried (``skip_champion`` gives the reason), and :func:`combine` puts them back among the other rows.
+
 Missing feature columns are the input's fault (:class:`DataError`): they never count against a
 breaker, and when the baseline lacks them too the error names them.
 """
@@ -45,6 +49,11 @@ class Routed:
     model: dict[str, Any]
     fallback: dict[str, Any]
     canary: dict[str, Any] = field(default_factory=dict)
+    reasons: np.ndarray | None = None  # per row: why the baseline scored it (None: it did not); set by combine()
+
+    def reason(self, i: int) -> str | None:
+        """Why the baseline scored row ``i`` (None when it did not)."""
+        return self.reasons[i] if self.reasons is not None else self.fallback["reason"]
 
     def counts(self) -> dict[str, dict[Any, int]]:
         """Predictions per (version, role), fallbacks per reason label and rows per canary arm (the metrics)."""
@@ -52,21 +61,32 @@ class Routed:
         for v, r, a in zip(self.version.tolist(), self.role.tolist(), self.arm.tolist(), strict=True):
             out["predictions"][(v, r)] = out["predictions"].get((v, r), 0) + 1
             out["canary"][a] = out["canary"].get(a, 0) + 1
-        if self.fallback["used"]:
+        if self.reasons is not None:
+            for reason in self.reasons.tolist():
+                if reason:
+                    label = fallback_reason(reason)
+                    out["fallbacks"][label] = out["fallbacks"].get(label, 0) + 1
+        elif self.fallback["used"]:
             out["fallbacks"][fallback_reason(self.fallback["reason"])] = len(self.scores)
         return out
 
 
-def route(frame: pd.DataFrame, source: ModelSource, config: Config, *, keys: pd.Series | None = None, routed_by: str | None = None) -> Routed:
-    """Score ``frame`` by the routing rule (module docstring); ``keys`` are the ids the canary routes by (else row positions)."""
+def route(frame: pd.DataFrame, source: ModelSource, config: Config, *, keys: pd.Series | None = None, routed_by: str | None = None,
+          skip_champion: str | None = None) -> Routed:
+    """Score ``frame`` by the routing rule (module docstring); ``keys`` are the ids the canary routes by (else row positions).
+
+    ``skip_champion``: why the champion must not score these rows (rule 3); the baseline does, with that reason.
+    """
     import numpy as np
 
     n = len(frame)
     try:
+        if skip_champion is not None:
+            raise _Skipped(skip_champion)
         served, scores = _score(source, "champion", frame)
         fallback: dict[str, Any] = {"used": False, "reason": None}
     except Exception as exc:  # any failure of the champion (tampered file, open breaker, bug) triggers the fallback
-        reason = describe("champion", exc)
+        reason = skip_champion if isinstance(exc, _Skipped) else describe("champion", exc)
         try:
             served, scores = _score(source, "baseline", frame)
         except Exception as exc2:
@@ -77,6 +97,27 @@ def route(frame: pd.DataFrame, source: ModelSource, config: Config, *, keys: pd.
                  semver=np.full(n, served.semver, dtype=object), arm=np.full(n, canary.CHAMPION, dtype=object),
                  model={"version": served.version, "semver": served.semver, "role": served.role}, fallback=fallback)
     out.canary = _canary(frame, source, config, out, keys, routed_by)
+    return out
+
+
+class _Skipped(Exception):
+    """The champion is not asked (rule 3)."""
+
+
+def combine(parts: list[tuple[list[int], Routed]], n: int) -> Routed:
+    """One :class:`Routed` for ``n`` rows scored in several passes: ``parts`` are (row positions, their Routed), the first
+    part the main pass (its model, fallback and canary describe the whole); each row keeps its own fallback reason."""
+    import numpy as np
+
+    first = parts[0][1]
+    out = Routed(scores=np.full(n, np.nan), champion_scores=np.full(n, np.nan), role=np.empty(n, dtype=object),
+                 version=np.empty(n, dtype=object), semver=np.empty(n, dtype=object), arm=np.empty(n, dtype=object),
+                 model=first.model, fallback=first.fallback, canary=first.canary, reasons=np.full(n, None, dtype=object))
+    for rows, part in parts:
+        at = np.asarray(rows, dtype=int)
+        for name in ("scores", "champion_scores", "role", "version", "semver", "arm"):
+            getattr(out, name)[at] = getattr(part, name)
+        out.reasons[at] = part.reasons if part.reasons is not None else part.fallback["reason"]
     return out
 
 
