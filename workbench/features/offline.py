@@ -112,18 +112,22 @@ def join(config: Config, frame: pd.DataFrame, views: dict[str, list[str]], *, ca
     except (TypeError, ValueError) as exc:
         raise DataError(f"entity key '{key}' holds values that are not {key_type} like the feature sources' ({exc}). "
                         "Fix: store the key with one type everywhere.") from exc
+    # Feast keeps one entity row per (key, time) and drops its twins (the dask store's _drop_duplicates): join the
+    # distinct pairs, then give every row the features of its first twin.
+    first = valid.groupby([key, TS], sort=False)[ROW].transform("first").to_numpy()
+    distinct = valid[valid[ROW].to_numpy() == first]
     seconds: dict[str, float] = {}
     out = pd.DataFrame(index=range(len(frame)))
     fs = _feast.open_store(config)
     for view, fields in views.items():
         started = time.perf_counter()
         try:
-            got = _feast.historical(fs, config, valid, [f"{view}:{f}" for f in fields])
+            got = _feast.historical(fs, config, distinct, [f"{view}:{f}" for f in fields])
         except Exception as exc:
             raise FeatureStoreError(f"feature view '{view}': the offline point-in-time join failed ({type(exc).__name__}: {exc}). "
                                     f"Fix: run 'workbench features apply' and check {config.features.views[view].source}.") from exc
         seconds[view] = time.perf_counter() - started
-        got = got.drop_duplicates(ROW).set_index(ROW).reindex(range(len(frame)))
+        got = got.drop_duplicates(ROW).set_index(ROW).reindex(first).set_axis(valid[ROW].to_numpy()).reindex(range(len(frame)))
         for f in fields:
             out[f] = got[f].to_numpy() if f in got.columns else None
     import pyarrow as pa
@@ -147,7 +151,7 @@ def _missing(out: pd.DataFrame, views: dict[str, list[str]]) -> dict[str, int]:
 def _cache_name(config: Config, infos: dict[str, Any], views: dict[str, list[str]], entity_sha: str) -> str:
     cur = definitions.current(config)
     payload = {"entity": entity_sha, "ts": config.data.timestamp, "key": definitions.key_column(config), "views": views,
-               "defs": {n: cur[n]["hash"] for n in views}, "sources": {n: infos[n].sha256 for n in views}, "v": 1}
+               "defs": {n: cur[n]["hash"] for n in views}, "sources": {n: infos[n].sha256 for n in views}, "v": 2}  # v2: twin rows get features
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

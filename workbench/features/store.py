@@ -123,8 +123,14 @@ def parse_until(text: str | None) -> datetime:
 
 
 def materialize(config: Config, *, until: datetime | None = None) -> dict[str, Any]:
-    """Load the online store with each view's latest values up to ``until`` (default now)."""
+    """Load the online store with each view's latest values up to ``until`` (default now).
+
+    ``seconds`` is the materialization itself (opening the store and Feast's ``materialize``). Feast is
+    imported first, outside it: the import (~1 s) used to land inside only when the registry was already
+    applied (an apply imports it earlier), which made the same materialization report 2.5 s or 6.3 s.
+    """
     require(config)
+    _feast.feast()
     end = until or datetime.now(UTC)
     with locked(config):
         _apply(config)
