@@ -4,10 +4,10 @@
    interleaved on the same random ids: Feast's ``get_online_features`` on sqlite and on Redis
    (``OnlineFeatures(reader="feast")``), the direct Redis reader (``OnlineFeatures``, the default with
    Redis), and the same rows read from the views' Parquet files with a pyarrow filter (and from frames
-   loaded once, a floor). p50 / p95 in ms, ratios against Feast on Redis; the direct and Feast readers
-   must return the same Lookup (checked on every sample of the first round).
+   loaded once, a floor). p50 / p95 in ms, client CPU, ratios against Feast on Redis; the direct and Feast readers
+   must return the same Lookup (checked on the 10 warm-up samples of each size).
 2. Materialization of the demo views (24,000 customers x 2 views), sqlite and Redis:
-   ``workbench features materialize`` in a fresh process (wall time, and the seconds it reports) into an
+   ``workbench features materialize`` in a fresh process (wall and CPU time, and the seconds it reports) into an
    empty store and then again over a full one, and the in-process steps of one run.
 3. Import cost: ``import feast`` as is, through the workbench helper (``_feast.feast()``, typeguard's
    instrumentation skipped), and a scoring worker's start (import, open, first lookup) per reader.
@@ -16,7 +16,7 @@
    Feast and from where; plus each phase's time in the cold and the warm run.
 
 A ``redis-server`` is started on a free loopback port (no persistence) and stopped by its PID at the end.
-Usage: ``python benchmarks/features.py [--reps 300] [--skip-phases]`` (~6 min; ~1.5 min with --skip-phases).
+Usage: ``python benchmarks/features.py [--reps 400] [--repeat 3] [--skip-phases]`` (~8 min; ~2 min with --skip-phases).
 Not a test: numbers are printed, not asserted.
 """
 
@@ -48,21 +48,22 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.e
        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
 NOW = datetime(2026, 11, 1, tzinfo=UTC)  # materialized until; the lookups' "now"
 HOOK = """
-import atexit, json, os, sys, traceback
+import json, os, sys, traceback
+def _say(**what):  # one line per event, written at once (a kernel may be killed before atexit)
+    with open(os.environ["WB_FEAST_LOG"], "a") as fh:
+        fh.write(json.dumps({"pid": os.getpid(), **what}) + "\\n")
 class _Watch:  # the first phase module a kernel imports is its notebook's (later ones are that module's imports)
     phase = via = None
     @classmethod
     def find_spec(cls, name, path=None, target=None):
         if cls.phase is None and name.startswith("workbench.phases.") and not name.rsplit(".", 1)[1].startswith("_"):
             cls.phase = name.rsplit(".", 1)[1]
+            _say(phase=cls.phase)
         if name == "feast" and cls.via is None:
             cls.via = [f"{os.path.basename(f.filename)[:-3]}.{f.name}" for f in traceback.extract_stack() if "/workbench/" in f.filename]
+            _say(via=cls.via)
         return None
 sys.meta_path.insert(0, _Watch)
-@atexit.register
-def _report():
-    with open(os.environ["WB_FEAST_LOG"], "a") as fh:
-        fh.write(json.dumps({"pid": os.getpid(), "phases": [_Watch.phase] if _Watch.phase else [], "feast": "feast" in sys.modules, "via": _Watch.via}) + "\\n")
 """
 
 
@@ -114,7 +115,7 @@ def pct(values: list[float], q: float) -> float:
 
 # 1. online lookups ----------------------------------------------------------------------------------------------
 
-def lookups(paths: dict[str, Path], reps: int) -> None:  # noqa: C901 - one table, read top to bottom
+def lookups(paths: dict[str, Path], reps: int) -> None:
     import pyarrow.parquet as pq
 
     from workbench.config import load_config
@@ -246,7 +247,7 @@ def phases(folder: Path) -> None:
     new = folder / "new-batch.parquet"  # a batch never seen: the last one's rows in another order (other bytes, other cache key)
     pd.read_parquet(batches[-1]).sample(frac=1, random_state=1).to_parquet(new, index=False)
     path = project(folder, "sqlite", "phases")  # a fresh store: nothing applied, no offline-join cache
-    print("\nwhich phases import Feast (a fresh sqlite project; each kernel reports at exit)")
+    print("\nwhich phases import Feast (a fresh sqlite project; each kernel reports its phase and its Feast import as they happen)")
     print(f"{'run':<44}{'wall s':>8}  phases that imported Feast (via) / phases that did not")
     durations = {}
     for label, args in (("workbench run (fresh store: cache empty)", ["run", "--run-id", "cold"]),
@@ -254,9 +255,12 @@ def phases(folder: Path) -> None:
                         ("workbench monitor --batch <a new batch file>", ["monitor", "--batch", str(new)])):
         log.unlink(missing_ok=True)
         wall, _, _ = run([str(BIN / "workbench"), *args, "--config", str(path)], folder, env)
-        seen = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        paid = [f"{'+'.join(r['phases']) or 'runner'} ({' > '.join((r['via'] or ['?'])[-3:])})" for r in seen if r["feast"]]
-        free = sorted({p for r in seen if not r["feast"] for p in r["phases"]})
+        events = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        by_pid: dict[int, dict] = {}
+        for event in events:
+            by_pid.setdefault(event["pid"], {}).update(event)
+        paid = [f"{r.get('phase', 'the command itself')} ({' > '.join(r['via'][-3:])})" for r in by_pid.values() if "via" in r]
+        free = sorted(r["phase"] for r in by_pid.values() if "phase" in r and "via" not in r)
         print(f"{label:<44}{wall:8.1f}  {', '.join(paid) or 'none'} / {', '.join(free) or '-'}")
         if args[0] == "run":
             manifest = json.loads((folder / "reports-phases" / args[2] / "manifest.json").read_text())
@@ -266,7 +270,7 @@ def phases(folder: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=300, help="measured lookups per contender and size (1,000 entities: a sixth)")
+    parser.add_argument("--reps", type=int, default=400, help="measured lookups per contender and size (1,000 entities: a sixth)")
     parser.add_argument("--repeat", type=int, default=3, help="fresh-process runs for materialize and imports")
     parser.add_argument("--skip-phases", action="store_true", help="skip the two demo runs and the monitor run (~4 min)")
     args = parser.parse_args()

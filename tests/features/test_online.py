@@ -25,7 +25,7 @@ from workbench.config import load_config
 from workbench.exceptions import FeatureStoreError, ParameterError
 from workbench.features import _feast, store
 from workbench.features.metrics import FeatureMetrics
-from workbench.features.online import OnlineFeatures, _event_seconds, _key_builder
+from workbench.features.online import OnlineFeatures, _event_seconds, _hmget, _key_builder
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -144,3 +144,11 @@ def test_event_times_are_read_as_feast_reads_them(nanos: int) -> None:
     feast = Timestamp()
     feast.FromDatetime(when)
     assert _event_seconds(raw, Timestamp.FromString) == feast.seconds
+
+
+def test_the_packed_hmget_is_redis_pys_command() -> None:
+    import redis
+
+    fields = [b"q\xec7^", b"_ts:customer_profile", b"\r\n$3\r\n", b""]
+    for key in (b"\x01\x00\x00\x00customer_id\x02C1wb_demo", b"", b"x" * 10_000):
+        assert _hmget(fields)(key) == b"".join(redis.Connection().pack_command("HMGET", key, *fields))

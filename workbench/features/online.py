@@ -9,19 +9,22 @@ dropped, like misses. A failure of the store raises :class:`FeatureStoreError`; 
 and circuit breaker decide what happens next (:mod:`workbench.serving.features`).
 
 **Two readers, one result.** With sqlite, the values come from Feast's ``get_online_features`` (one
-call per view). With Redis they come from Feast's own Redis layout read directly with the ``redis``
-client: one pipelined ``HMGET`` per entity for every view at once, values decoded with Feast's ``Value``
-protobuf class: the same bytes Feast reads, no second copy. It is hand-written because Feast missed the
-target by 4x: measured on this project's 2-core machine against a loopback Redis 7.0 (benchmarks/features.py,
-results in benchmarks/README.md), Feast's read of 100 entities (two views, ten fields) took p50 7.9 ms /
-p95 8.5 ms, almost all of it Python-side protobuf conversion (~60 us per entity and view), against a target
-of p95 <= 2 ms; the direct read takes ~1.3 ms and ~10x less at 1,000 entities. The layout is not re-invented:
-the hash fields (``mmh3('<view>:<field>')``, ``_ts:<view>``) come from Feast's helpers and registry
-(:func:`workbench.features._feast.redis_fields`); only the entity key (serialization v3 + project) is
-built here, and it is compared with Feast's own serializer when the reader opens (a mismatch falls back to
-Feast's path, with a warning). ``reader="feast"`` forces Feast's path, the reference the tests compare
-with (``tests/features/test_skew.py``: both readers give the same :class:`Lookup`, and agree with the
-offline point-in-time join).
+call per view). With Redis they come from Feast's own Redis layout, read directly with the ``redis``
+client: for every entity one ``HMGET`` of all views' fields, all of them sent in one write and the replies
+read in order (pipelining), the values decoded with Feast's ``Value`` protobuf class: the bytes Feast reads,
+no second copy. It is hand-written because Feast's read is unfit for the scoring service's budget, measured
+(``benchmarks/features.py``, 2026-11-28, 2 cores, loopback Redis 7.0, the demo's two views and ten fields):
+100 entities p50 7.9 / p95 9.1 ms against a target of p95 <= 2 ms, 1,000 entities p50 67 / p95 171 ms: ~40 us
+per entity and view of Python work in Feast (building and converting protobuf responses), since the direct
+reader gets the same replies and builds the same Lookup in p50 1.2 / p95 1.5 ms and p50 6.4 / p95 7.7 ms. The layout is not re-invented: the hash fields
+(``mmh3('<view>:<field>')``, ``_ts:<view>``) come from Feast's own helpers and registry
+(:func:`workbench.features._feast.redis_fields`); only the entity key (serialization v3 + project) is built
+here, and it is compared with Feast's serializer when the reader opens (a mismatch falls back to Feast's
+path, with a warning). ``reader="feast"`` forces Feast's path, the reference the tests compare with
+(``tests/features/test_skew.py``, ``test_online.py``: the same :class:`Lookup` from both readers, and the
+same values as the offline point-in-time join). One difference: the direct reader reads all views in one
+round trip, so each view's ``Lookup.seconds`` is its share of it (their sum is the lookup's time, as on
+Feast's path, where each view is its own call).
 """
 
 from __future__ import annotations
@@ -137,7 +140,7 @@ class OnlineFeatures:
                     raise self._failed([view], len(keys), exc) from exc
                 seconds = time.perf_counter() - started
                 self._finish(out, columns, view, fields, [_latest(got, fields, i) for i in range(len(keys))], got, seconds, now)
-        out.frame = pd.DataFrame(columns, index=range(len(keys)))
+        out.frame = pd.DataFrame(columns)  # a RangeIndex; every view has a field, so never empty here
         return out
 
     def _failed(self, views: list[str], n: int, exc: Exception) -> FeatureStoreError:
@@ -152,9 +155,10 @@ class OnlineFeatures:
         """One view's results (hit, miss, stale from the event times), its columns (values of hits only) and metrics."""
         at, ttl = now.timestamp(), self.ttl[view]
         results = ["miss" if ts is None else "stale" if at - ts > ttl else "hit" for ts in stamps]
+        every = results.count("hit") == len(results)
         for f in fields:
             got = values.get(f, [None] * len(results))
-            columns[f] = [v if r == "hit" else None for v, r in zip(got, results, strict=True)]
+            columns[f] = got if every else [v if r == "hit" else None for v, r in zip(got, results, strict=True)]
         out.results[view] = results
         out.seconds[view] = seconds
         if self.metrics is not None:
@@ -193,7 +197,7 @@ class _RedisReader:
 
         assert config.features is not None
         self.views = {n: list(v.fields) for n, v in config.features.views.items()}
-        self.layout: tuple[list[bytes], list[tuple[str, list[str], int, int]]] | None = None  # resolve(); refresh() clears it
+        self.layout: tuple[Callable[[bytes], bytes], list[tuple[str, list[str], int, int]]] | None = None  # resolve(); refresh() clears it
         self._store = store
         # Fail fast (the caller's retry and circuit breaker decide): one immediate retry covers a pooled connection that a
         # Redis restart closed; redis-py's default retries three times with up to 2 + 4 + 8 s of backoff, and never times out.
@@ -212,8 +216,8 @@ class _RedisReader:
         key, value = self._probe
         return self._key(value) == _feast.redis_key(self._store, key, value)
 
-    def resolve(self) -> tuple[list[bytes], list[tuple[str, list[str], int, int]]]:
-        """The fields of one HMGET (every view's field hashes, then its ``_ts``) and where each view's sit in the reply."""
+    def resolve(self) -> tuple[Callable[[bytes], bytes], list[tuple[str, list[str], int, int]]]:
+        """One entity's HMGET (every view's field hashes, then its ``_ts``), and where each view's fields sit in the reply."""
         if self.layout is None:
             hashes = _feast.redis_fields(self._store, self.views)
             fields: list[bytes] = []
@@ -221,59 +225,56 @@ class _RedisReader:
             for view, names in self.views.items():
                 where.append((view, names, len(fields), len(fields) + len(names)))
                 fields += [*hashes[view][0], hashes[view][1]]
-            self.layout = (fields, where)
+            self.layout = (_hmget(fields), where)
         return self.layout
 
     def read(self, keys: list[Any]) -> tuple[dict[str, list[float | None]], dict[str, list[Any]]]:
         """``({view: event time per key}, {field: value per key})``, like Feast's ``to_dict`` (None where absent)."""
-        fields, where = self.resolve()
+        hmget, where = self.resolve()
         build = self._key
-        rows = self._exchange([("HMGET", build(k), *fields) for k in keys])
+        rows = self._exchange(b"".join([hmget(build(k)) for k in keys]), len(keys))
         parse, to_python, parse_ts, memo, seen = self._parse, self._to_python, self._parse_ts, self._memo, self._stamps
         if len(memo) + len(seen) > _MEMO:
             memo.clear()
             seen.clear()
             memo[None] = seen[None] = None
 
-        def value(raw: bytes | None) -> Any:
-            got = memo.get(raw, memo)  # the memo itself marks "not seen"
-            if got is memo:
-                proto = parse(raw)
-                kind = proto.WhichOneof("val")
-                if kind is None or kind in _SCALARS:  # immutable: safe to share between lookups
-                    got = memo[raw] = None if kind is None else getattr(proto, kind)
-                else:
-                    got = to_python(proto)
+        def value(raw: bytes) -> Any:
+            proto = parse(raw)
+            kind = proto.WhichOneof("val")
+            if kind is None or kind in _SCALARS:  # immutable: safe to share between lookups
+                got = memo[raw] = None if kind is None else getattr(proto, kind)
+                return got
+            return to_python(proto)
+
+        def stamp(raw: bytes) -> float | None:
+            got = seen[raw] = _event_seconds(raw, parse_ts)
             return got
 
-        def stamp(raw: bytes | None) -> float | None:
-            got = seen.get(raw, seen)
-            if got is seen:
-                got = seen[raw] = _event_seconds(raw, parse_ts)
-            return got
-
+        # Known bytes are a dict lookup inside the comprehension; only new ones cost a call (each memo marks "unknown" itself).
+        get, known = memo.get, seen.get
         stamps, values = {}, {}
-        for view, names, start, ts_at in where:
-            stamps[view] = [stamp(row[ts_at]) for row in rows]
-            for j, name in enumerate(names):
-                values[name] = [value(row[start + j]) for row in rows]
+        for view, names, start, at in where:
+            stamps[view] = [v if (v := known(row[at], seen)) is not seen else stamp(row[at]) for row in rows]
+            for i, name in enumerate(names, start):
+                values[name] = [v if (v := get(row[i], memo)) is not memo else value(row[i]) for row in rows]
         return stamps, values
 
+    def _exchange(self, commands: bytes, n: int) -> list[Any]:
+        """Send ``n`` packed commands in one write, then read the ``n`` replies: a redis-py pipeline in one system call.
 
-    def _exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """Send every command in one write, then read every reply: a redis-py pipeline in one system call.
-
-        ``Pipeline.execute`` writes its commands in ~6 kB chunks (four writes for 100 HMGETs) and handles each reply
-        through several Python calls; measured for 100 entities, p50 0.81 -> 0.53 ms, and 12.8 -> 8.2 ms for 1,000.
-        Errors are handled as the pipeline does: the connection's retry policy, and a connection that failed
+        ``Pipeline.execute`` packs each command through redis-py's packer, writes them in ~6 kB chunks (four writes
+        for 100 HMGETs) and handles each reply through several Python calls. Measured against it on the demo (the same
+        replies), with :func:`_hmget`: 100 entities p50 0.79 -> 0.42 ms (CPU 0.56 -> 0.17 ms), 1,000 entities 5.5 -> 2.5 ms.
+        Errors are handled as the pipeline handles them: the connection's retry policy, and a connection that failed
         mid-exchange is dropped (its unread replies must never reach the next reader).
         """
         pool = self._client.connection_pool
         conn = pool.get_connection()
 
         def exchange() -> list[Any]:
-            conn.send_packed_command([b"".join(chunk for command in commands for chunk in conn.pack_command(*command))])
-            return [conn.read_response() for _ in commands]
+            conn.send_packed_command([commands])
+            return [conn.read_response() for _ in range(n)]
 
         try:
             return conn.retry.call_with_retry(exchange, lambda _: conn.disconnect())
@@ -282,6 +283,14 @@ class _RedisReader:
             raise
         finally:
             pool.release(conn)
+
+
+def _hmget(fields: list[bytes]) -> Callable[[bytes], bytes]:
+    """``HMGET <key> <fields...>`` in the Redis protocol (RESP), the fields packed once: redis-py's packer re-encodes
+    all twelve of them for every entity (1.5 us per command, a third of a 100-entity lookup's CPU time)."""
+    head = b"*%d\r\n$5\r\nHMGET\r\n" % (len(fields) + 2)
+    tail = b"".join(b"$%d\r\n%s\r\n" % (len(f), f) for f in fields)
+    return lambda key: b"%s$%d\r\n%s\r\n%s" % (head, len(key), key, tail)
 
 
 def _key_builder(key: str, key_type: str, project: bytes) -> Callable[[Any], bytes]:
