@@ -96,6 +96,7 @@ class OnlineFeatures:
         self.views = {n: list(v.fields) for n, v in config.features.views.items()}
         self.ttl = {n: v.ttl for n, v in config.features.views.items()}
         self._store = _feast.open_store(config)
+        _feast.fail_fast(self._store)  # the serving retry policy and breaker decide, not the Redis client
         self._key_type = "string"
         if (definitions.folder(config) / "state.json").exists():
             self._key_type = "int64" if any(str(v.get("key_type")) == "int64" for v in read_state(config).get("views", {}).values()) else "string"
@@ -167,9 +168,8 @@ class OnlineFeatures:
                 n = results.count(r)
                 if n:
                     self.metrics.cache.labels(view, r).inc(n)
-            newest = max((s for s in stamps if s), default=None)
-            if newest is not None:
-                self.metrics.staleness.labels(view).set(max(0.0, at - newest))
+            # workbench_feature_staleness_seconds is the view's newest event, not the looked-up ids' (which would overwrite
+            # it with each request's customers): the service sets it from store.status (workbench.serving.features)
 
 
 def _latest(got: dict[str, list[Any]], fields: list[str], i: int) -> float | None:
