@@ -131,7 +131,6 @@ class ServingConfig(_Strict):
 
 
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"  # a Feast object name (and a Python identifier)
-FEATURE_TYPES = ("string", "int64", "float64", "bool")
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 

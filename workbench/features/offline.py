@@ -23,7 +23,6 @@ import dataclasses
 import hashlib
 import json
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from workbench._io import atomic_path
@@ -154,12 +153,3 @@ def _cache_name(config: Config, infos: dict[str, Any], views: dict[str, list[str
                "defs": {n: cur[n]["hash"] for n in views}, "sources": {n: infos[n].sha256 for n in views}, "v": 2}  # v2: twin rows get features
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
-
-def latest(config: Config, ids: list[Any], at: datetime, views: dict[str, list[str]]) -> pd.DataFrame:
-    """Each id's values as of ``at`` from the offline store (the online store's fallback): rows in ``ids`` order."""
-    import pandas as pd
-
-    key = definitions.key_column(config)
-    frame = pd.DataFrame({key: ids, (config.data.timestamp or TS): pd.Timestamp(at)})
-    out, _ = join(config, frame, views)
-    return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench._io import sha256_file
 from workbench.exceptions import DataError
@@ -56,8 +56,29 @@ def _kind(t: pa.DataType) -> str | None:
     return None
 
 
+# Checked sources by (path, size, mtime, what was declared): every dataset read and every offline fallback of the service
+# re-checks the sources, and re-reading and re-hashing an unchanged file each time is wasted I/O. A rewrite changes the
+# size or the nanosecond mtime, so it is checked again.
+_CHECKED: dict[tuple[Any, ...], SourceInfo] = {}
+
+
 def check_view(config: Config, name: str, view: ViewConfig, key: str) -> SourceInfo:
     """Check one view's source (module docstring); raise :class:`DataError` naming file, column and key."""
+    path = Path(view.source)
+    try:
+        st = path.stat()
+        memo = (name, str(path), st.st_size, st.st_mtime_ns, key, view.timestamp, tuple(sorted(view.fields.items())))
+    except OSError:
+        memo = None
+    if memo is not None and memo in _CHECKED:
+        return _CHECKED[memo]
+    info = _check_view(name, view, key)
+    if memo is not None:
+        _CHECKED[memo] = info
+    return info
+
+
+def _check_view(name: str, view: ViewConfig, key: str) -> SourceInfo:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._io import now, read_json, write_json
@@ -178,6 +177,3 @@ def status(config: Config, *, at: datetime | None = None) -> dict[str, Any]:
                               "materialized": bool(mat) and name in (mat.get("views") or {})}
     return out
 
-
-def online_db(config: Config) -> Path:
-    return definitions.folder(config) / "online.db"
