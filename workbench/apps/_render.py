@@ -19,21 +19,34 @@ RED, GREY, BLUE, ORANGE, GREEN = "#c53030", "#a0aec0", "#2b6cb0", "#dd6b20", "#2
 DPI = 90
 
 STYLE = """<style>
-.wb-app {font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1a202c;}
-.wb-table {border-collapse: collapse; font-size: 13px; margin: 4px 0 10px 0;}
-.wb-table th {background: #edf2f7; text-align: left; padding: 4px 8px; border-bottom: 1px solid #cbd5e0;}
-.wb-table td {padding: 3px 8px; border-bottom: 1px solid #edf2f7; font-variant-numeric: tabular-nums;}
+.wb-app {font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #1a202c; max-width: 100%; box-sizing: border-box;}
+.wb-scroll {max-width: 100%; overflow-x: auto;}
+.wb-table {border-collapse: collapse; font-size: 13px; margin: 4px 0 10px 0; max-width: 100%;}
+.wb-table th {background: #edf2f7; text-align: left; padding: 4px 6px; border-bottom: 1px solid #cbd5e0; white-space: normal; vertical-align: bottom;}
+.wb-table td {padding: 3px 6px; border-bottom: 1px solid #edf2f7; font-variant-numeric: tabular-nums; overflow-wrap: anywhere;}
 .wb-table tr.wb-bad td {background: #fff5f5; color: #9b2c2c;}
-.wb-msg {padding: 10px 14px; border-radius: 6px; margin: 8px 0; font-size: 14px;}
+.wb-msg {padding: 10px 14px; border-radius: 6px; margin: 8px 0; font-size: 14px; overflow-wrap: anywhere;}
 .wb-info {background: #ebf8ff; border-left: 4px solid #3182ce;}
 .wb-warn {background: #fffaf0; border-left: 4px solid #dd6b20;}
 .wb-error {background: #fff5f5; border-left: 4px solid #c53030;}
 .wb-ok {background: #f0fff4; border-left: 4px solid #38a169;}
+.wb-lead {font-size: 18px; line-height: 1.45; padding: 12px 16px; margin: 6px 0 4px 0;}
+.wb-lead p {margin: 0 0 4px 0;}
+.wb-lead .wb-more {font-size: 14px; color: #4a5568;}
 .wb-kpis {display: flex; gap: 12px; flex-wrap: wrap; margin: 6px 0;}
-.wb-kpi {background: #f7fafc; border: 1px solid #e2e8f0; border-radius: 6px; padding: 6px 12px; min-width: 120px;}
-.wb-kpi b {display: block; font-size: 16px;}
-.wb-app .lm-TabBar-tab {flex: 0 1 auto !important; min-width: 110px; padding: 0 14px;}
+.wb-kpi {background: #f7fafc; border: 1px solid #e2e8f0; border-radius: 6px; padding: 6px 12px; min-width: 120px; max-width: 100%;}
+.wb-kpi b {display: block; font-size: 16px; overflow-wrap: anywhere;}
+.wb-app .lm-TabBar-tab {flex: 0 1 auto !important; min-width: 90px; padding: 0 12px;}
 .wb-kpi span {font-size: 12px; color: #4a5568;}
+.wb-download {font-size: 13px; text-align: right;}
+.wb-app .widget-dropdown > select {min-width: 0;}
+.wb-app .widget-label {min-width: max-content;}
+@media (max-width: 900px) { .wb-table {font-size: 12px;} .wb-lead {font-size: 16px;} }
+@media print {
+  .wb-controls, .wb-download, .lm-TabBar, .jp-Collapser, .jp-InputArea {display: none !important;}
+  .wb-app {max-width: none !important;}
+  .wb-table, .widget-image, img {page-break-inside: avoid; break-inside: avoid;}
+}
 </style>"""
 
 
@@ -77,16 +90,50 @@ def kpis(items: list[tuple[str, str, bool | None]]) -> str:
     return f'<div class="wb-kpis">{"".join(tiles)}</div>'
 
 
-def table(frame: pd.DataFrame, *, formats: dict[str, str] | None = None, bad: pd.Series | None = None, max_rows: int = 200) -> str:
-    """An escaped HTML table; rows where ``bad`` is true are highlighted."""
-    formats = formats or {}
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+def table(frame: pd.DataFrame, *, formats: dict[str, str] | None = None, bad: pd.Series | None = None, max_rows: int = 200,
+          headers: dict[str, str] | None = None) -> str:
+    """An escaped HTML table that fits narrow windows (headers wrap; a scroll box only as a last resort); rows where ``bad`` is true are highlighted.
+
+    Column names are shown as words (``p_value`` -> ``p value``) unless ``headers`` names them.
+    """
+    formats, headers = formats or {}, headers or {}
+    head = "".join(f"<th>{html.escape(headers.get(str(c), str(c).replace('_', ' ')))}</th>" for c in frame.columns)
     rows = []
     for i, (_, row) in enumerate(frame.head(max_rows).iterrows()):
         cells = "".join(f"<td>{html.escape(_fmt(row[c], formats.get(c)))}</td>" for c in frame.columns)
         flagged = bad is not None and bool(bad.iloc[i])
         rows.append(f'<tr class="{"wb-bad" if flagged else ""}">{cells}</tr>')
-    return f'<table class="wb-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return f'<div class="wb-scroll"><table class="wb-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def lead(sentence: str, kind: str = "info", more: str = "") -> str:
+    """The app's answer: one plain sentence (escaped) in a box, and optionally a smaller second line."""
+    extra = f'<p class="wb-more">{html.escape(more)}</p>' if more else ""
+    return f'<div class="wb-msg wb-{kind} wb-lead"><p class="wb-answer">{html.escape(sentence)}</p>{extra}</div>'
+
+
+def inline_png(data: bytes, alt: str = "") -> str:
+    """A PNG as an ``<img>`` carrying its bytes (for the self-contained download)."""
+    import base64
+
+    return f'<img alt="{html.escape(alt)}" style="max-width:100%" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def document(title: str, parts: list[str]) -> str:
+    """A self-contained HTML report (styles inline, images embedded, no scripts, no external requests)."""
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title>{STYLE}</head><body><div class=\"wb-app\" style=\"max-width:1100px;margin:auto\">"
+            f"<h1>{html.escape(title)}</h1>{''.join(parts)}</div></body></html>")
+
+
+def download_link(filename: str, text: str) -> str:
+    """A link that saves ``text`` (a self-contained HTML document) as ``filename`` (a data URL: nothing is stored on the server)."""
+    import base64
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", filename).strip("-") or "report.html"
+    href = "data:text/html;charset=utf-8;base64," + base64.b64encode(text.encode("utf-8")).decode()
+    return f'<a class="wb-download-link" download="{html.escape(safe)}" href="{href}">⬇ Download this report (HTML)</a> · <span>print: Ctrl+P</span>'
 
 
 def _fmt(value: Any, spec: str | None) -> str:

@@ -35,18 +35,39 @@ def start(ctx: AppContext, phase: str, what: str, build: Callable[[AppContext, l
 
 
 class Frame:
-    """Title, a status line for messages, the pickers row and the body."""
+    """Title, the pickers row, a status line, the answer (one sentence and one chart), the body and a download link.
+
+    Every app leads with its answer for the chosen batch (:meth:`answer`), then the detail in
+    ``body``; the same answer and the detail parts make the self-contained download.
+    """
 
     def __init__(self, title: str, subtitle: str = "") -> None:
         import ipywidgets as w
 
+        self.name = title
         # The notebook's markdown cell carries the page title; this line says what the app answers.
         self.title = w.HTML(r.STYLE + f'<div class="wb-app" title="{html.escape(title)}" style="color:#4a5568;font-size:15px">{html.escape(subtitle)}</div>')
         self.status = w.HTML()
         self.controls = w.HBox(layout=w.Layout(flex_flow="row wrap", gap="8px"))
+        self.controls.add_class("wb-controls")
+        self.lead = w.HTML()
+        self.chart = image()
         self.body = w.VBox()
-        self.widget = w.VBox([self.title, self.controls, self.status, self.body], layout=w.Layout(max_width="1100px"))
+        self.download = w.HTML()
+        self.download.add_class("wb-download")
+        self.widget = w.VBox([self.title, self.controls, self.status, self.lead, self.chart, self.body, self.download],
+                             layout=w.Layout(max_width="1100px", width="100%"))
         self.widget.add_class("wb-app")
+
+    def answer(self, sentence: str, *, kind: str = "info", more: str = "", chart: bytes | None = None, detail: list[str] | None = None,
+               filename: str = "report.html") -> None:
+        """Show the app's answer (one sentence, one chart) and offer it with ``detail`` (HTML parts) as a download."""
+        self.lead.value = r.lead(sentence, kind, more)
+        if chart is not None:
+            self.chart.value = chart
+        self.chart.layout.display = None if chart is not None else "none"
+        parts = [self.lead.value] + ([r.inline_png(chart, sentence)] if chart is not None else []) + list(detail or [])
+        self.download.value = r.download_link(filename, r.document(self.name, parts))
 
     def error(self, text: str) -> None:
         """Show a problem in the status line."""

@@ -7,8 +7,8 @@ What the server enforces, and why:
   or the token-checked ``/workbench/evidently/<run_id>`` route;
 - it binds 127.0.0.1 by default and refuses any other address without a token;
 - tracebacks are hidden and the template/theme cannot be overridden from the query string;
-- idle kernels are culled; one kernel per app is pre-heated (imports done) so a visitor
-  does not wait for pandas and matplotlib to import;
+- idle kernels are culled; a few kernels per app, the landing page included, are pre-heated
+  (imports done, the newest run's view built) so a visitor does not wait for them;
 - responses are gzip-compressed and only the widget extensions are loaded into the page
   (the plotly lab extension alone weighs 4.5 MB), so a page stays well under 2 MB.
 
@@ -40,6 +40,9 @@ LANDING = "index.ipynb"
 # Only what the apps need in the browser: the widget managers. Everything else installed in
 # the environment (plotly, pygments) would be shipped to every visitor for nothing.
 EXTENSIONS = ["@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8"]
+# Pre-heated kernels per app: a visit takes one and Voila heats a replacement in the background
+# (imports and the newest run's view, a few seconds), so a few visits in a row all find one ready.
+DEFAULT_POOL = 3
 CULL_IDLE_S = 900  # an idle kernel (no execution for 15 min) is shut down
 CULL_INTERVAL_S = 60  # how often idle kernels are looked for (at most; shorter for short timeouts)
 
@@ -56,7 +59,7 @@ class ServeOptions:
     port: int = DEFAULT_PORT
     ip: str = DEFAULT_IP
     token: str = ""
-    pool_size: int = 1
+    pool_size: int = DEFAULT_POOL
     cull_idle_s: int = CULL_IDLE_S
     root: Path = field(default_factory=apps_dir)
 
@@ -133,8 +136,6 @@ def voila_config(options: ServeOptions) -> dict[str, Any]:
             "extension_allowlist": EXTENSIONS,
             "strip_sources": True,
         },
-        # The landing page has no kernel work worth pre-heating.
-        "VoilaKernelManager": {"preheat_denylist": [LANDING]},
         "MappingKernelManager": {
             "cull_idle_timeout": options.cull_idle_s,
             "cull_interval": max(1, min(CULL_INTERVAL_S, options.cull_idle_s // 2)),
