@@ -23,7 +23,7 @@ STYLE = """<style>
 .wb-scroll {max-width: 100%; overflow-x: auto;}
 .wb-table {border-collapse: collapse; font-size: 13px; margin: 4px 0 10px 0; max-width: 100%;}
 .wb-table th {background: #edf2f7; text-align: left; padding: 4px 6px; border-bottom: 1px solid #cbd5e0; white-space: normal; vertical-align: bottom;}
-.wb-table td {padding: 3px 6px; border-bottom: 1px solid #edf2f7; font-variant-numeric: tabular-nums; overflow-wrap: anywhere;}
+.wb-table td {padding: 3px 6px; border-bottom: 1px solid #edf2f7; font-variant-numeric: tabular-nums; overflow-wrap: break-word;}
 .wb-table tr.wb-bad td {background: #fff5f5; color: #9b2c2c;}
 .wb-msg {padding: 10px 14px; border-radius: 6px; margin: 8px 0; font-size: 14px; overflow-wrap: anywhere;}
 .wb-info {background: #ebf8ff; border-left: 4px solid #3182ce;}
@@ -39,6 +39,8 @@ STYLE = """<style>
 .wb-app .lm-TabBar-tab {flex: 0 1 auto !important; min-width: 90px; padding: 0 12px;}
 .wb-kpi span {font-size: 12px; color: #4a5568;}
 .wb-download {font-size: 13px; text-align: right;}
+/* flex children default to min-width: auto and would push a wide table past the tab panel, which clips it */
+.wb-app .widget-html, .wb-app .widget-html-content, .wb-app .widget-box, .wb-app .widget-tab-contents {min-width: 0; max-width: 100%;}
 .wb-app .widget-dropdown > select {min-width: 0;}
 .wb-app .widget-label {min-width: max-content;}
 @media (max-width: 900px) { .wb-table {font-size: 12px;} .wb-lead {font-size: 16px;} }

@@ -52,6 +52,7 @@ class Frame:
         self.controls.add_class("wb-controls")
         self.lead = w.HTML()
         self.chart = image()
+        self.chart.layout.display = "none"  # until an answer comes with a chart (an empty image shows a broken-image icon)
         self.body = w.VBox()
         self.download = w.HTML()
         self.download.add_class("wb-download")
