@@ -18,6 +18,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.analyses.drift import _categorical as cat
+from workbench.analyses.drift import _numeric as num
+from workbench.analyses.drift._distance import jensen_shannon
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -60,8 +64,8 @@ def build_report(reference: pd.DataFrame, batch: pd.DataFrame, *, numeric: list[
                                                         Dataset.from_pandas(ref, data_definition=definition))
     method = (f"the workbench rule (p-value below {alpha:g} and effect size at least {min_effect_numeric:g} for numeric, "
               f"{min_effect_categorical:g} for categorical columns)" if alpha is not None else "evidently's default tests and thresholds")
-    note = (f"evidently DataDriftPreset with {method} on a seeded sample: {len(ref):,} of {len(reference):,} reference rows and "
-            f"{len(cur):,} of {len(batch):,} batch rows."
+    note = (f"evidently DataDriftPreset on a seeded sample: {len(ref):,} of {len(reference):,} reference rows and "
+            f"{len(cur):,} of {len(batch):,} batch rows; each column judged by {method}."
             + (f" Left out (reported by the workbench engine instead): {', '.join(f'{c} ({r})' for c, r in left_out.items())}." if left_out else ""))
     count, share = _drifted(snapshot)
     return _with_banner(_html(snapshot), note), {"reference_rows": len(ref), "batch_rows": len(cur), "sampled": len(ref) < len(reference) or len(cur) < len(batch),
@@ -105,10 +109,6 @@ def _workbench_stattest(alpha: float, min_rows: int, decided: dict[str, bool]) -
     import numpy as np
     from evidently.legacy.calculations.stattests.registry import StatTest, register_stattest
     from evidently.legacy.core import ColumnType
-
-    from workbench.analyses.drift import _categorical as cat
-    from workbench.analyses.drift import _numeric as num
-    from workbench.analyses.drift._distance import jensen_shannon
 
     def rule(reference: Any, current: Any, feature_type: Any, threshold: float) -> tuple[float, bool]:
         if feature_type == ColumnType.Numerical:

@@ -61,6 +61,8 @@ def findings(disparity: Any, reference: Any, bias_drift: Any) -> list[Finding]:
     now = _failing(disparity)
     attributes = [str(a) for a in disparity["attribute"]] if disparity is not None else []
     was = _failing(reference) if reference is not None else None
+    if bias_drift is not None and "attribute" not in bias_drift:
+        bias_drift = None  # an empty table: no group to compare
     out = []
     for attribute in attributes:
         rows = bias_drift[bias_drift["attribute"].astype(str) == attribute] if bias_drift is not None else None
