@@ -109,8 +109,8 @@ def test_demo_fairness_answer_for_the_shift(monitored_demo) -> None:
 
     project, _ = monitored_demo
     prepared = prepare("fairness", config=str(project / "workbench.yaml"))
-    runs = {json.loads((r / "fairness" / catalog.RESULT_FILE).read_text())["batch"]["name"]: r
-            for r in sorted((project / "reports").glob("*monitor*")) if (r / "fairness" / catalog.RESULT_FILE).is_file()}
+    runs = {json.loads((r / "drift" / catalog.VERDICT_FILE).read_text())["batch"]["name"]: r  # the latest run per batch
+            for r in sorted((project / "reports").glob("*monitor*")) if (r / "fairness" / catalog.FAIRNESS_FILE).is_file()}
     run = runs["2026-07.parquet"]
     ctx = AppContext(prepared.ctx.config, {"run": run.name})
     app = fairness.FairnessApp(ctx, ctx.choices("fairness"), ctx.pick("fairness", run.name))

@@ -27,7 +27,7 @@ def heatmap_png(history: Any, current: str, threshold: float = 0.05) -> bytes:
     order = sorted(drifted.index, key=lambda c: (first[c], -float(np.nan_to_num(effect.loc[c].max()))))
     drifted, effect = drifted.loc[order], effect.loc[order]
     n_rows, n_cols = len(order), len(batches)
-    fig = r.figure(min(11.5, 3.2 + 0.75 * n_cols), 1.3 + 0.32 * n_rows, left=2.2, bottom=0.85)
+    fig = r.figure(min(11.5, 3.2 + 0.75 * n_cols), 1.2 + 0.32 * n_rows, left=2.0, bottom=0.7)
     ax = fig.subplots()
     strength = np.clip(np.nan_to_num(effect.to_numpy(dtype=float)) / (4 * threshold), 0, 1)
     red, grey = np.array([0.773, 0.188, 0.188]), np.array([0.93, 0.95, 0.97])

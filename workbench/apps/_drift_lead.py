@@ -143,6 +143,8 @@ def evidently_statement(summary: dict[str, Any], data_drift: dict[str, Any], col
     same_rule = summary.get("method") == "workbench"
     rule = "the same rule as this page" if same_rule else "evidently's own default tests and thresholds"
     if theirs == ours:
+        if ours == 0:
+            return f"Evidently's report judges each column by {rule} and, like this page, finds no drifted column."
         return f"Evidently's report judges each column by {rule} and counts the same {ours} drifted columns."
     reasons = []
     mine = drifted_names(columns, verdict)

@@ -18,7 +18,7 @@ def answer_png(groups: Any, reference: Any, attribute: str, metric: str, moved: 
     rows = groups[groups["attribute"].astype(str) == attribute].reset_index(drop=True)
     names = rows["group"].astype(str).tolist()
     short = [" & ".join(p.split("=", 1)[-1] for p in n.split(" & ")) for n in names]
-    fig = r.figure(min(11.5, 3 + 0.9 * len(names)), 3.4, bottom=1.0 if len(names) > 4 else 0.6)
+    fig = r.figure(min(11.5, max(8.0, 3 + 0.9 * len(names))), 3.4, bottom=1.0 if len(names) > 4 else 0.6)
     ax = fig.subplots()
     x = np.arange(len(rows))
     now = rows[metric].astype(float).to_numpy()
@@ -32,10 +32,12 @@ def answer_png(groups: Any, reference: Any, attribute: str, metric: str, moved: 
         was = ref[metric].reindex(names).astype(float).to_numpy()
         ax.bar(x - 0.2, np.nan_to_num(was), width=0.4, color="#cbd5e0", label="reference (holdout)")
     ax.set_xticks(x, short, rotation=25 if len(names) > 4 else 0, ha="right" if len(names) > 4 else "center", fontsize=8)
-    ax.set_ylim(0, 1.05)
+    if shifted:
+        ax.bar([0], [0], width=0, color=r.RED, label="moved beyond its interval")
+    ax.set_ylim(0, 1.22)
     ax.set_ylabel(label)
-    ax.set_title(f"{label} by {attribute}: {month} vs the reference" + (" (red: moved beyond its interval)" if shifted else ""), fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"{label} by {attribute}: {month} vs the reference", fontsize=10)
+    ax.legend(fontsize=8, loc="upper right", ncol=3)
     return r.png(fig)
 
 

@@ -71,6 +71,7 @@ class DriftApp:
         self.ctx = ctx
         self.frame = Frame("Drift report", "Is production data still like the training data, and is the model still right about it?")
         self.picker = RunPicker(ctx, PHASE, choices, chosen, self.show, self.frame)
+        self.picker.run.layout.max_width = "100%"  # the 560px run list shrinks in an 800px window
         self.summary, self.link = w.HTML(), w.HTML()
         self.history_img, self.columns_html = image(), w.HTML()
         self.feature = w.Dropdown(description="Feature", layout=w.Layout(width="320px"))

@@ -53,6 +53,7 @@ class FairnessApp:
         self.di_threshold, self.eo_threshold = t.disparate_impact, t.equalized_odds
         self.frame = Frame("Fairness report", "Does the model treat groups of customers alike, and is that changing?")
         self.picker = RunPicker(ctx, PHASE, choices, chosen, self.show, self.frame)
+        self.picker.run.layout.max_width = "100%"  # the 560px run list shrinks in an 800px window
         self.attribute = w.Dropdown(description="Attribute", layout=w.Layout(width="300px"))
         self.metric = w.Dropdown(options=[(v, k) for k, v in METRICS.items()], value="selection_rate", description="Metric",
                                  layout=w.Layout(width="300px"))
