@@ -1,9 +1,11 @@
-"""The drift app: dataset verdict per batch over time, per-column decisions, a feature picker with
-reference vs batch distributions, concept and feature drift, and a link to the evidently report.
+"""The drift app: its answer first (one sentence and the per-column drift heatmap for the chosen
+batch), then the detail: the dataset verdict over time, per-column decisions, reference vs batch
+distributions, concept and feature drift, and the evidently report with a sentence on its count.
 
-Reads ``drift/`` of a monitor run: ``verdict.json``, ``history.parquet``, ``columns.parquet``,
-``distributions.parquet`` (reference and batch shares per bin), ``concept.json`` and
-``feature_drift.parquet``.
+Reads ``drift/`` of a monitor run: ``verdict.json``, ``data_drift.json``, ``columns.parquet``,
+``history.parquet``, ``history_columns.parquet``, ``distributions.parquet``, ``concept.json``,
+``feature_drift.parquet`` and ``evidently.json``; older runs without some of them show what they can.
+The answer's words come from :mod:`workbench.apps._drift_lead` (:func:`lead_sentence`).
 """
 
 from __future__ import annotations
@@ -14,16 +16,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._io import read_json as _read
+from workbench.apps import _drift_lead as lead
 from workbench.apps import _render as r
+from workbench.apps._drift_charts import concept_png, distribution_png, heatmap_png, history_png
+from workbench.apps._drift_lead import evidently_statement, lead_sentence
+from workbench.apps._leads import batch_label, tiles
 from workbench.apps._widgets import Frame, LazyTabs, RunPicker, image, set_options, start
 from workbench.reports import catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.apps._context import AppContext, Choice
 
+__all__ = ["DriftApp", "app", "columns_table", "evidently_statement", "heatmap_png", "lead_sentence", "read_json", "read_table"]
+
 PHASE = "drift"
 COLUMN_VIEW = {"column": None, "kind": None, "test": None, "p_value": ".3g", "effect_size": ".3f", "effect_threshold": ".2f",
                "psi": ".3f", "drifted": None, "status": None, "n_batch": ",d", "missing_share_batch": ".1%"}
+COLUMN_HEADERS = {"p_value": "p-value", "effect_size": "effect size", "effect_threshold": "effect threshold", "psi": "PSI",
+                  "n_batch": "rows in batch", "missing_share_batch": "missing share (batch)", "kind": "type"}
+TESTS = {"ks": "Kolmogorov–Smirnov", "chi2": "chi-square"}
+RESIDUAL_HEADERS = {"score": "residual drift score", "p_value": "p-value", "worst_bin": "where errors moved most", "worst_bin_diff": "change there"}
 
 
 def app(ctx: AppContext) -> Any:
@@ -59,6 +71,7 @@ class DriftApp:
         self.ctx = ctx
         self.frame = Frame("Drift report", "Is production data still like the training data, and is the model still right about it?")
         self.picker = RunPicker(ctx, PHASE, choices, chosen, self.show, self.frame)
+        self.picker.run.layout.max_width = "100%"  # the 560px run list shrinks in an 800px window
         self.summary, self.link = w.HTML(), w.HTML()
         self.history_img, self.columns_html = image(), w.HTML()
         self.feature = w.Dropdown(description="Feature", layout=w.Layout(width="320px"))
@@ -73,30 +86,45 @@ class DriftApp:
         self.show(chosen)
 
     def show(self, choice: Choice) -> None:
-        """Load a run: summary, link, and the visible tab."""
+        """Load a run: the answer (sentence, heatmap, tiles), the evidently link, and the visible tab."""
         self.choice = choice
         self.folder = choice.info.phase_dir(PHASE)
+        month = batch_label(choice.batch)
         verdict = read_json(self.folder, catalog.VERDICT_FILE)
-        data = read_json(self.folder, catalog.DATA_DRIFT_FILE).get("dataset", {})
-        self.summary.value = r.kpis([
-            ("batch", choice.batch, None),
-            ("model", choice.model, None),
-            ("data drift", "yes" if verdict.get("data_drift") else "no", bool(verdict.get("data_drift"))),
-            ("drifted columns", f"{data.get('drifted_columns', '?')} of {data.get('columns', '?')}", bool(data.get("drifted_columns"))),
-            ("concept drift", "yes" if verdict.get("concept_drift") else "no", bool(verdict.get("concept_drift"))),
-            ("feature drift", "yes" if verdict.get("feature_drift") else "no", bool(verdict.get("feature_drift"))),
-        ]) + (r.message("Alert: " + "; ".join(map(str, verdict.get("reasons", []))), "error") if verdict.get("alert") else "")
-        self.link.value = self._evidently_link()
+        data_drift = read_json(self.folder, catalog.DATA_DRIFT_FILE)
+        concept = read_json(self.folder, catalog.CONCEPT_FILE)
         columns = read_table(self.folder, catalog.COLUMNS_FILE)
+        sentence, kind = lead_sentence(choice.batch, verdict, data_drift, columns, concept)
+        summary = tiles([("batch", month, None), ("model", choice.model, None), *lead.tiles(verdict, data_drift, concept)])
+        if verdict.get("retrain_request"):
+            summary += r.message("A retrain request was filed for this batch; it waits for a person to review it.", "warn")
+        self.summary.value = summary
+        self.link.value = self._evidently_link(data_drift, columns, verdict)
         names = [] if columns is None else columns.sort_values("effect_size", ascending=False)["column"].tolist()
         set_options(self.feature, names, self.feature.value)
+        chart = self.heatmap(columns, month)
+        detail = [summary, f"<p>{html.escape(self.link_text)}</p>" if self.link_text else "", columns_table(columns) if columns is not None else ""]
+        self.frame.answer(sentence, kind=kind, chart=chart, detail=detail, filename=f"drift-{month}.html")
         self.tabs.invalidate()
 
-    def _evidently_link(self) -> str:
+    def heatmap(self, columns: Any, month: str) -> bytes | None:
+        """The per-column drift heatmap over every monitored batch (this batch alone for runs without the history)."""
+        history = read_table(self.folder, catalog.HISTORY_COLUMNS_FILE)
+        if history is None or history.empty or not {"batch", "column", "drifted", "effect_size"} <= set(history.columns):
+            if columns is None or columns.empty:
+                return None
+            history = columns.assign(batch=self.choice.batch)
+        threshold = float(columns["effect_threshold"].dropna().iloc[0]) if columns is not None and columns["effect_threshold"].notna().any() else 0.05
+        return heatmap_png(history, month, threshold)
+
+    def _evidently_link(self, data_drift: dict[str, Any], columns: Any, verdict: dict[str, Any]) -> str:
+        self.link_text = ""
         if not (self.folder / catalog.EVIDENTLY_FILE).is_file():
             return ""
+        self.link_text = evidently_statement(read_json(self.folder, catalog.EVIDENTLY_SUMMARY_FILE), data_drift, columns, verdict)
         href = html.escape(f"{self.ctx.base_url.rstrip('/')}/workbench/evidently/{self.choice.run_id}")
-        return f'<a href="{href}" target="_blank" rel="noopener">Open the full evidently data-drift report for this batch ↗</a>'
+        return (f'<p class="wb-evidently">{html.escape(self.link_text)} '
+                f'<a href="{href}" target="_blank" rel="noopener">Open the evidently data-drift report for this batch ↗</a></p>')
 
     def page_history(self) -> list[Any]:
         """The dataset verdict per batch over time."""
@@ -111,9 +139,7 @@ class DriftApp:
         columns = read_table(self.folder, catalog.COLUMNS_FILE)
         if columns is None:
             return [self._msg("No per-column results stored for this run.")]
-        view = columns.sort_values("effect_size", ascending=False)
-        keep = [c for c in COLUMN_VIEW if c in view.columns]
-        self.columns_html.value = r.table(view[keep], formats={k: v for k, v in COLUMN_VIEW.items() if v}, bad=view["drifted"])
+        self.columns_html.value = columns_table(columns)
         return [self.columns_html]
 
     def page_feature(self) -> list[Any]:
@@ -128,38 +154,38 @@ class DriftApp:
         if not name:
             return
         if dist is None:
-            self.feature_html.value = r.message("This run stored no distributions (monitored before they were recorded): "
-                                                "run `workbench monitor` again to get them.", "warn")
+            self.feature_html.value = r.message("This run stored no distributions (it was monitored before they were recorded); "
+                                                "monitoring the batch again records them.", "warn")
             return
         rows = dist[dist["column"] == name]
         columns = read_table(self.folder, catalog.COLUMNS_FILE)
         stats = columns[columns["column"] == name]
         self.feature_img.value = distribution_png(rows, name, stats)
-        keep = [c for c in COLUMN_VIEW if c in stats.columns]
-        self.feature_html.value = r.table(stats[keep], formats={k: v for k, v in COLUMN_VIEW.items() if v}, bad=stats["drifted"])
+        self.feature_html.value = columns_table(stats)
 
     def page_concept(self) -> list[Any]:
         """Prediction drift, performance change and feature (residual) drift."""
         concept = read_json(self.folder, catalog.CONCEPT_FILE)
         pred = concept.get("prediction_drift", {})
         perf = concept.get("performance", {}) or {}
-        items = [("score PSI", f"{pred.get('psi', float('nan')):.3f} (threshold {pred.get('threshold', float('nan')):g})", bool(pred.get("drift"))),
+        perf_text, _ = lead.performance_clause(concept)
+        items = [("shift of the model's scores (PSI; threshold " + f"{float(pred.get('threshold', float('nan'))):g})",
+                  f"{float(pred.get('psi', float('nan'))):.3f}", bool(pred.get("drift"))),
                  ("concept drift", "yes" if concept.get("verdict", {}).get("concept_drift") else "no", bool(concept.get("verdict", {}).get("concept_drift")))]
         if isinstance(perf, dict) and perf.get("difference") is not None:
-            items.append((f"{perf.get('metric', 'performance')}: {perf['reference']:.3f} → {perf['batch']:.3f} (95% CI {perf['low']:+.3f}…{perf['high']:+.3f})",
+            name = lead.metric_name(perf.get("metric"))
+            items.append((f"change in {name}, {float(perf.get('confidence', 0.95)):.0%} interval {perf['low']:+.3f} to {perf['high']:+.3f}",
                           f"{perf['difference']:+.3f}", bool(perf.get("degraded"))))
-        elif isinstance(perf, dict) and perf.get("status"):
-            items.append(("performance", str(perf["status"]), None))
         self.concept_html.value = r.kpis(items)
         self.concept_img.value = concept_png(pred.get("bins", []))
         residuals = read_table(self.folder, catalog.FEATURE_DRIFT_FILE)
         if residuals is None:
-            self.residual_html.value = r.message("No feature drift stored (labels have not arrived for this batch).")
+            self.residual_html.value = r.message("No feature drift is stored for this batch (its labels have not arrived).")
         else:
             keep = [c for c in ("feature", "kind", "score", "threshold", "p_value", "drifted", "worst_bin", "worst_bin_diff") if c in residuals.columns]
             self.residual_html.value = ("<h4>Feature drift — where the model's errors moved</h4>"
                                         + r.table(residuals[keep], formats={"score": ".3f", "threshold": ".2f", "p_value": ".3g", "worst_bin_diff": ".3f"},
-                                                  bad=residuals["drifted"]))
+                                                  bad=residuals["drifted"], headers=RESIDUAL_HEADERS))
         return [self.concept_html, self.concept_img, self.residual_html]
 
     def _msg(self, text: str) -> Any:
@@ -168,62 +194,9 @@ class DriftApp:
         return w.HTML(r.message(text, "warn"))
 
 
-def history_png(history: Any, current: str) -> bytes:
-    """Share of drifted columns per batch (red markers: the batch drifted; ring: the shown batch)."""
-    import numpy as np
-
-    fig = r.figure(9, 3.2)
-    ax = fig.subplots()
-    labels = [str(b).rsplit(".", 1)[0] for b in history["batch"]]
-    share = history["drifted_share"].astype(float).to_numpy()
-    drifted = history["data_drift"].astype(bool).to_numpy()
-    x = np.arange(len(labels))
-    ax.plot(x, share, color=r.GREY, zorder=1)
-    ax.scatter(x, share, c=np.where(drifted, r.RED, r.BLUE), s=40, zorder=2)
-    if "concept_drift" in history:
-        concept = history["concept_drift"].astype(bool).to_numpy()
-        ax.scatter(x[concept], np.full(concept.sum(), 1.02), marker="v", color=r.ORANGE, label="concept drift", zorder=3)
-    if current in labels:
-        i = labels.index(current)
-        ax.scatter([x[i]], [share[i]], s=180, facecolors="none", edgecolors="black", zorder=4, label="shown batch")
-    ax.axhline(0.5, color="black", linestyle="--", linewidth=1, label="dataset drift: half the columns")
-    ax.set_xticks(x, labels, rotation=30, ha="right")
-    ax.set_ylim(-0.02, 1.08)
-    ax.set_ylabel("share of drifted columns")
-    ax.set_title("Dataset drift per batch (red: drifted)")
-    ax.legend(loc="upper left", fontsize=8)
-    return r.png(fig)
-
-
-def distribution_png(rows: Any, name: str, stats: Any) -> bytes:
-    """Reference vs batch share per bin of one column."""
-    import numpy as np
-
-    fig = r.figure(8, 3.2)
-    ax = fig.subplots()
-    x = np.arange(len(rows))
-    ax.bar(x - 0.2, rows["reference_share"], width=0.4, color=r.BLUE, label="reference (training)")
-    drifted = bool(stats["drifted"].iloc[0]) if len(stats) else False
-    ax.bar(x + 0.2, rows["batch_share"], width=0.4, color=r.RED if drifted else r.ORANGE, label="batch")
-    ax.set_xticks(x, rows["bin"].tolist(), rotation=30 if len(rows) > 5 else 0, ha="right" if len(rows) > 5 else "center", fontsize=8)
-    ax.set_ylabel("share of rows")
-    ax.set_title(f"{name}: reference vs batch{' (drifted)' if drifted else ''}")
-    ax.legend(fontsize=8)
-    return r.png(fig)
-
-
-def concept_png(bins: list[dict[str, Any]]) -> bytes:
-    """Share of scores per reference decile of the score, reference vs batch."""
-    import numpy as np
-
-    fig = r.figure(8, 3.0, bottom=1.0)
-    ax = fig.subplots()
-    if bins:
-        x = np.arange(len(bins))
-        ax.bar(x - 0.2, [b["reference_share"] for b in bins], width=0.4, color=r.BLUE, label="reference holdout")
-        ax.bar(x + 0.2, [b["batch_share"] for b in bins], width=0.4, color=r.ORANGE, label="batch")
-        ax.set_xticks(x, [f"{b['edge_low']:.2f}–{b['edge_high']:.2f}" for b in bins], rotation=30, ha="right", fontsize=7)
-        ax.legend(fontsize=8)
-    ax.set_ylabel("share of rows")
-    ax.set_title("Model score distribution by reference score decile (prediction drift)")
-    return r.png(fig)
+def columns_table(columns: Any) -> str:
+    """Per-column statistics and decisions, largest effect first, with plain headers and test names."""
+    view = columns.sort_values("effect_size", ascending=False)
+    keep = [c for c in COLUMN_VIEW if c in view.columns]
+    shown = view[keep].assign(**({"test": view["test"].map(lambda t: TESTS.get(str(t), str(t)))} if "test" in keep else {}))
+    return r.table(shown, formats={k: v for k, v in COLUMN_VIEW.items() if v}, bad=view["drifted"], headers=COLUMN_HEADERS)

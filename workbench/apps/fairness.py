@@ -1,15 +1,24 @@
-"""The fairness app: per-group rates with confidence intervals and the threshold line, disparity
-checks, and bias drift over batches, for a picked sensitive attribute and metric.
+"""The fairness app: its answer first (one sentence separating checks that newly fail or groups that
+shifted from checks failing since the reference, and a chart of the shown attribute's group recall
+against the reference), then per-group rates, bias drift over batches and the disparity checks with
+a mitigation aimed at the failing check.
 
-Reads ``fairness/`` of a monitor run: ``groups.parquet``, ``disparity.parquet``,
-``bias_history.parquet`` (or ``bias_drift.parquet``) and ``threshold_suggestion.parquet``.
+Reads ``fairness/`` of a monitor run: ``fairness.json``, ``groups.parquet``, ``reference_groups.parquet``,
+``disparity.parquet``, ``reference_disparity.parquet`` (runs since issue 15), ``bias_drift.parquet``,
+``bias_history.parquet`` and ``threshold_suggestion.parquet``. The words come from
+:mod:`workbench.apps._fairness_lead` (:func:`lead_sentence`).
 """
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
+from workbench.apps import _fairness_lead as lead
 from workbench.apps import _render as r
+from workbench.apps._fairness_charts import METRICS, answer_png, bias_drift_png, groups_png
+from workbench.apps._fairness_lead import lead_sentence
+from workbench.apps._leads import batch_label, tiles
 from workbench.apps._widgets import Frame, LazyTabs, RunPicker, image, set_options, start
 from workbench.apps.drift import read_json, read_table
 from workbench.reports import catalog
@@ -17,9 +26,12 @@ from workbench.reports import catalog
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.apps._context import AppContext, Choice
 
+__all__ = ["FairnessApp", "app", "lead_sentence"]
+
 PHASE = "fairness"
-METRICS = {"selection_rate": "selection rate", "tpr": "true positive rate", "fpr": "false positive rate",
-           "accuracy": "accuracy", "error_rate": "error rate"}
+DISPARITY_HEADERS = {"reference_group": "most favoured group", "lowest_group": "least favoured group",
+                     "demographic_parity_difference": "selection-rate gap", "equalized_odds_difference": "equalized-odds gap",
+                     "equal_opportunity_difference": "recall gap", "excluded_groups": "groups too small to judge"}
 DISPARITY_VIEW = {"attribute": None, "status": None, "reference_group": None, "lowest_group": None, "disparate_impact": ".3f",
                   "demographic_parity_difference": ".3f", "equalized_odds_difference": ".3f", "equal_opportunity_difference": ".3f",
                   "passed": None, "excluded_groups": None}
@@ -41,14 +53,14 @@ class FairnessApp:
         self.di_threshold, self.eo_threshold = t.disparate_impact, t.equalized_odds
         self.frame = Frame("Fairness report", "Does the model treat groups of customers alike, and is that changing?")
         self.picker = RunPicker(ctx, PHASE, choices, chosen, self.show, self.frame)
+        self.picker.run.layout.max_width = "100%"  # the 560px run list shrinks in an 800px window
         self.attribute = w.Dropdown(description="Attribute", layout=w.Layout(width="300px"))
         self.metric = w.Dropdown(options=[(v, k) for k, v in METRICS.items()], value="selection_rate", description="Metric",
                                  layout=w.Layout(width="300px"))
         self.summary, self.groups_img, self.groups_html = w.HTML(), image(), w.HTML()
         self.drift_img, self.drift_html, self.checks_html = image(), w.HTML(), w.HTML()
-        redraw = self.frame.guard(lambda change: self.tabs.invalidate())
-        self.attribute.observe(redraw, "value")
-        self.metric.observe(redraw, "value")
+        self.attribute.observe(self.frame.guard(lambda change: self.answer()), "value")
+        self.metric.observe(self.frame.guard(lambda change: self.tabs.invalidate()), "value")
         self.tabs = LazyTabs({"Groups": self.page_groups, "Bias drift": self.page_drift, "Checks": self.page_checks}, self.frame)
         self.frame.controls.children = [*self.picker.widgets, self.attribute, self.metric]
         self.frame.body.children = [self.summary, self.tabs.tab]
@@ -56,22 +68,42 @@ class FairnessApp:
         self.show(chosen)
 
     def show(self, choice: Choice) -> None:
-        """Load a run: summary, attribute choices, and the visible tab."""
+        """Load a run: the answer for its most telling attribute, the attribute choices, and the visible tab."""
         self.choice = choice
         self.folder = choice.info.phase_dir(PHASE)
-        result = read_json(self.folder, catalog.FAIRNESS_FILE)
+        self.result = read_json(self.folder, catalog.FAIRNESS_FILE)
+        self.disparity = read_table(self.folder, catalog.DISPARITY_FILE)
+        self.reference = read_table(self.folder, catalog.REFERENCE_DISPARITY_FILE)
+        self.bias = read_table(self.folder, catalog.BIAS_DRIFT_FILE)
+        self.found = lead.findings(self.disparity, self.reference, self.bias) if self.disparity is not None else []
         groups = read_table(self.folder, catalog.GROUPS_FILE)
-        failed = result.get("failed_attributes", [])
-        self.summary.value = r.kpis([
-            ("batch", choice.batch, None),
-            ("model", choice.model, None),
-            ("audit", str(result.get("status", "?")), result.get("status") not in ("assessed", None)),
-            ("failed checks", ", ".join(failed) or "none", bool(failed)),
-            ("bias drift", ", ".join(map(str, result.get("bias_drift", []))) or "none", bool(result.get("bias_drift"))),
-        ])
-        names = [] if groups is None else list(dict.fromkeys(groups["attribute"]))
-        set_options(self.attribute, names, self.attribute.value)
+        names = [] if groups is None else list(dict.fromkeys(groups["attribute"].astype(str)))
+        set_options(self.attribute, names, lead.focus(self.found) or self.attribute.value)
+        self.answer()
+
+    def answer(self) -> None:
+        """The sentence (the picked attribute first), its chart, the tiles, and the visible tab."""
+        month = batch_label(self.choice.batch)
+        attribute = self.attribute.value or None
+        sentence, kind = lead_sentence(self.choice.batch, self.result, self.disparity, self.reference, self.bias,
+                                       di_threshold=self.di_threshold, eo_threshold=self.eo_threshold, attribute=attribute)
+        self.summary.value = tiles([("batch", month, None), ("model", self.choice.model, None), *lead.tiles(self.found, self.result)])
+        chart = None
+        groups, reference = read_table(self.folder, catalog.GROUPS_FILE), read_table(self.folder, catalog.REFERENCE_GROUPS_FILE)
+        if groups is not None and attribute:
+            f = next((x for x in self.found if x.attribute == attribute), None)
+            metric = "selection_rate" if f is not None and (f.new + f.since) and "equalized_odds" not in f.new + f.since and not f.shifted else "tpr"
+            chart = answer_png(groups, reference, attribute, metric, f.moved if f is not None else None, month, METRICS[metric])
+        self.frame.answer(sentence, kind=kind, chart=chart, detail=[self.summary.value, self.checks_table()], filename=f"fairness-{month}.html")
         self.tabs.invalidate()
+
+    def checks_table(self) -> str:
+        """The disparity checks of this batch, with plain headers."""
+        if self.disparity is None:
+            return ""
+        keep = [c for c in DISPARITY_VIEW if c in self.disparity.columns]
+        return r.table(self.disparity[keep], formats={k: v for k, v in DISPARITY_VIEW.items() if v},
+                       bad=~self.disparity["passed"].fillna(True).astype(bool), headers=DISPARITY_HEADERS)
 
     def page_groups(self) -> list[Any]:
         """Per-group bars with intervals and the threshold line."""
@@ -112,69 +144,26 @@ class FairnessApp:
         return [self.drift_img, self.drift_html]
 
     def page_checks(self) -> list[Any]:
-        """Disparity checks and, where one fails, the threshold change fairlearn would suggest."""
-        disparity = read_table(self.folder, catalog.DISPARITY_FILE)
+        """Disparity checks, against the reference, and the threshold change fairlearn would suggest for the failing check."""
         parts = []
-        if disparity is not None:
-            keep = [c for c in DISPARITY_VIEW if c in disparity.columns]
-            parts.append(f"<p>Pass: disparate impact ≥ {self.di_threshold:g} and equalized-odds difference ≤ {self.eo_threshold:g}.</p>")
-            parts.append(r.table(disparity[keep], formats={k: v for k, v in DISPARITY_VIEW.items() if v}, bad=~disparity["passed"].fillna(True).astype(bool)))
+        if self.disparity is not None:
+            parts.append(f"<p>A check passes when disparate impact is at least {self.di_threshold:g} and the equalized-odds gap at most "
+                         f"{self.eo_threshold:g}.</p>")
+            parts.append(self.checks_table())
+        if self.reference is not None:
+            keep = [c for c in DISPARITY_VIEW if c in self.reference.columns]
+            parts.append("<h4>The same checks on the reference (the registered version's holdout)</h4>")
+            parts.append(r.table(self.reference[keep], formats={k: v for k, v in DISPARITY_VIEW.items() if v},
+                                 bad=~self.reference["passed"].fillna(True).astype(bool), headers=DISPARITY_HEADERS))
         suggestion = read_table(self.folder, catalog.THRESHOLD_FILE)
         if suggestion is not None and not suggestion.empty:
+            constraint = self.result.get("threshold_suggestion_constraint") or str(suggestion["constraint"].iloc[0])
+            note = lead.mitigation_note(self.result.get("threshold_suggestion_for"), constraint, self.found)
             parts.append("<h4>What fairlearn's ThresholdOptimizer would change (a suggestion, nothing is applied)</h4>")
-            parts.append(r.table(suggestion))
+            parts.append(f"<p>{html.escape(note)}</p>" if note else "")
+            rates = {c: ".3f" for c in suggestion.columns if c.endswith(("_before", "_after"))}
+            parts.append(r.table(suggestion.drop(columns=["constraint"], errors="ignore"), formats=rates))
         self.checks_html.value = "".join(parts) or r.message("No disparity checks stored for this batch.", "warn")
         return [self.checks_html]
 
 
-def groups_png(rows: Any, metric: str, check: Any, di_threshold: float, eo_threshold: float) -> bytes:
-    """Bars per group with the bootstrap interval, and the threshold the checks use."""
-    import numpy as np
-
-    fig = r.figure(8, 3.4)
-    ax = fig.subplots()
-    values = rows[metric].astype(float).to_numpy()
-    low = values - rows[f"{metric}_low"].astype(float).to_numpy()
-    high = rows[f"{metric}_high"].astype(float).to_numpy() - values
-    x = np.arange(len(rows))
-    colors = np.where(rows["status"].to_numpy() == "ok", r.BLUE, r.GREY)
-    ax.bar(x, np.nan_to_num(values), color=colors, yerr=np.nan_to_num(np.vstack([low, high])), capsize=4)
-    ax.set_xticks(x, rows["group"].astype(str).tolist(), rotation=20 if len(rows) > 4 else 0, ha="right" if len(rows) > 4 else "center", fontsize=8)
-    if check is not None and len(check) and check["reference_group"].iloc[0]:
-        ref_group = str(check["reference_group"].iloc[0])
-        ref = rows[rows["group"].astype(str) == ref_group]
-        if metric == "selection_rate" and check["reference_selection_rate"].notna().iloc[0]:
-            line = di_threshold * float(check["reference_selection_rate"].iloc[0])
-            ax.axhline(line, color=r.RED, linestyle="--", linewidth=1.2, label=f"four-fifths line: {di_threshold:g} × {ref_group}")
-        elif metric in ("tpr", "fpr") and len(ref):
-            base = float(ref[metric].iloc[0])
-            for sign in (-1, 1):
-                ax.axhline(base + sign * eo_threshold, color=r.RED, linestyle="--", linewidth=1.2,
-                           label=f"{ref_group} ± {eo_threshold:g} (equalized odds)" if sign < 0 else None)
-    ax.set_ylabel(METRICS.get(metric, metric))
-    ax.set_title(f"{METRICS.get(metric, metric)} by group, 95% intervals (grey: excluded)")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="lower right")
-    return r.png(fig)
-
-
-def bias_drift_png(rows: Any, attribute: str) -> bytes:
-    """Relative TPR per group across batches, with the reference interval as a band."""
-    fig = r.figure(8, 3.4)
-    ax = fig.subplots()
-    batch_col = "batch" if "run_id" in rows.columns and rows["batch"].dtype == object else None
-    for i, (group, part) in enumerate(rows.groupby("group", sort=True)):
-        color = f"C{i % 10}"
-        labels = [str(b).rsplit(".", 1)[0] for b in part[batch_col]] if batch_col else ["batch"]
-        value = part["gap"].astype(float) + part["reference"].astype(float) if batch_col else part["batch"].astype(float)
-        ax.plot(labels, value.to_numpy(), marker="o", color=color, label=str(group))
-        ax.fill_between(labels, part["reference_low"].astype(float).to_numpy(), part["reference_high"].astype(float).to_numpy(), color=color, alpha=0.08)
-        moved = part["moved"].astype(bool).to_numpy()
-        if moved.any():
-            ax.scatter([labels[j] for j in range(len(labels)) if moved[j]], value.to_numpy()[moved], s=120, facecolors="none", edgecolors=r.RED)
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_ylabel("TPR relative to the median group")
-    ax.set_title(f"Bias drift over batches: {attribute} (red ring: moved)")
-    ax.tick_params(axis="x", rotation=30)
-    ax.legend(fontsize=8, ncol=4)
-    return r.png(fig)

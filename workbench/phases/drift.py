@@ -32,6 +32,7 @@ __all__ = ["ALERT_STATUSES", "Reference", "concept_drift", "data_drift", "eviden
 
 # Column statuses that raise an alert on their own, whatever the dataset-level verdict.
 ALERT_STATUSES = ("high missing share", "empty column", "type changed", "missing column")
+DRIFT_SHARE = 0.5  # the dataset drifts when at least this share of its columns drifted
 MISSING_INCREASE = "missing share increased"  # an alert too, with both shares in its reason
 
 
@@ -45,11 +46,11 @@ def data_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame) -> Any:
     t = phase.config.thresholds
     result = drift.compare(ref.profile, batch, alpha=t.data_drift, min_effect_numeric=t.drift_effect,
                            min_effect_categorical=t.drift_effect, min_rows=t.min_batch_rows, max_missing=t.max_missing_share,
-                           max_missing_increase=t.missing_share_increase)
+                           max_missing_increase=t.missing_share_increase, drift_share=DRIFT_SHARE)
     phase.save_table(catalog.COLUMNS_FILE, result.columns)
     # reference vs batch share per bin or category, for the drift app's feature picker
     phase.save_table(catalog.DISTRIBUTIONS_FILE, drift.distribution_table(ref.profile, batch))
-    phase.save_json(catalog.DATA_DRIFT_FILE, result.to_dict())
+    phase.save_json(catalog.DATA_DRIFT_FILE, {**result.to_dict(), "drift_share": DRIFT_SHARE})
     phase.log_metrics({"drifted_columns": result.dataset["drifted_columns"], "drifted_share": result.dataset["drifted_share"]})
     return result
 
@@ -90,14 +91,21 @@ def concept_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, r
 
 
 def evidently_html(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, sample: int = 20_000) -> dict[str, Any]:
-    """The evidently DataDriftPreset HTML for the same batch, saved as ``evidently.html``."""
+    """The evidently DataDriftPreset HTML for the same batch, judged by the same per-column rule, saved as ``evidently.html``.
+
+    What it counted (and with which rule) is saved as ``evidently.json``, for the drift app to set beside its own count.
+    """
     from pandas.api.types import is_numeric_dtype
 
     table = reference_frame(phase.config, dict(versions.alias_version(phase.config, "champion").tags))
     retyped = [c for c in ref.numeric if c in batch and not is_numeric_dtype(batch[c])]  # "type changed" in columns.parquet
+    t = phase.config.thresholds
     html, info = evidently_report.build_report(table, batch, numeric=[c for c in ref.numeric if c not in retyped],
-                                               categorical=ref.categorical, sample=sample, seed=phase.config.model.seed)
+                                               categorical=ref.categorical, sample=sample, seed=phase.config.model.seed,
+                                               alpha=t.data_drift, min_effect_numeric=t.drift_effect, min_effect_categorical=t.drift_effect,
+                                               drift_share=DRIFT_SHARE, min_rows=t.min_batch_rows)
     path = phase.save_text(catalog.EVIDENTLY_FILE, html)
+    phase.save_json(catalog.EVIDENTLY_SUMMARY_FILE, {**info, "type_changed": retyped})
     return {"path": str(path), **info, "type_changed": retyped}
 
 

@@ -54,22 +54,72 @@ def audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, min_group
     phase.save_table(catalog.REFERENCE_GROUPS_FILE, ref_table)
     phase.save_table(catalog.DISPARITY_FILE, disparity)
     phase.save_table(catalog.BIAS_DRIFT_FILE, drift)
+    ref_disparity = fairness.disparity(ref_table, di_threshold=t.disparate_impact, eo_threshold=t.equalized_odds)
+    phase.save_table(catalog.REFERENCE_DISPARITY_FILE, ref_disparity)
     failed = disparity[disparity["passed"].eq(False).fillna(False).astype(bool)]  # NA = not assessable: neither
-    suggestion = None
-    if len(failed):
-        worst = str(failed["attribute"].iloc[0])
-        if worst in labelled.columns:
-            suggestion = fairness.threshold_suggestion(labelled["y"], labelled["score"], labelled[worst], min_group=min_group, seed=cfg.model.seed)
-            phase.save_table(catalog.THRESHOLD_FILE, suggestion)
     moved = drift[drift["moved"]] if "moved" in drift else drift.iloc[0:0]
+    newly = _newly_failing(disparity, ref_disparity)
+    target = _suggestion_target(failed, newly, moved)
+    suggestion = None
+    if target is not None and target[0] in labelled.columns:
+        suggestion = fairness.threshold_suggestion(labelled["y"], labelled["score"], labelled[target[0]], constraint=target[1],
+                                                   min_group=min_group, seed=cfg.model.seed)
+        phase.save_table(catalog.THRESHOLD_FILE, suggestion)
     out = {"status": "assessed", "rows": len(labelled), "attributes": sensitive,
            "failed_attributes": failed["attribute"].astype(str).tolist(),
+           "newly_failing": newly,
+           "failing_since_reference": _failing_since(disparity, ref_disparity),
            "bias_drift": [f"{r.attribute}={r.group}" for r in moved.itertuples()],
-           "threshold_suggestion_for": suggestion is not None and str(failed["attribute"].iloc[0]) or None}
+           "threshold_suggestion_for": target[0] if suggestion is not None else None,
+           "threshold_suggestion_constraint": target[1] if suggestion is not None else None}
     phase.save_json(catalog.FAIRNESS_FILE, out)
     phase.log_metrics({"fairness_failed_attributes": len(failed), "bias_drift_groups": len(moved)})
     phase.save_table(catalog.BIAS_HISTORY_FILE, bias_history(phase))
     return out
+
+
+CHECK_CONSTRAINT = {"equalized_odds": "equalized_odds", "disparate_impact": "demographic_parity"}  # the failing check -> ThresholdOptimizer's constraint
+
+
+def _failing_checks(disparity: pd.DataFrame) -> dict[str, list[str]]:
+    """The checks each attribute fails: ``{"age_band": ["equalized_odds"], ...}`` (not assessable: none)."""
+    import pandas as pd
+
+    out: dict[str, list[str]] = {}
+    for row in disparity.itertuples():
+        checks = [name for name, flag in (("disparate_impact", row.di_passed), ("equalized_odds", row.eo_passed))
+                  if flag is not None and flag is not pd.NA and not bool(flag)]
+        if checks:
+            out[str(row.attribute)] = checks
+    return out
+
+
+def _failing_since(disparity: pd.DataFrame, reference: pd.DataFrame) -> dict[str, list[str]]:
+    """The checks that fail on the batch and failed on the reference holdout too, per attribute."""
+    was = _failing_checks(reference)
+    both = {a: [c for c in checks if c in was.get(a, [])] for a, checks in _failing_checks(disparity).items()}
+    return {a: checks for a, checks in both.items() if checks}
+
+
+def _newly_failing(disparity: pd.DataFrame, reference: pd.DataFrame) -> dict[str, list[str]]:
+    """The checks that fail on the batch but did not fail on the reference holdout, per attribute."""
+    was = _failing_checks(reference)
+    new = {a: [c for c in checks if c not in was.get(a, [])] for a, checks in _failing_checks(disparity).items()}
+    return {a: checks for a, checks in new.items() if checks}
+
+
+def _suggestion_target(failed: pd.DataFrame, newly: dict[str, list[str]], moved: pd.DataFrame) -> tuple[str, str] | None:
+    """The attribute and ThresholdOptimizer constraint a mitigation should address: a newly failing check first
+    (an attribute whose groups moved before one that only crossed the line), else the first failing attribute;
+    equalized odds failing -> ``equalized_odds``, only disparate impact -> ``demographic_parity``."""
+    if failed.empty:
+        return None
+    shifted = set(moved["attribute"].astype(str)) if len(moved) else set()
+    order = sorted(newly, key=lambda a: (a not in shifted, " & " in a)) + [str(a) for a in failed["attribute"] if str(a) not in newly]
+    attribute = order[0]
+    checks = newly.get(attribute) or _failing_checks(failed).get(attribute, [])
+    check = "equalized_odds" if "equalized_odds" in checks else "disparate_impact"
+    return attribute, CHECK_CONSTRAINT[check]
 
 
 def bias_history(phase: PhaseContext) -> pd.DataFrame:
