@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> dict:
     parser.add_argument("--token", nargs="?", const="", default=None, metavar="TOKEN",
                         help="require this token (without a value: a random one, printed in the URL); "
                              "also read from $WORKBENCH_SERVE_TOKEN")
-    parser.add_argument("--pool-size", type=int, default=serve.DEFAULT_POOL, help=f"pre-heated kernels per app (default {serve.DEFAULT_POOL}; 0: start a kernel per visit)")
+    parser.add_argument("--pool-size", type=int, default=serve.DEFAULT_POOL,
+                        help=f"pre-heated kernels per app (default {serve.DEFAULT_POOL}; 0: start a kernel per visit)")
     return {"serve": _cmd_serve}
 
 
