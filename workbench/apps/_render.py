@@ -43,7 +43,8 @@ STYLE = """<style>
 .wb-app .widget-html, .wb-app .widget-html-content, .wb-app .widget-box, .wb-app .widget-tab-contents {min-width: 0; max-width: 100%;}
 .wb-app .widget-dropdown > select {min-width: 0;}
 .wb-app .widget-label {min-width: max-content;}
-@media (max-width: 900px) { .wb-table {font-size: 12px;} .wb-lead {font-size: 16px;} }
+.wb-table th, .wb-table td {line-height: 1.3;}
+@media (max-width: 900px) { .wb-table {font-size: 12px;} .wb-table th, .wb-table td {padding: 3px 4px;} .wb-lead {font-size: 16px;} }
 @media print {
   .wb-controls, .wb-download, .lm-TabBar, .jp-Collapser, .jp-InputArea {display: none !important;}
   .wb-app {max-width: none !important;}
