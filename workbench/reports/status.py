@@ -1,0 +1,415 @@
+"""The status page: what happened to the current champion and since when, what it costs, and who must act.
+
+Every sentence is generated here from what was stored, never written into a notebook:
+
+- the champion and its semantic version: the alias moves in the audit log (else the latest batch it scored);
+- batch stories, over the latest monitor run of each batch scored for the champion (``catalog.latest_per_batch``):
+  data drift per column from ``drift/verdict.json`` (else ``data_drift.json``, else ``columns.parquet``),
+  concept drift and the performance metric from ``drift/concept.json``, bias shifts from ``fairness/fairness.json``
+  and ``fairness/bias_drift.parquet`` (single sensitive columns; intersections stay in the fairness app), and
+  fallbacks from ``score/result.json``. A story begins at the first batch of a run of consecutive batches in
+  which it holds and ends at the first checked batch in which it no longer does;
+- governance: retrain requests (``governance.requests``), approvals (``governance.approvals``) and the audit
+  log's register, approve, reject, promote and rollback records;
+- costs: the KPIs of ``impact/impact.json`` of the latest batch that has them, with the per-period amount when
+  the KPI's ``volume`` is configured.
+
+Missing or partial results (a failed phase, an older schema) leave a story out; they never raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from workbench.governance import approvals, audit, requests, roles
+from workbench.reports import catalog
+from workbench.reports import status_text as t
+from workbench.reports.card_sources import GOVERNANCE_ACTIONS
+from workbench.reports.status_stories import READ_ERRORS, Batch, Event, stories
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.config import Config
+    from workbench.reports.catalog import RunInfo
+
+__all__ = ["KINDS", "BatchState", "Cost", "Event", "Pending", "Status", "signature", "status"]
+
+KINDS = ("registered", "promoted", "drift_began", "drift_ended", "concept_drift", "concept_ended", "bias_shift", "bias_ended", "fallback",
+         "retrain_requested", "approved", "rejected", "rolled_back")
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a KPI's distance to its target costs, in the KPI's unit (and per period when a volume is configured)."""
+
+    kpi: str
+    sentence: str
+    unit: str
+    current: float
+    target: float
+    gap: float
+    on_target: bool
+    batch: str
+    run_id: str
+    per_period: float | None = None
+    period: str = ""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Something waiting for a person: open retrain requests, or a challenger's approval; with the roles that may act."""
+
+    kind: str
+    sentence: str
+    roles: list[str]
+    people: dict[str, list[str]]
+    ids: list[str]
+    since: str
+
+
+@dataclass(frozen=True)
+class BatchState:
+    """One monitored batch on the status chart (None: not checked)."""
+
+    batch: str
+    run_id: str
+    version: str
+    fallback: bool
+    data_drift: bool | None
+    concept_drift: bool | None
+    bias_shift: bool | None
+
+
+@dataclass
+class Status:
+    """The status page's content: the headline, the timeline, the costs and what is pending."""
+
+    headline: str
+    kind: str
+    champion: dict[str, str] | None
+    batches: list[BatchState] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    costs: list[Cost] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
+    costs_note: str = ""
+    pending_note: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The status as JSON-able data."""
+        return asdict(self)
+
+
+def status(config: Config, *, runs: list[RunInfo] | None = None) -> Status:
+    """The status of ``config``'s project from its stored results (``runs``: the catalog's runs, if already listed)."""
+    runs = catalog.list_runs(config) if runs is None else runs
+    notes: list[str] = []
+    events_log = _audit_events(config, notes)
+    history = _champion_history(events_log)
+    batches = _batches(config, runs)
+    champion = _champion(history, events_log, batches)
+    scope, earlier = _scope(batches, champion, history)
+    told = stories(scope)
+    events = told.events + _governance(config, events_log, notes) + _requests(config, batches)
+    events = _ordered(events, scope)
+    costs, costs_note = _costs(config, scope)
+    pending, pending_note = _pending(config, batches)
+    headline, kind = _headline(champion, scope, earlier, told, pending, bool(runs))
+    states = [BatchState(b.label, b.info.run_id, b.version, b.fallback, b.data_drift, b.concept, b.bias_flag) for b in scope]
+    return Status(headline, kind, champion, states, [e for e, _ in events], costs, pending, costs_note, pending_note, notes)
+
+
+def signature(config: Config) -> tuple:
+    """Sizes and change times of what the status reads besides run folders: the audit log, retrain requests, approvals."""
+    paths = [audit.log_path(config.store)]
+    for folder, pattern in ((config.store / "requests", "retrain-*.json"), (config.store / "approvals" / config.project, "v*.json")):
+        paths += sorted(folder.glob(pattern)) if folder.is_dir() else []
+    out = []
+    for path in paths:
+        try:
+            stat = path.stat()
+            out.append((path.name, stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            out.append((path.name, None, None))
+    return tuple(out)
+
+
+# Reading -------------------------------------------------------------------------------------
+
+
+def _batches(config: Config, runs: list[RunInfo]) -> list[Batch]:
+    """The latest monitor run of each batch, read into :class:`Batch` (unreadable parts left empty)."""
+    monitors = [r for r in runs if r.manifest.get("kind") == "monitor"]
+    try:
+        latest = catalog.latest_per_batch(config, runs=monitors)
+    except READ_ERRORS:
+        latest = []
+        for info in monitors:  # a score result of an older shape: keep the readable ones
+            try:
+                latest += catalog.latest_per_batch(config, runs=[info])
+            except READ_ERRORS:
+                continue
+        latest = sorted({b.name: b for b in latest}.values(), key=lambda b: b.name)
+    return [Batch.read(b) for b in latest]
+
+
+def _audit_events(config: Config, notes: list[str]) -> list[dict[str, Any]]:
+    """The project's audit records, oldest first ([] with a note when the log cannot be read)."""
+    try:
+        found = audit.read(config.store)
+    except READ_ERRORS:
+        notes.append("The audit log could not be read, so registrations, approvals and promotions are not listed here.")
+        return []
+    project = config.project
+    return [e for e in found if isinstance(e, dict) and (str(e.get("subject", "")) == project or str(e.get("subject", "")).startswith(project + "/"))]
+
+
+def _champion_history(events: list[dict[str, Any]]) -> list[tuple[datetime, str | None]]:
+    """``(time, version)`` of every move of the champion alias, oldest first."""
+    out = []
+    for e in events:
+        for move in (e.get("details") or {}).get("alias_moves") or []:
+            if isinstance(move, dict) and move.get("alias") == "champion":
+                try:
+                    out.append((datetime.fromisoformat(e["ts"]), None if move.get("to") is None else str(move["to"])))
+                except READ_ERRORS:
+                    continue
+    return out
+
+
+def _semvers(events: list[dict[str, Any]], batches: list[Batch]) -> dict[str, str]:
+    found = {b.version: b.semver for b in batches if b.semver}
+    for e in events:
+        details, version = e.get("details") or {}, str(e.get("subject", "")).rpartition("/")[2]
+        if details.get("semver") and version:
+            found.setdefault(version, str(details["semver"]))
+        if details.get("champion") and details.get("champion_semver"):
+            found.setdefault(str(details["champion"]), str(details["champion_semver"]))
+    return found
+
+
+def _champion(history: list[tuple[datetime, str | None]], events: list[dict[str, Any]], batches: list[Batch]) -> dict[str, str] | None:
+    """``{version, semver, since}`` of the champion now: the last champion move, else the latest batch scored by a champion."""
+    semvers = _semvers(events, batches)
+    if history:
+        when, version = history[-1]
+        return {"version": version, "semver": semvers.get(version, ""), "since": when.date().isoformat()} if version else None
+    scored = [b for b in batches if b.role == "champion" and b.version]
+    return {"version": scored[-1].version, "semver": scored[-1].semver, "since": ""} if scored else None
+
+
+def _scope(batches: list[Batch], champion: dict[str, str] | None, history: list[tuple[datetime, str | None]]) -> tuple[list[Batch], bool]:
+    """Batches scored for the current champion (by it, or by the baseline in its place); all batches when it scored none yet."""
+    if champion is None:
+        return batches, False
+
+    def held(b: Batch) -> str | None:
+        if not history or b.started is None:
+            return b.version if b.role == "champion" else (champion["version"] if b.fallback else None)
+        holder = None
+        for when, version in history:
+            if when <= b.started:
+                holder = version
+        return holder
+
+    mine = [b for b in batches if held(b) == champion["version"]]
+    return (mine, False) if mine or not batches else (batches, True)
+
+
+# Governance ----------------------------------------------------------------------------------
+
+
+def _vs(version: str, semvers: dict[str, str]) -> str:
+    return f"v{version} ({semvers[version]})" if semvers.get(version) else f"v{version}"
+
+
+def _governance(config: Config, events: list[dict[str, Any]], notes: list[str]) -> list[tuple[Event, datetime | None]]:
+    """Registrations, approvals, rejections, promotions and rollbacks from the audit log."""
+    semvers = _semvers(events, [])
+    out = []
+    for e in events:
+        action, details = e.get("action"), e.get("details") or {}
+        if action not in (*GOVERNANCE_ACTIONS, "activate"):
+            continue
+        try:
+            when = datetime.fromisoformat(e["ts"])
+        except READ_ERRORS:
+            continue
+        version = str(e.get("subject", "")).rpartition("/")[2]
+        who, reason = str(e.get("actor", "")), str(details.get("reason") or "").strip()
+        because = f": “{reason}”" if reason else ""
+        moves = {m.get("alias"): m for m in details.get("alias_moves") or [] if isinstance(m, dict)}
+        if action == "register":
+            event = Event(when.date().isoformat(), "registered", f"{_vs(version, semvers)} was registered as a candidate model.", version, "card")
+        elif action == "activate":
+            if "champion" not in moves:
+                continue
+            event = Event(when.date().isoformat(), "promoted", f"{_vs(version, semvers)} became the first champion.", version, "card")
+        elif action == "promote":
+            before = details.get("previous_champion")
+            replacing = f", replacing v{before}" if before else ""
+            event = Event(when.date().isoformat(), "promoted", f"{who} made {_vs(version, semvers)} the champion{replacing}{because}.", version, "card")
+        elif action == "rollback":
+            to, before = str(details.get("champion") or version), details.get("previous_champion")
+            source = f" from v{before}" if before else ""
+            event = Event(when.date().isoformat(), "rolled_back", f"{who} rolled the champion back{source} to {_vs(to, semvers)}{because}.", to, "card")
+        else:
+            kind = "approved" if action == "approve" else "rejected"
+            event = Event(when.date().isoformat(), kind, f"{who} {kind} {_vs(version, semvers)}{because}.", version, "card")
+        out.append((event, when))
+    return out
+
+
+def _requests(config: Config, batches: list[Batch]) -> list[tuple[Event, datetime | None]]:
+    """One event per retrain request: after which batch and why, and what became of it."""
+    by_run = {b.info.run_id: b for b in batches}
+    out = []
+    try:
+        found = requests.every(config)
+    except READ_ERRORS:
+        return []
+    for r in found:
+        try:
+            when = datetime.fromisoformat(r["created"])
+        except READ_ERRORS:
+            continue
+        b = by_run.get(str(r.get("run_id", "")))
+        trigger = r.get("trigger")
+        if b is not None:
+            why = f" because {b.cause()}" if b.cause() else ""
+            head = f"A retrain was requested after {b.label}{why}"
+        elif trigger == "scheduled":
+            head = "A scheduled retrain was requested (the champion reached its maximum age)"
+        else:
+            reason = "; ".join(map(str, r.get("reasons") or []))
+            head = f"A retrain was requested by {r.get('requested_by', 'someone')}" + (f": “{reason}”" if reason and trigger == "manual" else "")
+        state = {"pending": "it is still open", "retraining": "a retrain is running", "failed": "the retrain failed",
+                 "awaiting approval": f"the retrained v{r.get('version')} awaits approval", "approved": f"v{r.get('version')} was approved",
+                 "rejected": f"v{r.get('version')} was rejected", "registered": f"v{r.get('version')} became the champion"}.get(str(r.get("status")), "")
+        sentence = f"{head}; {state}." if state else f"{head}."
+        version = str((r.get("evidence") or {}).get("model_version") or (b.version if b else ""))
+        event = Event(when.date().isoformat(), "retrain_requested", sentence, version, "drift" if b else "", b.info.run_id if b else "")
+        out.append((event, when))
+    return out
+
+
+def _ordered(events: list[tuple[Event, datetime | None]], scope: list[Batch]) -> list[tuple[Event, datetime | None]]:
+    """Batch events in batch order; records of a time after the batches whose runs started before it."""
+    starts = [b.started for b in scope]
+    index = {b.info.run_id: i for i, b in enumerate(scope)}
+
+    def key(item: tuple[Event, datetime | None]) -> tuple:
+        event, when = item
+        if when is None:  # a batch event
+            return (index.get(event.run_id, 0), KINDS.index(event.kind) if event.kind in KINDS else len(KINDS), "")
+        before = sum(1 for s in starts if s is not None and s <= when)
+        return (before - 0.5, 0, when.isoformat())
+
+    return sorted(events, key=key)
+
+
+def _people(config: Config, allowed: list[str]) -> dict[str, list[str]]:
+    """The configured people per role (``everyone else`` for ``"*"``); empty without a roles section."""
+    if not config.roles:
+        return {}
+    return {role: sorted(u for u, r in config.roles.items() if r == role and u != "*") + (["everyone else"] if config.roles.get("*") == role else [])
+            for role in allowed}
+
+
+def _pending(config: Config, batches: list[Batch]) -> tuple[list[Pending], str]:
+    """Open retrain requests (one item: a retrain answers them together) and each approval awaiting a decision."""
+    out = []
+    by_run = {b.info.run_id: b.label for b in batches}
+    try:
+        open_ = requests.pending(config)
+    except READ_ERRORS:
+        open_ = []
+    if open_:
+        allowed = roles.allowed_roles("train")
+        people = _people(config, allowed)
+        after = [by_run.get(str(r.get("run_id")), t.batch_label((r.get("evidence") or {}).get("batch", ""))) for r in open_]
+        after = [a for a in dict.fromkeys(after) if a]
+        since = min(str(r.get("created", ""))[:10] for r in open_)
+        filed = (f"filed from {after[0]} to {after[-1]}" if len(after) > 2 else f"filed after {t.names(after, more='batches')}") if after \
+            else f"filed since {since}"
+        verb = "waits" if len(open_) == 1 else "wait"
+        out.append(Pending("retrain_request", f"{t.plural(len(open_), 'retrain request')} {verb} for the model to be retrained ({filed}); "
+                           f"who must act: {t.roles_phrase(allowed, people)}.", allowed, people, [str(r.get("id")) for r in open_], since))
+    try:
+        waiting = approvals.pending_approvals(config)
+    except READ_ERRORS:
+        waiting = []
+    allowed = roles.allowed_roles("approve")
+    people = _people(config, allowed)
+    for a in waiting:
+        cause = {"drift": "retrained after a drift alert", "scheduled": "retrained on schedule", "manual": "retrained by hand"}.get(str(a.get("trigger")), "retrained")
+        semver = f" ({a['semver']})" if a.get("semver") else ""
+        since = str(a.get("created", ""))[:10]
+        out.append(Pending("approval", f"v{a.get('version')}{semver}, {cause}, awaits approval since {since}; who must act: "
+                           f"{t.roles_phrase(allowed, people)}.", allowed, people, [str(a.get("id"))], since))
+    return out, "" if out else "Nothing waits for a decision: no retrain request is open and no new version awaits approval."
+
+
+# Costs ---------------------------------------------------------------------------------------
+
+
+def _costs(config: Config, scope: list[Batch]) -> tuple[list[Cost], str]:
+    """The KPI gaps of the latest batch (of the champion's) whose impact phase measured KPIs."""
+    if not config.kpis:
+        return [], "No business KPI is configured for this project, so no cost can be given."
+    configured = {k.name: k for k in config.kpis}
+    for b in reversed(scope):
+        kpis = b.kpis()
+        if not kpis:
+            continue
+        out = []
+        for k in kpis:
+            try:
+                cfg = configured.get(str(k.get("kpi")))
+                unit = (cfg.unit if cfg is not None and cfg.unit else str(k.get("unit") or ""))
+                label = cfg.display if cfg is not None else str(k.get("label") or k.get("kpi"))
+                volume = getattr(cfg, "volume", None) if cfg is not None else None
+                period = getattr(cfg, "period", "month") if cfg is not None else "month"
+                sentence, amount = t.cost_sentence(k, label=label, unit=unit, batch=b.label, volume=volume,
+                                                   volume_unit=getattr(cfg, "volume_unit", "") if cfg is not None else "", period=period)
+                out.append(Cost(str(k["kpi"]), sentence, unit, float(k["current"]), float(k["target"]), float(k["gap"]), float(k["gap"]) <= 0,
+                                b.label, b.info.run_id, amount, period if amount is not None else ""))
+            except READ_ERRORS:
+                continue
+        if out:
+            return out, ""
+    return [], "No KPI has been measured yet: that needs a monitored batch whose outcomes are known."
+
+
+# Headline ------------------------------------------------------------------------------------
+
+
+def _headline(champion: dict[str, str] | None, scope: list[Batch], earlier: bool, told: Any, pending: list[Pending], any_runs: bool) -> tuple[str, str]:
+    """One sentence: the champion, the stories with their months, and who must act."""
+    if champion is None and not scope:
+        if not any_runs:
+            return ("Nothing has been recorded yet: run “workbench run” to train and register a model, then “workbench monitor” to score "
+                    "and check batches."), "info"
+        return "No model is champion yet: run “workbench run” to train and register one.", "info"
+    who = f"Model {_vs(champion['version'], {champion['version']: champion['semver']})} is the champion" if champion else "No model is champion now"
+    if not scope:
+        return f"{who}; no batch has been monitored yet: run “workbench monitor” to score and check one.", "info"
+    clauses = told.clauses
+    if earlier:
+        who += " and has not scored a batch yet"
+        clauses = [f"under earlier versions, {clauses[0]}", *clauses[1:]] if clauses else clauses
+    if clauses:
+        body = clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + (", and " if len(clauses) > 2 else " and ") + clauses[-1]
+    else:
+        labels = [b.label for b in scope]
+        body = (f"its {t.plural(len(scope), 'monitored batch', 'monitored batches')} ({t.months(labels) if len(labels) > 1 else labels[0]}) "
+                "showed no drift, no loss of accuracy and no bias shift")
+    waits = []
+    for kind, what, action in (("retrain_request", "retrain request", "train"), ("approval", "approval", "approve")):
+        n = sum(len(p.ids) for p in pending if p.kind == kind)
+        if n:
+            waits.append(f"{t.plural(n, what)} {'awaits' if n == 1 else 'await'} {t.article(roles.allowed_roles(action)[0])}")
+    tail = " and ".join(waits) if waits else "nothing waits for a decision"
+    kind = "error" if told.ongoing_harm else ("warn" if clauses or waits else "ok")
+    return f"{who}; {body}; {tail}.", kind
