@@ -403,8 +403,9 @@ def _headline(champion: dict[str, str] | None, scope: list[Batch], earlier: bool
         body = clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + (", and " if len(clauses) > 2 else " and ") + clauses[-1]
     else:
         labels = [b.label for b in scope]
-        body = (f"its {t.plural(len(scope), 'monitored batch', 'monitored batches')} ({t.months(labels) if len(labels) > 1 else labels[0]}) "
-                "showed no drift, no loss of accuracy and no bias shift")
+        which = (f"the {t.plural(len(scope), 'batch', 'batches')} monitored under earlier versions" if earlier
+                 else f"its {t.plural(len(scope), 'monitored batch', 'monitored batches')}")
+        body = f"{which} ({t.months(labels) if len(labels) > 1 else labels[0]}) showed no drift, no loss of accuracy and no bias shift"
     waits = []
     for kind, what, action in (("retrain_request", "retrain request", "train"), ("approval", "approval", "approve")):
         n = sum(len(p.ids) for p in pending if p.kind == kind)

@@ -265,7 +265,8 @@ def _data_drift(scope: list[Batch], told: Told, clauses: list[tuple[int, str]]) 
     runs = _spans(states)
     latest = max((i for i, s in enumerate(states) if s is not None), default=-1)
     for start in dict.fromkeys(r.start for r in runs):
-        group = [r for r in runs if r.start == start]
+        order = states[start] or []
+        group = sorted((r for r in runs if r.start == start), key=lambda r: order.index(r.item) if r.item in order else len(order))
         items, going = [r.item for r in group], [r.item for r in group if r.end is None]
         b = scope[start]
         if start == latest:
