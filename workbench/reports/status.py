@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.governance import approvals, audit, requests, roles
 from workbench.reports import catalog
+from workbench.reports import status_records as records
 from workbench.reports import status_text as t
-from workbench.reports.card_sources import GOVERNANCE_ACTIONS
 from workbench.reports.status_stories import READ_ERRORS, Batch, Event, stories
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,13 +105,13 @@ def status(config: Config, *, runs: list[RunInfo] | None = None) -> Status:
     """The status of ``config``'s project from its stored results (``runs``: the catalog's runs, if already listed)."""
     runs = catalog.list_runs(config) if runs is None else runs
     notes: list[str] = []
-    events_log = _audit_events(config, notes)
-    history = _champion_history(events_log)
+    events_log = records.audit_events(config, notes)
+    history = records.champion_history(events_log)
     batches = _batches(config, runs)
-    champion = _champion(history, events_log, batches)
+    champion = records.champion(history, events_log, batches)
     scope, earlier = _scope(batches, champion, history)
     told = stories(scope)
-    events = told.events + _governance(config, events_log, notes) + _requests(config, batches)
+    events = told.events + records.governance_events(events_log) + records.request_events(config, batches)
     events = _ordered(events, scope)
     costs, costs_note = _costs(config, scope)
     pending, pending_note = _pending(config, batches)
@@ -154,51 +154,6 @@ def _batches(config: Config, runs: list[RunInfo]) -> list[Batch]:
     return [Batch.read(b) for b in latest]
 
 
-def _audit_events(config: Config, notes: list[str]) -> list[dict[str, Any]]:
-    """The project's audit records, oldest first ([] with a note when the log cannot be read)."""
-    try:
-        found = audit.read(config.store)
-    except READ_ERRORS:
-        notes.append("The audit log could not be read, so registrations, approvals and promotions are not listed here.")
-        return []
-    project = config.project
-    return [e for e in found if isinstance(e, dict) and (str(e.get("subject", "")) == project or str(e.get("subject", "")).startswith(project + "/"))]
-
-
-def _champion_history(events: list[dict[str, Any]]) -> list[tuple[datetime, str | None]]:
-    """``(time, version)`` of every move of the champion alias, oldest first."""
-    out = []
-    for e in events:
-        for move in (e.get("details") or {}).get("alias_moves") or []:
-            if isinstance(move, dict) and move.get("alias") == "champion":
-                try:
-                    out.append((datetime.fromisoformat(e["ts"]), None if move.get("to") is None else str(move["to"])))
-                except READ_ERRORS:
-                    continue
-    return out
-
-
-def _semvers(events: list[dict[str, Any]], batches: list[Batch]) -> dict[str, str]:
-    found = {b.version: b.semver for b in batches if b.semver}
-    for e in events:
-        details, version = e.get("details") or {}, str(e.get("subject", "")).rpartition("/")[2]
-        if details.get("semver") and version:
-            found.setdefault(version, str(details["semver"]))
-        if details.get("champion") and details.get("champion_semver"):
-            found.setdefault(str(details["champion"]), str(details["champion_semver"]))
-    return found
-
-
-def _champion(history: list[tuple[datetime, str | None]], events: list[dict[str, Any]], batches: list[Batch]) -> dict[str, str] | None:
-    """``{version, semver, since}`` of the champion now: the last champion move, else the latest batch scored by a champion."""
-    semvers = _semvers(events, batches)
-    if history:
-        when, version = history[-1]
-        return {"version": version, "semver": semvers.get(version, ""), "since": when.date().isoformat()} if version else None
-    scored = [b for b in batches if b.role == "champion" and b.version]
-    return {"version": scored[-1].version, "semver": scored[-1].semver, "since": ""} if scored else None
-
-
 def _scope(batches: list[Batch], champion: dict[str, str] | None, history: list[tuple[datetime, str | None]]) -> tuple[list[Batch], bool]:
     """Batches scored for the current champion (by it, or by the baseline in its place); all batches when it scored none yet."""
     if champion is None:
@@ -215,83 +170,6 @@ def _scope(batches: list[Batch], champion: dict[str, str] | None, history: list[
 
     mine = [b for b in batches if held(b) == champion["version"]]
     return (mine, False) if mine or not batches else (batches, True)
-
-
-# Governance ----------------------------------------------------------------------------------
-
-
-def _vs(version: str, semvers: dict[str, str]) -> str:
-    return f"v{version} ({semvers[version]})" if semvers.get(version) else f"v{version}"
-
-
-def _governance(config: Config, events: list[dict[str, Any]], notes: list[str]) -> list[tuple[Event, datetime | None]]:
-    """Registrations, approvals, rejections, promotions and rollbacks from the audit log."""
-    semvers = _semvers(events, [])
-    out = []
-    for e in events:
-        action, details = e.get("action"), e.get("details") or {}
-        if action not in (*GOVERNANCE_ACTIONS, "activate"):
-            continue
-        try:
-            when = datetime.fromisoformat(e["ts"])
-        except READ_ERRORS:
-            continue
-        version = str(e.get("subject", "")).rpartition("/")[2]
-        who, reason = str(e.get("actor", "")), str(details.get("reason") or "").strip()
-        because = f": “{reason}”" if reason else ""
-        moves = {m.get("alias"): m for m in details.get("alias_moves") or [] if isinstance(m, dict)}
-        if action == "register":
-            event = Event(when.date().isoformat(), "registered", f"{_vs(version, semvers)} was registered as a candidate model.", version, "card")
-        elif action == "activate":
-            if "champion" not in moves:
-                continue
-            event = Event(when.date().isoformat(), "promoted", f"{_vs(version, semvers)} became the first champion.", version, "card")
-        elif action == "promote":
-            before = details.get("previous_champion")
-            replacing = f", replacing v{before}" if before else ""
-            event = Event(when.date().isoformat(), "promoted", f"{who} made {_vs(version, semvers)} the champion{replacing}{because}.", version, "card")
-        elif action == "rollback":
-            to, before = str(details.get("champion") or version), details.get("previous_champion")
-            source = f" from v{before}" if before else ""
-            event = Event(when.date().isoformat(), "rolled_back", f"{who} rolled the champion back{source} to {_vs(to, semvers)}{because}.", to, "card")
-        else:
-            kind = "approved" if action == "approve" else "rejected"
-            event = Event(when.date().isoformat(), kind, f"{who} {kind} {_vs(version, semvers)}{because}.", version, "card")
-        out.append((event, when))
-    return out
-
-
-def _requests(config: Config, batches: list[Batch]) -> list[tuple[Event, datetime | None]]:
-    """One event per retrain request: after which batch and why, and what became of it."""
-    by_run = {b.info.run_id: b for b in batches}
-    out = []
-    try:
-        found = requests.every(config)
-    except READ_ERRORS:
-        return []
-    for r in found:
-        try:
-            when = datetime.fromisoformat(r["created"])
-        except READ_ERRORS:
-            continue
-        b = by_run.get(str(r.get("run_id", "")))
-        trigger = r.get("trigger")
-        if b is not None:
-            why = f" because {b.cause()}" if b.cause() else ""
-            head = f"A retrain was requested after {b.label}{why}"
-        elif trigger == "scheduled":
-            head = "A scheduled retrain was requested (the champion reached its maximum age)"
-        else:
-            reason = "; ".join(map(str, r.get("reasons") or []))
-            head = f"A retrain was requested by {r.get('requested_by', 'someone')}" + (f": “{reason}”" if reason and trigger == "manual" else "")
-        state = {"pending": "it is still open", "retraining": "a retrain is running", "failed": "the retrain failed",
-                 "awaiting approval": f"the retrained v{r.get('version')} awaits approval", "approved": f"v{r.get('version')} was approved",
-                 "rejected": f"v{r.get('version')} was rejected", "registered": f"v{r.get('version')} became the champion"}.get(str(r.get("status")), "")
-        sentence = f"{head}; {state}." if state else f"{head}."
-        version = str((r.get("evidence") or {}).get("model_version") or (b.version if b else ""))
-        event = Event(when.date().isoformat(), "retrain_requested", sentence, version, "drift" if b else "", b.info.run_id if b else "")
-        out.append((event, when))
-    return out
 
 
 def _ordered(events: list[tuple[Event, datetime | None]], scope: list[Batch]) -> list[tuple[Event, datetime | None]]:
@@ -392,7 +270,7 @@ def _headline(champion: dict[str, str] | None, scope: list[Batch], earlier: bool
             return ("Nothing has been recorded yet: run “workbench run” to train and register a model, then “workbench monitor” to score "
                     "and check batches."), "info"
         return "No model is champion yet: run “workbench run” to train and register one.", "info"
-    who = f"Model {_vs(champion['version'], {champion['version']: champion['semver']})} is the champion" if champion else "No model is champion now"
+    who = f"Model {records.model_name(champion['version'], {champion['version']: champion['semver']})} is the champion" if champion else "No model is champion now"
     if not scope:
         return f"{who}; no batch has been monitored yet: run “workbench monitor” to score and check one.", "info"
     clauses = told.clauses
@@ -405,7 +283,11 @@ def _headline(champion: dict[str, str] | None, scope: list[Batch], earlier: bool
         labels = [b.label for b in scope]
         which = (f"the {t.plural(len(scope), 'batch', 'batches')} monitored under earlier versions" if earlier
                  else f"its {t.plural(len(scope), 'monitored batch', 'monitored batches')}")
-        body = f"{which} ({t.months(labels) if len(labels) > 1 else labels[0]}) showed no drift, no loss of accuracy and no bias shift"
+        checked = [words for words, seen in (("no drift", any(b.data_drift is not None for b in scope)),
+                                             ("no loss of accuracy", any(b.concept is not None for b in scope)),
+                                             ("no bias shift", any(b.bias_flag is not None for b in scope))) if seen]
+        found = f"showed {t.names(checked)}" if checked else "were scored, with no drift or fairness results stored"
+        body = f"{which} ({t.months(labels) if len(labels) > 1 else labels[0]}) {found}"
     waits = []
     for kind, what, action in (("retrain_request", "retrain request", "train"), ("approval", "approval", "approve")):
         n = sum(len(p.ids) for p in pending if p.kind == kind)
