@@ -13,6 +13,7 @@ from typing import Any
 from workbench.apps import _landing, _render, card, drift, explain, fairness, impact
 from workbench.apps._context import AppContext, load_config, query_params
 from workbench.exceptions import WorkbenchError
+from workbench.reports import status
 
 # The apps by the name their notebook passes to :func:`prepare`.
 APPS: dict[str, ModuleType] = {"drift": drift, "fairness": fairness, "explain": explain, "impact": impact, "card": card,
@@ -54,10 +55,12 @@ class Prepared:
 
 
 def signature(ctx: AppContext, name: str) -> tuple:
-    """What an app's default view depends on: every stored run with its phase statuses (the card app: the versions with a card)."""
+    """What an app's default view depends on: every stored run with its phase statuses (the card app: the versions with a card;
+    the landing page also: the audit log, retrain requests and approvals, by size and change time)."""
     if name == "card":
         return tuple(card.versions(ctx))
-    return tuple((r.run_id, r.status, tuple(sorted((n, p.get("status")) for n, p in r.manifest.get("phases", {}).items()))) for r in ctx.runs())
+    runs = tuple((r.run_id, r.status, tuple(sorted((n, p.get("status")) for n, p in r.manifest.get("phases", {}).items()))) for r in ctx.runs())
+    return (runs, status.signature(ctx.config)) if name == "index" else runs
 
 
 def prepare(name: str, config: str = "") -> Prepared:

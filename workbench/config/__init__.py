@@ -243,6 +243,9 @@ class KpiConfig(_Strict):
     values: dict[str, float] = Field(default_factory=dict)
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     task: Literal["binary", "regression"] | None = None
+    volume: float | None = Field(None, gt=0.0)  # units the KPI's value applies to per period (e.g. churners a month): the status page's cost per period
+    volume_unit: str = ""
+    period: Literal["day", "week", "month", "quarter", "year"] = "month"
 
     @property
     def display(self) -> str:

@@ -1,0 +1,166 @@
+"""The landing page (the status page): built in-process from stored results, and in a real browser on the monitored demo."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.apps.conftest import OUTPUT, serve_args, serving
+from tests.conftest import free_port
+from tests.reports.test_status import _champion, _config, _monitor
+from workbench import apps
+from workbench.governance import requests
+
+APPS = ["drift.ipynb", "fairness.ipynb", "explain.ipynb", "impact.ipynb", "card.ipynb"]
+
+
+class _Page(HTMLParser):
+    """The landing HTML's events (data-kind, data-date, text, links), cost and pending items, every href and the visible text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict] = []
+        self.items: dict[str, list[str]] = {"wb-cost": [], "wb-pending-item": []}
+        self.hrefs: list[str] = []
+        self.text: list[str] = []
+        self._in: dict | str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "li" and a.get("class") == "wb-event":
+            self._in = {"kind": a["data-kind"], "date": a["data-date"], "text": "", "links": []}
+            self.events.append(self._in)
+        elif tag == "li" and a.get("class") in self.items:
+            self._in = a["class"]
+            self.items[self._in].append("")
+        if tag == "a" and a.get("href") is not None:
+            self.hrefs.append(a["href"])
+            if isinstance(self._in, dict):
+                self._in["links"].append(a["href"])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "li":
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if isinstance(self._in, dict):
+            self._in["text"] += data
+        elif isinstance(self._in, str):
+            self.items[self._in][-1] += data
+
+
+def _parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    return page
+
+
+def test_landing_lays_out_the_status_with_evidence_links(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    _champion(cfg)
+    runs = [_monitor(cfg, 1, "2026-01", drifted=[]), _monitor(cfg, 2, "2026-02", drifted=["<b>x</b>"], perf=("roc_auc", 0.9, 0.7, True))]
+    prepared = apps.prepare("index", str(tmp_path / "workbench.yaml"))
+    html = prepared.view.value
+    page = _parse(html)
+    assert [(e["kind"], e["date"]) for e in page.events] == [("registered", datetime.now(UTC).date().isoformat()),
+                                                            ("promoted", datetime.now(UTC).date().isoformat()),
+                                                            ("drift_began", "2026-02"), ("concept_drift", "2026-02")]
+    assert page.events[2]["text"].startswith("2026-02 In 2026-02, <b>x</b> drifted away from the training data.")
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html  # escaped
+    assert [e["links"] for e in page.events] == [["card.ipynb?version=1"], ["card.ipynb?version=1"], [f"drift.ipynb?run={runs[1]}"],
+                                                 [f"drift.ipynb?run={runs[1]}"]]
+    assert [h for h in page.hrefs if h.endswith(".ipynb")] == APPS
+    assert all(not h.startswith(("/", "http")) for h in page.hrefs)  # relative (and the download is a data URL)
+    visible = "".join(page.text)
+    assert "?run=" not in visible and "?version=" not in visible
+    assert '<p class="wb-answer">Model v1 (1.0.0) is the champion; in 2026-02 production data drifted and in 2026-02 its AUC fell from 0.9 to 0.7;' in html
+    assert 'class="wb-download-link" download="status.html" href="data:text/html' in html
+    assert re.search(r'<img alt="Model v1[^"]*" style="max-width:100%" src="data:image/png;base64,', html)
+    assert '<p class="wb-costs-note">No business KPI is configured for this project, so no cost can be given.</p>' in html
+    assert prepared.visit() is prepared.view  # nothing changed: the prepared view
+    requests.request(cfg, trigger="manual", run_id="r1", reasons=["by hand"])  # no new run, but the status changed
+    fresh = prepared.visit()
+    assert fresh is not prepared.view
+    assert _parse(fresh.value).items["wb-pending-item"] == [
+        f"1 retrain request waits for the model to be retrained (filed since {datetime.now(UTC).date().isoformat()}); who must act: "
+        "data_scientist, approver, admin."]
+
+
+def test_landing_with_nothing_recorded(tmp_path: Path) -> None:
+    _config(tmp_path)
+    html = apps.prepare("index", str(tmp_path / "workbench.yaml")).view.value
+    assert "Nothing has been recorded yet: run “workbench run” to train and register a model" in html
+    assert '<p class="wb-timeline-note">Nothing has been recorded yet.</p>' in html and "<img" not in html
+    assert [h for h in _parse(html).hrefs if h.endswith(".ipynb")] == APPS
+
+
+@pytest.mark.slow
+def test_landing_on_the_monitored_demo(monitored_demo) -> None:
+    project, _ = monitored_demo
+    started = time.perf_counter()
+    prepared = apps.prepare("index", str(project / "workbench.yaml"))
+    assert time.perf_counter() - started < 20
+    started = time.perf_counter()
+    view = prepared.visit()
+    assert time.perf_counter() - started < 2 and view is prepared.view
+    page = _parse(view.value)
+    kinds = [(e["kind"], e["date"]) for e in page.events]
+    assert ("drift_began", "2026-03") in kinds and ("concept_drift", "2026-05") in kinds and ("bias_shift", "2026-07") in kinds
+    bias = next(e for e in page.events if e["kind"] == "bias_shift")
+    assert len(bias["links"]) == 1 and bias["links"][0].startswith("fairness.ipynb?run=")
+    assert len(page.items["wb-cost"]) == 2 and all(" a month " in c for c in page.items["wb-cost"])
+    assert [i for i in page.items["wb-pending-item"] if "who must act: data_scientist, approver, admin." in i]
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"]
+TOKEN = "landing-test-token"
+
+
+@pytest.mark.slow
+def test_the_three_planted_stories_in_a_browser(monitored_demo) -> None:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
+    from playwright.sync_api import sync_playwright
+
+    project, _ = monitored_demo
+    with serving(serve_args(free_port(), "--pool-size", "1"), cwd=project, token=TOKEN, env={"WORKBENCH_SERVE_TOKEN": TOKEN}) as server, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(120_000)
+        page.goto(f"{server.url}voila/render/drift.ipynb?token={TOKEN}")  # log in (the token sets the cookie); the landing kernel stays warm
+        answered = []
+        for _ in range(3):  # the first visit may come before the pool has pre-heated the landing kernel, or on a busy machine
+            time.sleep(15)
+            started = time.perf_counter()
+            page.goto(f"{server.url}voila/render/index.ipynb", wait_until="commit")
+            page.wait_for_selector(".wb-answer")
+            answered.append(time.perf_counter() - started)
+            if answered[-1] < 2:
+                break
+        headline = page.locator(".wb-answer").inner_text()
+        events = page.locator("li.wb-event").evaluate_all(
+            "els => els.map(e => [e.dataset.kind, e.dataset.date, e.innerText, e.querySelector('a') && e.querySelector('a').getAttribute('href')])")
+        (OUTPUT / "screenshots").mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "screenshots" / "status.png"), full_page=True)
+        browser.close()
+    assert re.search(r"since 2026-03 production data has drifted, in 2026-05 its AUC fell from 0\.9\d to 0\.7\d, and in 2026-07 recall for "
+                     r"age_band 60\+ (more than )?halved", headline), headline
+    drift = next(e for e in events if e[0] == "drift_began")
+    assert drift[1] == "2026-03" and "Since 2026-03, monthly_charges" in drift[2] and "in every batch" in drift[2]
+    concept = [e for e in events if e[0] == "concept_drift"]
+    assert [e[1] for e in concept] == ["2026-05"] and re.search(r"In 2026-05, the model's AUC fell from 0\.9\d to 0\.7\d", concept[0][2])
+    bias = [e for e in events if e[0] == "bias_shift"]
+    assert [e[1] for e in bias] == ["2026-07"] and re.search(r"In 2026-07, recall for age_band 60\+ fell from 0\.\d\d to 0\.\d\d \((about|less than) half\)",
+                                                               bias[0][2])
+    assert drift[3].startswith("drift.ipynb?run=") and bias[0][3].startswith("fairness.ipynb?run=")
+    assert all("?run=" not in e[2] for e in events)
+    assert min(answered) < 2, f"first answer after {', '.join(f'{a:.2f}' for a in answered)} s"
