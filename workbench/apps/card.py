@@ -92,7 +92,8 @@ def lead_sentence(card: dict[str, Any], config: Config) -> tuple[str, str, str]:
     if failing:
         parts.append(f"{count(len(failing))} fairness check{'s' if len(failing) > 1 else ''} fail{'s' if len(failing) == 1 else ''} ({'; '.join(failing)})")
     elif fairness.get("checks"):
-        parts.append(f"all {count(len(fairness['checks']))} fairness checks pass")
+        n = len(fairness["checks"])
+        parts.append("its one fairness check passes" if n == 1 else f"all {count(n)} fairness checks pass")
     else:
         parts.append("fairness is not assessed")
     drift, kpis = card.get("drift", {}), card.get("kpis", {})

@@ -253,7 +253,7 @@ def w_row(*children: Any) -> Any:
     """Controls side by side, wrapping on narrow windows."""
     import ipywidgets as w
 
-    return w.HBox(list(children), layout=w.Layout(flex_flow="row wrap", gap="8px"))
+    return w.HBox(list(children), layout=w.Layout(flex_flow="row wrap"))
 
 
 def drift_table(ranking: Any) -> str:
