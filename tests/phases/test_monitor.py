@@ -189,8 +189,12 @@ def test_explanations_are_stored_with_drift_impact(monitored) -> None:
     assert summary["batch"]["method"] == "tree" and summary["batch"]["additivity_ok"]
     ranking = pd.read_parquet(folder / "explain" / "explanation_drift.parquet")
     assert {"feature", "drift_impact", "reference_share"} <= set(ranking.columns)
-    for name in ("importance.png", "beeswarm.png", "waterfall_top_risk_1.png", "waterfall_top_risk_3.png", "importance_by_age_band.parquet"):
+    for name in ("importance.png", "beeswarm.png", "importance_by_age_band.parquet", "local.parquet"):
         assert (folder / "explain" / name).is_file(), name
+    local = pd.read_parquet(folder / "explain" / "local.parquet")
+    drawn = local.dropna(subset=["waterfall"]).drop_duplicates("id")
+    assert summary["local"] == {"id_column": "customer_id", "rows": 2000, "drawn": drawn["id"].tolist()} and list(drawn["rank"]) == [1, 2, 3]
+    assert all((folder / "explain" / f"waterfall_id_{i}.png").is_file() for i in drawn["id"])
 
 
 def test_explain_rows_a_person_asks_for_by_id(monitored) -> None:

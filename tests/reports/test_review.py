@@ -105,7 +105,8 @@ def test_a_window_without_runs_says_so_plainly(monitored_demo) -> None:
     assert "No runs were recorded in this window." in pack._repr_html_()
     assert "No runs were recorded in this window." in review.runs_table(pack)._repr_html_()
     assert "No model version scored a batch in this window." in review.versions_in_production(pack)._repr_html_()
-    assert "No KPI was measured in this window" in review.kpi_table(pack)._repr_html_()
+    assert review.kpi_table(pack).empty == "No batch was monitored in this window, so no KPI was measured."
+    assert review.no_kpi_reason(pack) == "No batch was monitored in this window, so no KPI was measured."
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,44 @@ def test_review_command_over_an_empty_window_and_a_bad_date(project_copy: Path) 
     assert bad.stderr.strip() == "error: --as-of '31/03/2026' is not a date. Fix: use YYYY-MM-DD, e.g. --as-of 2026-11-30."
     assert set((project_copy / "reports").iterdir()) == before
     assert "review" in workbench("--help", cwd=project_copy).stdout
+
+
+def _pack(tmp_path: Path, runs: list, **config: object) -> review.Review:
+    from tests.conftest import demo_config
+    from workbench.config import Config
+
+    cfg = Config.model_validate({**demo_config(), **config, "source": tmp_path / "workbench.yaml", "reports": str(tmp_path / "reports")})
+    since, until = review.window("monthly", "2026-09-30")
+    return review.Review("monthly", cfg, since, until, runs)
+
+
+def _monitor_run(tmp_path: Path, name: str, batch: str, impact_status: str, impact: dict | None) -> object:
+    from workbench.reports.catalog import RunInfo
+
+    folder = tmp_path / "reports" / name
+    (folder / "score").mkdir(parents=True)
+    (folder / "score" / "result.json").write_text(json.dumps({"batch": {"name": batch}}))
+    if impact is not None:
+        (folder / "impact").mkdir()
+        (folder / "impact" / "impact.json").write_text(json.dumps(impact))
+    phases = {"impact": {"status": impact_status, "error": "KeyError: 'y'\nTraceback ..." if impact_status == "failed" else None}}
+    return RunInfo(name, folder, {"kind": "monitor", "status": "succeeded", "started": "2026-09-05T00:00:00+00:00", "phases": phases})
+
+
+def test_the_monthly_review_names_why_no_kpi_was_measured(tmp_path: Path) -> None:
+    assert review.no_kpi_reason(_pack(tmp_path, [], kpis=[])) == "No KPIs are configured (add a 'kpis' section to workbench.yaml)."
+    assert review.kpi_table(_pack(tmp_path, [], kpis=[])).empty == "No KPIs are configured (add a 'kpis' section to workbench.yaml)."
+    regression = [{"name": "forecast_accuracy", "formula": "1 - wape", "task": "regression", "direction": "higher", "target": 0.9}]
+    assert review.no_kpi_reason(_pack(tmp_path, [], kpis=regression)) == (
+        "KPIs are configured, but none applies to this binary model: forecast_accuracy (defined for regression models).")
+    assert review.no_kpi_reason(_pack(tmp_path, [])) == "No batch was monitored in this window, so no KPI was measured."
+    unlabelled = {"status": "not measured", "reason": "no labels in this batch yet (KPIs need outcomes)", "skipped_kpis": []}
+    runs = [_monitor_run(tmp_path, "20260905T000000Z-monitor-aaaa", "2026-09.parquet", "succeeded", unlabelled),
+            _monitor_run(tmp_path, "20260906T000000Z-monitor-bbbb", "2026-10.parquet", "succeeded", unlabelled)]
+    assert review.no_kpi_reason(_pack(tmp_path, runs)) == "No KPI was measured: batches 2026-09, 2026-10 have no labels (outcomes) yet."
+    failed = _monitor_run(tmp_path, "20260907T000000Z-monitor-cccc", "2026-11.parquet", "failed", None)
+    assert review.no_kpi_reason(_pack(tmp_path, [*runs[:1], failed])) == (
+        "No KPI was measured: batch 2026-09 has no labels (outcomes) yet; "
+        "the impact phase failed in 1 of 2 monitor runs (run 20260907T000000Z-monitor-cccc: KeyError: 'y').")
+    assert review.kpi_trend(_pack(tmp_path, [failed])).empty == (
+        "No KPI trend. No KPI was measured: the impact phase failed in 1 of 1 monitor runs (run 20260907T000000Z-monitor-cccc: KeyError: 'y').")

@@ -48,7 +48,7 @@ class Frame:
         # The notebook's markdown cell carries the page title; this line says what the app answers.
         self.title = w.HTML(r.STYLE + f'<div class="wb-app" title="{html.escape(title)}" style="color:#4a5568;font-size:15px">{html.escape(subtitle)}</div>')
         self.status = w.HTML()
-        self.controls = w.HBox(layout=w.Layout(flex_flow="row wrap", gap="8px"))
+        self.controls = w.HBox(layout=w.Layout(flex_flow="row wrap"))  # no gap=: ipywidgets 8.1 Layout has no such trait (a warning)
         self.controls.add_class("wb-controls")
         self.lead = w.HTML()
         self.chart = image()

@@ -68,6 +68,7 @@ IMPORTANCE_FILE = "importance.parquet"
 EXPLANATION_DRIFT_FILE = "explanation_drift.parquet"
 IMPORTANCE_PLOT = "importance.png"
 BEESWARM_PLOT = "beeswarm.png"
+LOCAL_FILE = "local.parquet"  # per explained row: its id, score and each feature's contribution (long form)
 # impact
 KPIS_FILE = "kpis.parquet"
 TREND_FILE = "trend.parquet"

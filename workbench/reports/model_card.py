@@ -13,6 +13,7 @@ Jinja2 template ``workbench/reports/templates/model_card.html.j2``) and logged t
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ SCHEMA_VERSION = 1
 SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "model_card.schema.json"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "model_card.html.j2"
+BODY_TEMPLATE = "model_card_body.html.j2"  # the content, included by TEMPLATE and shown inline by the model-card app
+_PATH = re.compile(r"(?<![\w.:/])(?:[A-Za-z]:)?[\\/](?:[\w.@+~-]+[\\/])+[\w.@+~-]+")  # an absolute POSIX or Windows path
 ARTIFACT_PATH = "model_card"
 TAG = "workbench.model_card"
 CARD_JSON, CARD_HTML = "model_card.json", "model_card.html"  # in folder(config, version)
@@ -142,13 +145,33 @@ def _previous(target: Path) -> dict[str, Any] | None:
 
 
 def render_html(card: dict[str, Any]) -> str:
-    """The card as a standalone HTML page (Jinja2 template, autoescaped)."""
+    """The card as a standalone HTML page (Jinja2 template, autoescaped; file paths shown as file names)."""
+    return _environment().get_template(TEMPLATE).render(card=card)
+
+
+def render_body(card: dict[str, Any]) -> str:
+    """The card's content as an HTML fragment with its styles scoped to ``.wb-card`` (for a page that shows it inline)."""
+    return _environment().get_template(BODY_TEMPLATE).render(card=card)
+
+
+@functools.cache
+def _environment() -> Any:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
-    env.filters["num"] = _num
-    return env.get_template(TEMPLATE).render(card=card)
+    env.filters.update(num=_num, filename=file_name, nopath=without_paths)
+    return env
+
+
+def file_name(path: Any) -> str:
+    """The last part of a path or URL (``/srv/data/reference.parquet`` -> ``reference.parquet``): cards show no server paths."""
+    return re.split(r"[\\/]", str(path).rstrip("/\\"))[-1]
+
+
+def without_paths(text: Any) -> str:
+    """Free text with every absolute path replaced by its file name."""
+    return _PATH.sub(lambda m: file_name(m.group(0)), str(text))
 
 
 def _num(value: Any, digits: int = 4) -> str:

@@ -241,7 +241,34 @@ def kpi_table(review: Review) -> Section:
             return Section(f"KPIs on batch {table['batch'].iloc[0]} (run {info.run_id})", table.set_index("kpi")[cols], "",
                            "gap > 0: still to go to the target; intervals: 95 % bootstrap.")
     review.counts["kpi_batch"] = None
-    return Section("KPIs", pd.DataFrame(), "No KPI was measured in this window (no labelled batch monitored).")
+    return Section("KPIs", pd.DataFrame(), no_kpi_reason(review))
+
+
+def no_kpi_reason(review: Review) -> str:
+    """Why no KPI was measured in the window: from the config and the impact results of the window's monitor runs."""
+    cfg, runs = review.config, review.monitor_runs
+    if not cfg.kpis:
+        return f"No KPIs are configured (add a 'kpis' section to {cfg.source.name})."
+    skipped = next((r["skipped_kpis"] for r in reversed([i.read("impact", catalog.IMPACT_FILE) for i in runs]) if r and r.get("skipped_kpis")), [])
+    other = [{"kpi": k.name, "reason": f"defined for {k.task} models"} for k in cfg.kpis if k.task and k.task != cfg.model.task]
+    if len(skipped) >= len(cfg.kpis) or len(other) == len(cfg.kpis):
+        names = "; ".join(f"{s['kpi']} ({s['reason']})" for s in (skipped if len(skipped) >= len(cfg.kpis) else other))
+        return f"KPIs are configured, but none applies to this {cfg.model.task} model: {names}."
+    if not runs:
+        return "No batch was monitored in this window, so no KPI was measured."
+    failed = [i for i in runs if i.phase_status("impact") == "failed"]
+    unlabelled = [_batch(i) or i.run_id for i in runs if "label" in str((i.read("impact", catalog.IMPACT_FILE) or {}).get("reason") or "")]
+    missing = [i for i in runs if i.phase_status("impact") not in ("failed", "succeeded")]
+    why = []
+    if unlabelled:
+        names = sorted({str(b).rsplit(".", 1)[0] for b in unlabelled})
+        why.append(f"batch {names[0]} has no labels (outcomes) yet" if len(names) == 1 else f"batches {', '.join(names)} have no labels (outcomes) yet")
+    if failed:
+        errors = "; ".join(f"run {i.run_id}: {str(i.manifest['phases']['impact'].get('error') or 'no error recorded').splitlines()[0][:200]}" for i in failed)
+        why.append(f"the impact phase failed in {len(failed)} of {len(runs)} monitor runs ({errors})")
+    if missing:
+        why.append(f"the impact phase did not run in {len(missing)} of {len(runs)} monitor runs")
+    return "No KPI was measured: " + ("; ".join(why) or "the impact results of this window hold no KPI values") + "."
 
 
 def kpi_trend(review: Review) -> Any:
@@ -253,7 +280,7 @@ def kpi_trend(review: Review) -> Any:
     trend = kpi_trends.build(review.config, runs=review.monitor_runs)
     review.counts["kpi_batches"] = int(trend["batch"].nunique()) if len(trend) else 0
     if trend.empty:
-        return Section("KPI trend", trend, "No KPI trend: no labelled batch was monitored in this window.")
+        return Section("KPI trend", trend, "No KPI trend. " + no_kpi_reason(review))
     buffer = io.BytesIO()
     kpi_trends.plot(trend).savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     if review.dir is not None:

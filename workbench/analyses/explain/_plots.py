@@ -60,11 +60,12 @@ def plot_beeswarm(expl: Explanation, *, max_display: int = 12, seed: int = 0) ->
     return fig
 
 
-def plot_waterfall(expl: Explanation, row: Any, *, max_display: int = 10) -> Figure:
+def plot_waterfall(expl: Explanation, row: Any, *, max_display: int = 10, label: str = "") -> Figure:
     """One row's contributions from the base value to the model output, largest on top.
 
     ``row`` is an index label of ``expl.values``; features beyond ``max_display`` are summed
-    into one "other features" bar.
+    into one "other features" bar. ``label`` names the row in the title (e.g. ``customer_id C-1``;
+    default ``row <index label>``).
     """
     from matplotlib.figure import Figure
 
@@ -83,15 +84,19 @@ def plot_waterfall(expl: Explanation, row: Any, *, max_display: int = 10) -> Fig
     fig = Figure(figsize=(8, 0.4 * len(shown) + 1.5), layout="constrained")
     ax = fig.add_subplot()
     start = expl.base_value
+    ends = [start]
     for y, value in zip(range(len(shown) - 1, -1, -1), shown, strict=True):
         ax.barh(y, value, left=start, color="#d62728" if value > 0 else "#1f77b4")
         ax.text(start + value, y, f" {value:+.3f}", va="center", ha="left" if value > 0 else "right", fontsize=8)
         start += value
+        ends.append(start)
+    pad = 0.15 * (max(ends) - min(ends) or 1.0)  # every bar and its label inside the axes (barh's left= is not autoscaled)
+    ax.set_xlim(min(ends) - pad, max(ends) + pad)
     ax.set_yticks(range(len(shown) - 1, -1, -1), labels)
     ax.axvline(expl.base_value, color="grey", linestyle="--", linewidth=0.8)
     ax.axvline(start, color="black", linewidth=0.8)
     ax.set_xlabel(f"{_UNITS[expl.output]}: base {expl.base_value:.3f} → output {start:.3f}")
-    ax.set_title(f"Why row {row} scored as it did")
+    ax.set_title(f"Why {label or f'row {row}'} scored as it did")
     return fig
 
 
