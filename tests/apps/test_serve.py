@@ -110,8 +110,8 @@ def test_bad_allow_host_is_refused(demo_project, name):
 
 
 def test_kernels_get_the_query_socket_path_and_the_bound_address(tmp_path):
-    from workbench.config import load_config
     from tests.conftest import write_config
+    from workbench.config import load_config
 
     write_config(tmp_path)
     config = load_config(tmp_path / "workbench.yaml")

@@ -107,7 +107,7 @@ def app_class() -> type:
         def start(self) -> None:
             # Voila.start with the guarded tornado application instead of tornado's own.
             self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
-            self.log.info("Storing connection files in %s." % self.connection_dir)
+            self.log.info("Storing connection files in %s.", self.connection_dir)
             settings = self.init_settings()
             self.app = handlers().application(**settings)
             self.app.settings.update(self.tornado_settings)

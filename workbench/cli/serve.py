@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> dict:
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="also answer requests addressed to this host name (repeatable; by default only localhost, "
                              "127.0.0.1, ::1 and the --ip address: other names are refused, against DNS rebinding)")
-    parser.add_argument("--pool-size", type=int, default=serve.DEFAULT_POOL, help=f"pre-heated kernels per app (default {serve.DEFAULT_POOL}; 0: start a kernel per visit)")
+    parser.add_argument("--pool-size", type=int, default=serve.DEFAULT_POOL,
+                        help=f"pre-heated kernels per app (default {serve.DEFAULT_POOL}; 0: start a kernel per visit)")
     return {"serve": _cmd_serve}
 
 
