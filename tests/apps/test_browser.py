@@ -4,7 +4,6 @@ widgets render, a picker changes what is shown, no JavaScript errors; screenshot
 from __future__ import annotations
 
 import shutil
-from urllib.parse import urlparse
 
 import pytest
 
@@ -42,12 +41,8 @@ def server(monitored_demo):
 
 
 def _allowed(url: str | None) -> bool:
-    """Offline font loads are expected (the lab template links Font Awesome on a CDN); nothing else may fail."""
-    if not url:
-        return False
-    parsed = urlparse(url)
-    return parsed.hostname not in ("127.0.0.1", "localhost") and (
-        "font" in url.lower() or parsed.path.endswith((".css", ".woff", ".woff2", ".ttf")))
+    """Nothing may fail: the pages load nothing from other hosts (no CDN font), so no failure is expected."""
+    return False
 
 
 @pytest.fixture

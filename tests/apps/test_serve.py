@@ -91,3 +91,40 @@ def test_distribution_table_matches_the_reference_profile(demo_files):
     contract = table[table["column"] == "contract"].set_index("bin")
     assert set(contract.index) >= set(reference["contract"].dropna().astype(str).unique())
     assert contract["batch_count"].sum() == batch["contract"].notna().sum()
+
+
+def test_allowed_hosts_are_loopback_names_the_bound_address_and_the_extra_ones():
+    from workbench.apps._security import allowed_hosts
+
+    assert allowed_hosts("127.0.0.1") == {"localhost", "127.0.0.1", "::1"}
+    assert allowed_hosts("0.0.0.0", ("Reports.Example.org", "[fe80::1]")) == {"localhost", "127.0.0.1", "::1", "reports.example.org", "fe80::1"}
+    assert allowed_hosts("10.0.0.5") == {"localhost", "127.0.0.1", "::1", "10.0.0.5"}
+
+
+@pytest.mark.parametrize("name", ["http://x.org", "x.org/path", "a b", "x.org:8866", ""])
+def test_bad_allow_host_is_refused(demo_project, name):
+    done = workbench("serve", "--allow-host", name, "--port", "18997", cwd=demo_project, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"error: --allow-host {name!r}: not a host name or address. "
+                                   "Fix: pass a name like reports.example.org (no scheme, port or path).")
+
+
+def test_kernels_get_the_query_socket_path_and_the_bound_address(tmp_path):
+    from tests.conftest import write_config
+    from workbench.config import load_config
+
+    write_config(tmp_path)
+    config = load_config(tmp_path / "workbench.yaml")
+    env = serve.kernel_env(config, serve.ServeOptions(ip="::1"), "s3cr3t")
+    assert env["VOILA_WS_BASE_URL"] == "/wbq/s3cr3t/" and env["VOILA_APP_IP"] == "[::1]"
+    assert "VOILA_APP_IP" not in serve.kernel_env(config, serve.ServeOptions(ip="0.0.0.0"), "s3cr3t")
+
+
+@pytest.mark.parametrize(("path", "bad"), [("/voila/render/drift.ipynb", False), ("/voila/labextensions/@jupyter-widgets/x.js", False),
+                                           ("/", False), ("/voila/api/contents/", False), ("/voila/templates/..%2f..%2fetc", True),
+                                           ("/a/%00", True), ("/a/%zz", True), ("/a/%ff", True), ("/a/..", True), ("/a/./b", True),
+                                           ("/a//b", True), ("/a\\b", True), ("/a/%5cb", True), ("/" + "a" * 2000, True)])
+def test_malformed_paths(path, bad):
+    from workbench.apps._security import malformed
+
+    assert malformed(path) is bad

@@ -6,6 +6,17 @@ What the server enforces, and why:
   results stay in the run folders and reach the browser only through the apps' own widgets
   or the token-checked ``/workbench/evidently/<run_id>`` route;
 - it binds 127.0.0.1 by default and refuses any other address without a token;
+- it answers only to the host names it knows (``localhost``, ``127.0.0.1``, ``::1``, the bound
+  address and each ``--allow-host``): any other ``Host`` header gets 403 on every route, which
+  stops DNS rebinding (a web page whose own name is pointed at this machine);
+- every route, static files and websockets included, needs the token when one is set; a
+  cross-origin websocket or state-changing request is refused, and a state-changing request
+  without an ``Origin`` header needs the XSRF token (so a page on another site can neither
+  read the apps nor shut kernels down, with or without a token); malformed paths get 404;
+- pre-heated kernels read the visitor's query string over a websocket under a secret path
+  only they know (``VOILA_WS_BASE_URL``), from this machine, once, without the token;
+- the sign-in page is the workbench's own (one token field, no password setup), and the
+  pages load nothing from other hosts (the lab template's CDN icon font is removed);
 - tracebacks are hidden and the template/theme cannot be overridden from the query string;
 - idle kernels are culled; a few kernels per app, the landing page included, are pre-heated
   (imports done, the newest run's view built) so a visitor does not wait for them;
@@ -21,13 +32,14 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import re
 import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.apps._voila import app_class
+from workbench.apps._voila import QUERY_ROUTE, app_class
 from workbench.exceptions import ConfigError, WorkbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,6 +74,7 @@ class ServeOptions:
     pool_size: int = DEFAULT_POOL
     cull_idle_s: int = CULL_IDLE_S
     root: Path = field(default_factory=apps_dir)
+    allow_hosts: tuple[str, ...] = ()  # host names answered besides the loopback names and the bound address
 
 
 def is_loopback(ip: str) -> bool:
@@ -87,6 +100,9 @@ def check_bind(options: ServeOptions) -> None:
             f"--ip {options.ip or '(all interfaces)'}: refusing to serve the report apps beyond this machine without a token. "
             f"Fix: add --token (a random one is generated and printed) or bind {DEFAULT_IP}."
         )
+    for name in options.allow_hosts:
+        if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[?[0-9A-Fa-f:.]+\]?", name):
+            raise ConfigError(f"--allow-host {name!r}: not a host name or address. Fix: pass a name like reports.example.org (no scheme, port or path).")
     if not 1 <= options.port <= 65535:
         raise ConfigError(f"--port {options.port}: not a TCP port. Fix: pass a number from 1 to 65535 (default {DEFAULT_PORT}).")
     if not (options.root / LANDING).is_file():
@@ -145,13 +161,17 @@ def voila_config(options: ServeOptions) -> dict[str, Any]:
     }
 
 
-def kernel_env(config: Config, options: ServeOptions) -> dict[str, str]:
+def kernel_env(config: Config, options: ServeOptions, query_secret: str = "") -> dict[str, str]:
     """Environment variables every app kernel inherits from the server process."""
     env = {CONFIG_ENV: str(Path(config.source).resolve()), "MPLBACKEND": "Agg", "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
     if options.ip not in ("", "0.0.0.0", "::"):
         # Pre-heated kernels fetch the visitor's query string from the server over a websocket,
         # by default on 127.0.0.1: that fails when the server listens on another address only.
-        env["VOILA_APP_IP"] = options.ip
+        env["VOILA_APP_IP"] = f"[{options.ip}]" if ":" in options.ip else options.ip
+    if query_secret:
+        # ... under this path (Voila's utils.wait_for_request builds the URL from it): only the
+        # kernels, children of this process, know it.
+        env["VOILA_WS_BASE_URL"] = f"/{QUERY_ROUTE}/{query_secret}/"
     return env
 
 
@@ -160,9 +180,12 @@ def make_app(config: Config, options: ServeOptions):  # noqa: ANN201
     from traitlets.config import Config as TraitletsConfig
 
     check_bind(options)
-    os.environ.update(kernel_env(config, options))
+    secret = secrets.token_urlsafe(32)
+    os.environ.update(kernel_env(config, options, secret))
     app = app_class()(config=TraitletsConfig(voila_config(options)))
     app.workbench_config = config
+    app.allow_hosts = options.allow_hosts
+    app.query_secret = secret
     app.initialize([str(options.root)])
     return app
 

@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> dict:
     parser.add_argument("--token", nargs="?", const="", default=None, metavar="TOKEN",
                         help="require this token (without a value: a random one, printed in the URL); "
                              "also read from $WORKBENCH_SERVE_TOKEN")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer requests addressed to this host name (repeatable; by default only localhost, "
+                             "127.0.0.1, ::1 and the --ip address: other names are refused, against DNS rebinding)")
     parser.add_argument("--pool-size", type=int, default=serve.DEFAULT_POOL,
                         help=f"pre-heated kernels per app (default {serve.DEFAULT_POOL}; 0: start a kernel per visit)")
     return {"serve": _cmd_serve}
@@ -31,5 +34,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         token = os.environ.get("WORKBENCH_SERVE_TOKEN", "")
     elif token == "":
         token = serve.new_token()
-    options = serve.ServeOptions(port=args.port, ip=args.ip, token=token, pool_size=args.pool_size)
+    options = serve.ServeOptions(port=args.port, ip=args.ip, token=token, pool_size=args.pool_size,
+                                 allow_hosts=tuple(args.allow_host))
     return serve.serve(config, options)
