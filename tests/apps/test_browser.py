@@ -1,9 +1,14 @@
 """Every app in a real browser (Debian's chromium driven by Playwright) against a real server:
-widgets render, a picker changes what is shown, no JavaScript errors; screenshots for people."""
+widgets render, a picker changes what is shown, each app leads with the answer its stored results give,
+the status page tells the demo's three planted stories, pages fit 1280 and 800 px windows, the download is
+self-contained, no JavaScript errors and no request leaves the machine; screenshots for people."""
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
+from urllib.parse import urlparse
 
 import pytest
 
@@ -59,6 +64,8 @@ def page(browser, server):
     tab.on("requestfailed", lambda req: errors.append(f"request failed: {req.url} {req.failure}")
            if not _allowed(req.url) and "/voila/api/shutdown/" not in req.url else None)
     tab.on("response", lambda res: errors.append(f"HTTP {res.status}: {res.url}") if res.status >= 400 and not _allowed(res.url) else None)
+    tab.on("request", lambda req: errors.append(f"third-party request: {req.url}")
+           if not req.url.startswith("data:") and urlparse(req.url).hostname not in ("127.0.0.1", "localhost") else None)
     tab.goto(f"{server.url}?token={TOKEN}")
     tab.wait_for_selector(READY)
     tab.errors = errors
@@ -225,3 +232,82 @@ def test_every_app_fits_the_window(browser, server, width):
             _shot(tab, f"{app}-{width}-{i}")
     context.close()
     assert problems == []
+
+
+def _answer_in_process(project, app: str) -> str:
+    """The lead sentence the app builds in-process for its default view (the newest run) from the stored results."""
+    from workbench.apps import prepare
+
+    view = prepare(app, str(project / "workbench.yaml")).view
+    stack, values = [view], []
+    while stack:
+        widget = stack.pop(0)
+        values.append(str(getattr(widget, "value", "")) if type(widget).__name__ == "HTML" else "")
+        stack.extend(getattr(widget, "children", ()))
+    found = next(m for v in values if (m := re.search(r'<p class="wb-answer">(.*?)</p>', v, re.S)))
+    return html.unescape(found.group(1))
+
+
+@pytest.mark.parametrize("app", APP_NAMES)
+def test_each_app_leads_with_its_stored_answer(page, server, monitored_demo, app):
+    """The first thing on every page is one sentence: the same the app's view model builds from the stored results."""
+    _open(page, server, app)
+    shown = page.locator(".wb-lead .wb-answer").first.inner_text()
+    assert shown == _answer_in_process(monitored_demo[0], app)
+    assert "?run=" not in shown and "/" + "tmp" not in shown and str(monitored_demo[0]) not in page.locator("body").inner_text()
+    assert page.errors == []
+
+
+def test_drift_lead_agrees_with_its_tiles_and_the_stored_counts(page, server, monitored_demo):
+    from workbench.config import load_config
+    from workbench.reports import catalog
+
+    newest = catalog.latest_run(load_config(monitored_demo[0] / "workbench.yaml"), with_phase="drift")
+    dataset = newest.read("drift", catalog.DATA_DRIFT_FILE)["dataset"]
+    count = f"{dataset['drifted_columns']} of {dataset['columns']}"
+    _open(page, server, "drift")
+    assert count in page.locator(".wb-lead .wb-answer").inner_text()
+    assert count in page.locator(".wb-kpis").first.inner_text()
+    evidently = newest.read("drift", catalog.EVIDENTLY_SUMMARY_FILE)
+    assert evidently is not None and f"same {evidently['drifted_columns']} drifted" in page.locator(".wb-evidently").inner_text()
+
+
+def test_status_page_tells_the_three_planted_stories(page, server):
+    """Drift since 2026-03 (monthly_charges), AUC falling in 2026-05, recall for 60+ halving in 2026-07: sentences with their months and evidence links."""
+    _open(page, server, "index")
+    headline = page.locator(".wb-answer").inner_text()
+    events = page.locator("li.wb-event").evaluate_all(
+        "els => els.map(e => [e.dataset.kind, e.dataset.date, e.innerText, e.querySelector('a') && e.querySelector('a').getAttribute('href')])")
+    _shot(page, "status")
+    assert re.search(r"since 2026-03 production data has drifted, in 2026-05 its AUC fell from 0\.9\d to 0\.7\d, and in 2026-07 recall for "
+                     r"age_band 60\+ (more than )?halved", headline), headline
+    drift = next(e for e in events if e[0] == "drift_began")
+    assert drift[1] == "2026-03" and "Since 2026-03, monthly_charges" in drift[2] and "in every batch" in drift[2]
+    concept = [e for e in events if e[0] == "concept_drift"]
+    assert [e[1] for e in concept] == ["2026-05"] and re.search(r"In 2026-05, the model's AUC fell from 0\.9\d to 0\.7\d", concept[0][2])
+    bias = [e for e in events if e[0] == "bias_shift"]
+    assert [e[1] for e in bias] == ["2026-07"]
+    assert re.search(r"In 2026-07, recall for age_band 60\+ fell from 0\.\d\d to 0\.\d\d \((about|less than) half\)", bias[0][2])
+    assert drift[3].startswith("drift.ipynb?run=") and bias[0][3].startswith("fairness.ipynb?run=")
+    assert all("?run=" not in e[2] for e in events)
+    page.locator("li.wb-event", has_text="In 2026-05").locator("a").first.click()  # the evidence: the drift app on that batch
+    page.wait_for_selector(".wb-lead .wb-answer")
+    assert page.locator(".wb-lead .wb-answer").inner_text().startswith("In 2026-05")
+    assert page.errors == []
+
+
+def test_download_is_self_contained_and_print_hides_the_controls(page, server):
+    _open(page, server, "drift")
+    answer = page.locator(".wb-lead .wb-answer").inner_text()
+    with page.expect_download() as download:
+        page.locator(".wb-download-link").click()
+    saved = download.value
+    assert saved.suggested_filename.startswith("drift-") and saved.suggested_filename.endswith(".html")
+    text = open(saved.path(), encoding="utf-8").read()
+    assert html.escape(answer, quote=False) in text and "data:image/png;base64," in text
+    assert "<script" not in text and not re.search(r"""(src|href)=["']?(https?:)?//""", text)
+    assert page.locator(".wb-controls").is_visible() and page.locator(".lm-TabBar").first.is_visible()
+    page.emulate_media(media="print")
+    assert not page.locator(".wb-controls").is_visible() and not page.locator(".wb-download").is_visible()
+    assert not page.locator(".lm-TabBar").first.is_visible() and page.locator(".wb-lead").is_visible()
+    assert page.errors == []
