@@ -48,7 +48,9 @@ class Choice:
     def label(self) -> str:
         """What the run picker shows."""
         version = f"v{self.version}" if self.version else "v?"
-        return f"{self.batch} · model {version}{' (fallback)' if self.role == 'baseline' else ''} · {self.run_id}"
+        # When the batch was checked, not the run id: people tell two checks of one batch apart by their time.
+        when = self.started[:16].replace("T", " ") if self.started else self.run_id
+        return f"{self.batch} · model {version}{' (fallback)' if self.role == 'baseline' else ''} · checked {when}{' UTC' if self.started else ''}"
 
 
 class AppContext:
