@@ -52,6 +52,7 @@ PICKERS = {"drift": ["^Run", "^Feature"], "fairness": ["^Metric"], "explain": [r
 LEAD, FALLBACK = ".wb-lead", ".jupyter-widgets .wb-app, .wb-msg"
 LOCAL = {"127.0.0.1", "localhost", "::1"}
 TIMEOUT_MS = 120_000
+ANSWER_TIMEOUT_MS = 60_000  # a visit showing nothing by then is recorded as `inf` and the run goes on
 BARE = '''import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
@@ -229,6 +230,12 @@ class Visit:
     picks: dict[str, list[float]] = field(default_factory=dict)
 
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # pragma: no cover - reported when main() imports playwright
+    PlaywrightTimeout = TimeoutError
+
+
 class Browser:
     """Fresh-context visits; every request to another host is recorded in `third_party`."""
 
@@ -254,7 +261,10 @@ class Browser:
         before = len(self.third_party)
         try:
             page.goto(url, wait_until="commit")
-            found = page.wait_for_function(ANSWER_JS, arg=[lead, fallback], polling="raf").json_value()
+            try:
+                found = page.wait_for_function(ANSWER_JS, arg=[lead, fallback], polling="raf", timeout=ANSWER_TIMEOUT_MS).json_value()
+            except PlaywrightTimeout:
+                return Visit(float("inf"), f"nothing shown within {ANSWER_TIMEOUT_MS / 1000:.0f} s")
             result = Visit(found["ms"] / 1000, found["selector"])
             result.server_s = page.wait_for_function(SERVER_JS, polling=50).json_value() / 1000
             result.static_s = page.evaluate(STATIC_JS) / 1000
@@ -285,8 +295,9 @@ class Browser:
         found = find()
         tabs = page.locator(".lm-TabBar-tab")
         for i in range(tabs.count() if found is None else 0):
+            t0 = page.evaluate("performance.now()")
             tabs.nth(i).click()
-            page.wait_for_function(QUIET_JS, arg=[-1, 500], polling=100)
+            page.wait_for_function(QUIET_JS, arg=[t0, 500], polling=100)
             if (found := find()) is not None:
                 break
         return found or (pattern, None)
@@ -331,7 +342,7 @@ def build_project() -> Path:
 
 
 def _fmt(values: list) -> str:
-    return " ".join(f"{getattr(v, 'answer_s', v):.2f}" for v in values)
+    return " ".join(f"{getattr(v, 'answer_s', v):.2f}".replace("inf", "none") for v in values)
 
 
 def _picker_ms(visit: Visit) -> str:
@@ -357,13 +368,17 @@ def _row(name: str, r: dict) -> str:
             f"{_fmt(r['burst']):<27}{_picker_ms(first):<30}{f'{first.http_b / 1e6:.2f}+{first.ws_b / 1e6:.2f}':>11}")
 
 
+def _div(a: float, b: float) -> float:
+    return a / b if b and b != float("inf") else float("nan")
+
+
 def _ratio_row(name: str, r: dict, ref: dict) -> str:
     first, base = r["first"], ref["first"]
     pick, pick_b = _worst_pick(first), _worst_pick(base)
-    later = statistics.median(v.answer_s for v in r["later"]) / statistics.median(v.answer_s for v in ref["later"])
-    burst = max(v.answer_s for v in r["burst"]) / max(v.answer_s for v in ref["burst"])
-    return (f"{name:<30}{first.answer_s / base.answer_s:>17.2f}{first.full_s / base.full_s:>8.2f}  {f'{later:.2f} (med)':<12}"
-            f"{f'{burst:.2f} (max)':<27}{(f'{pick / pick_b:.2f} (worst)' if pick and pick_b else '-'):<30}{_mb(first) / _mb(base):>11.2f}")
+    later = _div(statistics.median(v.answer_s for v in r["later"]), statistics.median(v.answer_s for v in ref["later"]))
+    burst = _div(max(v.answer_s for v in r["burst"]), max(v.answer_s for v in ref["burst"]))
+    return (f"{name:<30}{_div(first.answer_s, base.answer_s):>17.2f}{_div(first.full_s, base.full_s):>8.2f}  {f'{later:.2f} (med)':<12}"
+            f"{f'{burst:.2f} (max)':<27}{(f'{pick / pick_b:.2f} (worst)' if pick and pick_b else '-'):<30}{_div(_mb(first), _mb(base)):>11.2f}")
 
 
 def targets(r: dict) -> str:
