@@ -47,7 +47,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-b
         "--disable-sync", "--no-first-run"]
 APPS = ["index", "drift", "fairness", "explain", "impact", "card"]
 # Dropdowns whose change is timed, by label (regex, case-insensitive); a picker with one option is skipped.
-PICKERS = {"drift": ["^Run", "^Feature"], "fairness": ["^Metric"], "explain": [r"^Row|\bid\b", "^Segment"], "impact": ["^KPI"],
+PICKERS = {"drift": ["^Run", "^Feature"], "fairness": ["^Metric"], "explain": [r"\brow\b|\bid\b", "^Segment"], "impact": ["KPI|^Trend"],
            "card": ["^Version"], "bare": ["^Function"]}
 LEAD, FALLBACK = ".wb-lead", ".jupyter-widgets .wb-app, .wb-msg"
 LOCAL = {"127.0.0.1", "localhost", "::1"}
