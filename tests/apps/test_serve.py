@@ -55,8 +55,9 @@ def test_voila_is_configured_locked_down():
     assert voila["show_tracebacks"] is False
     assert voila["allow_template_override"] == voila["allow_theme_override"] == "NO"
     assert voila["file_allowlist"] == []
-    assert voila["preheat_kernel"] is True and voila["default_pool_size"] == serve.DEFAULT_POOL == 3
-    assert "VoilaKernelManager" not in config  # every app, the landing page included, is pre-heated
+    assert voila["preheat_kernel"] is True and voila["default_pool_size"] == serve.DEFAULT_POOL == 5
+    # every app, the landing page included, is pre-heated (no denylist); refills wait for a burst of visits
+    assert config["VoilaKernelManager"] == {"fill_delay": 8.0}
     assert config["Voila"]["root_dir"] == str(serve.apps_dir()) and config["Voila"]["token"] == "t0k"
     assert config["Voila"]["port_retries"] == 0
     assert config["MappingKernelManager"] == {"cull_idle_timeout": 600, "cull_interval": 60, "cull_connected": True}

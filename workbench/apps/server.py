@@ -53,8 +53,13 @@ LANDING = "index.ipynb"
 # the environment (plotly, pygments) would be shipped to every visitor for nothing.
 EXTENSIONS = ["@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8"]
 # Pre-heated kernels per app: a visit takes one and Voila heats a replacement in the background
-# (imports and the newest run's view, a few seconds), so a few visits in a row all find one ready.
-DEFAULT_POOL = 3
+# (imports and the newest run's view: 3-8 s on two busy cores), so five visits in a row all find one
+# ready. Each kernel holds ~240 MB (measured: 30 kernels, 7.4 GB); `--pool-size 1` for small machines.
+DEFAULT_POOL = 5
+# Replacements start this long after a visit took a kernel, not at once: heating competes for the
+# CPU with the pages being served, and a burst of visits should be served first (measured in
+# benchmarks/apps.py: with Voila's 1 s, the 2nd and 3rd visits of a burst slowed past 2 s).
+FILL_DELAY_S = 8.0
 CULL_IDLE_S = 900  # an idle kernel (no execution for 15 min) is shut down
 CULL_INTERVAL_S = 60  # how often idle kernels are looked for (at most; shorter for short timeouts)
 
@@ -152,6 +157,7 @@ def voila_config(options: ServeOptions) -> dict[str, Any]:
             "extension_allowlist": EXTENSIONS,
             "strip_sources": True,
         },
+        "VoilaKernelManager": {"fill_delay": FILL_DELAY_S},
         "MappingKernelManager": {
             "cull_idle_timeout": options.cull_idle_s,
             "cull_interval": max(1, min(CULL_INTERVAL_S, options.cull_idle_s // 2)),
