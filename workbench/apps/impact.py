@@ -18,6 +18,7 @@ from workbench.apps._widgets import Frame, RunPicker, image, set_options, start
 from workbench.apps.drift import read_json, read_table
 from workbench.apps.explain import listed, period
 from workbench.reports import catalog
+from workbench.reports.status_text import PERCENT_UNITS, SHARE_UNITS, kpi_gap, kpi_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.apps._context import AppContext, Choice
@@ -25,8 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 PHASE = "impact"
 VALUE_COLUMNS = ("value", "current")  # the trend's KPI value (the impact work's name for it)
-SHARES = ("share", "ratio", "fraction", "proportion")  # units shown as a percentage (values are 0..1)
-PERCENTS = ("%", "percent", "pct")  # units whose values already are percentages
 
 
 def app(ctx: AppContext) -> Any:
@@ -36,43 +35,19 @@ def app(ctx: AppContext) -> Any:
 
 def is_share(unit: Any) -> bool:
     """True when a KPI's values are shares (0..1) shown as percentages."""
-    return str(unit or "").strip().lower() in SHARES
-
-
-def number(value: float) -> str:
-    """A plain number: ``90``, ``93.41``, ``12,345``, ``0.00312``."""
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if value == round(value):
-        return f"{value:.0f}"
-    return f"{value:.2f}" if abs(value) >= 0.01 else f"{value:.3g}"
-
-
-def _pct(value: float) -> str:
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
+    return str(unit or "").strip().lower() in SHARE_UNITS
 
 
 def amount(value: Any, unit: Any) -> str:
     """A KPI value in its unit: ``93.41 EUR``, ``24.7%`` (a share), ``12`` (no unit); ``—`` when missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    unit = str(unit or "").strip()
-    if is_share(unit):
-        return f"{_pct(float(value) * 100)}%"
-    if unit.lower() in PERCENTS:
-        return f"{_pct(float(value))}%"
-    return f"{number(float(value))} {unit}".strip()
+    return kpi_value(float(value), str(unit or ""))
 
 
 def difference(value: float, unit: Any) -> str:
     """A difference between two KPI values in its unit: ``3.41 EUR``, ``1.3 points`` (shares and percentages)."""
-    unit = str(unit or "").strip()
-    if is_share(unit):
-        return f"{_pct(abs(value) * 100)} points"
-    if unit.lower() in PERCENTS:
-        return f"{_pct(abs(value))} points"
-    return f"{number(abs(value))} {unit}".strip()
+    return kpi_gap(value, str(unit or ""), points="points")
 
 
 def kpi_name(row: Any) -> str:
@@ -180,7 +155,7 @@ def kpi_table(kpis: Any) -> str:
 
 def unit_words(unit: Any) -> str:
     """A unit as a table shows it: ``%`` for a share, else the unit (``EUR``), or ``—``."""
-    return "%" if is_share(unit) or str(unit or "").strip().lower() in PERCENTS else (str(unit or "").strip() or "—")
+    return "%" if is_share(unit) or str(unit or "").strip().lower() in PERCENT_UNITS else (str(unit or "").strip() or "—")
 
 
 class ImpactApp:

@@ -31,6 +31,8 @@ def num(value: Any, digits: int = 2) -> str:
         return "unknown"
     if abs(x) >= 10_000:
         return f"{x:,.0f}"
+    if 0 < abs(x) < 10 ** -digits:  # a small value is not zero: show its significant digits
+        return f"{x:.3g}"
     text = f"{x:,.{digits}f}".rstrip("0").rstrip(".") if digits else f"{x:,.0f}"
     return "0" if text in ("-0", "") else text
 
@@ -116,13 +118,13 @@ def kpi_value(value: float, unit: str) -> str:
     return f"{num(value)} {u}" if u else num(value)
 
 
-def kpi_gap(gap: float, unit: str) -> str:
-    """The distance to target in the KPI's unit: percentage points for shares."""
+def kpi_gap(gap: float, unit: str, points: str = "percentage points") -> str:
+    """The distance to target in the KPI's unit: ``points`` for shares and percentages."""
     u = unit.strip()
     if u.lower() in SHARE_UNITS:
-        return f"{num(100 * abs(gap), 1)} percentage points"
+        return f"{num(100 * abs(gap), 1)} {points}"
     if u.lower() in PERCENT_UNITS:
-        return f"{num(abs(gap), 1)} percentage points"
+        return f"{num(abs(gap), 1)} {points}"
     return f"{num(abs(gap))} {u}" if u else num(abs(gap))
 
 
