@@ -82,8 +82,9 @@ def _select(page, label: str):
     return page.locator(".widget-dropdown", has=page.locator("label", has_text=label)).locator("select")
 
 
-def _visible_image(page):
-    image = page.locator(".widget-image:visible").first
+def _visible_image(page, within: str = ".widget-tab-contents"):
+    """The first shown image in the visible tab (``within``); the answer chart above the tabs is ``.wb-app``."""
+    image = page.locator(f"{within} .widget-image:visible").first
     image.wait_for()
     page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=image.element_handle())
     return image
@@ -120,6 +121,7 @@ def test_landing_page_links_every_app(page, server):
 
 def test_drift_app(page, server):
     _open(page, server, "drift")
+    _visible_image(page, ".wb-app")  # the answer chart (the per-column drift heatmap)
     _visible_image(page)  # the history over time
     _shot(page, "drift")
     page.locator(".lm-TabBar-tab", has_text="Distributions").click()
@@ -155,7 +157,7 @@ def test_explain_app(page, server):
     _shot(page, "explain")
     page.locator(".lm-TabBar-tab", has_text="Local").click()
     image = _visible_image(page)
-    before, after = _change(page, _select(page, "Row"), image)
+    before, after = _change(page, _select(page, "Explained row"), image)
     assert before != after
     page.locator(".lm-TabBar-tab", has_text="By segment").click()
     image = _visible_image(page)
@@ -170,19 +172,22 @@ def test_impact_app(page, server):
     _shot(page, "impact")
     assert page.locator(".widget-dropdown").count() > 0, page.locator(".wb-msg").first.inner_text()
     watched = page.locator(".widget-image:visible, .widget-html:visible").last
-    before, after = _change(page, _select(page, "KPI"), watched)
+    before, after = _change(page, _select(page, "Trend of"), watched)
     assert before != after
     assert page.errors == []
 
 
 def test_card_app(page, server):
-    """The demo registers one version: the picker offers exactly it and its card is shown, sandboxed in a frame."""
+    """The demo registers one version: the picker offers exactly it and its card is shown in the page (no frame), at full height."""
     _open(page, server, "card")
     _shot(page, "card")
     picker = _select(page, "Version")
     assert picker.locator("option").count() == 1
     version = picker.input_value().lstrip("v")
-    assert f" v{version} " in page.frame_locator("iframe").locator("h1").inner_text()
+    assert f" v{version} " in page.locator(".wb-card-title").inner_text()
+    assert page.locator("iframe").count() == 0
+    card = page.locator(".wb-card").bounding_box()
+    assert card["height"] > 900  # the whole card, not a 900 px window onto it
     assert page.errors == []
 
 
