@@ -171,7 +171,8 @@ def test_impact_app(page, server):
     _open(page, server, "impact")
     _shot(page, "impact")
     assert page.locator(".widget-dropdown").count() > 0, page.locator(".wb-msg").first.inner_text()
-    watched = page.locator(".widget-image:visible, .widget-html:visible").last
+    watched = page.locator(".wb-app .widget-image:visible").last  # the picked KPI's trend (the first image is the answer's chart)
+    watched.wait_for()
     before, after = _change(page, _select(page, "Trend of"), watched)
     assert before != after
     assert page.errors == []
