@@ -19,7 +19,7 @@ matplotlib plot into an Output widget, served by plain `voila` (default settings
   received (widget state, images);
 - third-party requests: every request (HTTP or websocket) to a host other than 127.0.0.1/localhost.
 
-    .venv/bin/python benchmarks/apps.py --project DIR [--apps drift,card] [--pool-sizes 3,1] [--later 2]
+    .venv/bin/python benchmarks/apps.py --project DIR [--apps drift,card] [--pool-sizes 5,1] [--later 2]
 
 DIR is a project folder already trained and monitored (`workbench run` then `workbench monitor`);
 the server only reads it. Without --project one is built in a temporary folder first (~6 min).
@@ -431,8 +431,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, help="a trained and monitored project folder (default: build one, ~6 min)")
     parser.add_argument("--apps", default=",".join(APPS), help=f"apps to measure (default: {','.join(APPS)})")
-    parser.add_argument("--pool-sizes", default="3,1", help="`workbench serve --pool-size` values; the first gets every measure, "
-                        "the others the visits in a row only, on --compare-apps (default: 3,1)")
+    parser.add_argument("--pool-sizes", default="5,1", help="`workbench serve --pool-size` values; the first gets every measure, "
+                        "the others the visits in a row only, on --compare-apps (default: 5,1)")
     parser.add_argument("--compare-apps", default="drift", help="apps measured on the other pool sizes (default: drift)")
     parser.add_argument("--later", type=int, default=1, help="later visits per app, each once the server is idle again (default: 1; "
                         "the first of the visits in a row is counted too)")
