@@ -83,7 +83,9 @@ def workbench(*args: str, cwd: Path, timeout: int = 600) -> subprocess.Completed
 def monitored_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The demo trained once, then every batch monitored in order: shared, READ-ONLY history.
 
-    Tests that change the store (approve, rollback, tamper) must build their own project.
+    Tests that change the store (approve, rollback, tamper) must build their own project. Known exception:
+    tests/phases/test_monitor.py monitors extra batches into it (a fallback, a batch with holes); tests that
+    read the demo's whole story (the status page) live in tests/apps, which pytest runs before tests/phases.
     """
     project = tmp_path_factory.mktemp("monitor-project")
     copy_demo_config(project)

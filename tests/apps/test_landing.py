@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.reports.test_status import _champion, _config, _monitor
 from workbench import apps
+from workbench.config import load_config
 from workbench.governance import requests
+from workbench.reports import catalog, status
 
 APPS = ["drift.ipynb", "fairness.ipynb", "explain.ipynb", "impact.ipynb", "card.ipynb"]
 
@@ -115,3 +118,33 @@ def test_landing_on_the_monitored_demo(monitored_demo) -> None:
     assert len(page.items["wb-cost"]) == 2 and all(" a month " in c for c in page.items["wb-cost"])
     assert [i for i in page.items["wb-pending-item"] if "who must act: data_scientist, approver, admin." in i]
 
+
+@pytest.mark.slow
+def test_the_demo_stories_from_the_stored_results(monitored_demo) -> None:
+    """The three planted stories from the stored files. Here, not in tests/reports: the demo must hold only its 8 monthly
+    batches, and tests/phases/test_monitor.py, later in pytest's file order, monitors extra batches into it."""
+    project, _ = monitored_demo
+    cfg = load_config(project / "workbench.yaml")
+    batches = {b.name.removesuffix(".parquet"): b for b in catalog.latest_per_batch(cfg)}
+    st = status.status(cfg)
+    drift_began = [e for e in st.events if e.kind == "drift_began"]
+    assert drift_began[0].date == "2026-03" and "monthly_charges" in drift_began[0].sentence
+    assert "every batch" in drift_began[0].sentence
+    assert all("monthly_charges" not in e.sentence for e in drift_began[1:])
+    concept = [e for e in st.events if e.kind == "concept_drift"]
+    perf = batches["2026-05"].read("drift", catalog.CONCEPT_FILE)["performance"]
+    assert [e.date for e in concept] == ["2026-05"] and round(perf["reference"], 2) == 0.92 and round(perf["batch"], 2) == 0.77
+    assert concept[0].sentence.startswith(f"In 2026-05, the model's AUC fell from {perf['reference']:.2f} to {perf['batch']:.2f}")
+    bias = [e for e in st.events if e.kind == "bias_shift"]
+    table = pd.read_parquet(batches["2026-07"].phase_dir("fairness") / catalog.BIAS_DRIFT_FILE)
+    row = table[(table["attribute"] == "age_band") & (table["group"] == "60+")].iloc[0]
+    assert row["batch_rate"] <= 0.55 * row["reference_rate"]  # the planted story: recall for 60+ (at least) halves
+    assert [e.date for e in bias] == ["2026-07"]
+    assert bias[0].sentence.startswith(f"In 2026-07, recall for age_band 60+ fell from {row['reference_rate']:.2f} to {row['batch_rate']:.2f}")
+    assert st.headline.startswith("Model v1 (1.0.0) is the champion; since 2026-03 production data has drifted, "
+                                  f"in 2026-05 its AUC fell from {perf['reference']:.2f} to {perf['batch']:.2f}, and in 2026-07 recall for age_band 60+ ")
+    assert [c.kpi for c in st.costs] == ["churn_reduction", "cost_per_saved_customer"]
+    assert all(c.batch == "2026-08" and c.per_period is not None and " a month " in c.sentence for c in st.costs)
+    pending = requests.pending(cfg)
+    assert [p.kind for p in st.pending] == ["retrain_request"] and st.pending[0].ids == [r["id"] for r in pending]
+    assert st.pending[0].sentence.endswith("who must act: data_scientist, approver, admin.")
