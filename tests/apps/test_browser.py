@@ -50,6 +50,12 @@ def _allowed(url: str | None) -> bool:
     return False
 
 
+def _third_party(url: str) -> bool:
+    """A request over the network to another host (``data:`` and ``blob:`` URLs stay in the page)."""
+    parsed = urlparse(url)
+    return parsed.scheme in ("http", "https", "ws", "wss") and parsed.hostname not in ("127.0.0.1", "localhost")
+
+
 @pytest.fixture
 def page(browser, server):
     """A fresh tab logged in with the token (the first request sets the cookie); collects JS errors."""
@@ -64,8 +70,7 @@ def page(browser, server):
     tab.on("requestfailed", lambda req: errors.append(f"request failed: {req.url} {req.failure}")
            if not _allowed(req.url) and "/voila/api/shutdown/" not in req.url else None)
     tab.on("response", lambda res: errors.append(f"HTTP {res.status}: {res.url}") if res.status >= 400 and not _allowed(res.url) else None)
-    tab.on("request", lambda req: errors.append(f"third-party request: {req.url}")
-           if not req.url.startswith("data:") and urlparse(req.url).hostname not in ("127.0.0.1", "localhost") else None)
+    tab.on("request", lambda req: errors.append(f"third-party request: {req.url}") if _third_party(req.url) else None)
     tab.goto(f"{server.url}?token={TOKEN}")
     tab.wait_for_selector(READY)
     tab.errors = errors
