@@ -327,7 +327,9 @@ def test_browser_stays_on_this_machine_and_the_pool_keeps_the_query(server, moni
             tab.goto(f"{server.url}voila/render/drift.ipynb?run={oldest}")
             picker = tab.locator(".widget-dropdown", has=tab.locator("label", has_text="Run / batch")).locator("select")
             picker.wait_for()
-            assert picker.input_value().endswith(oldest)
+            # the picker names the asked run by its batch and when it was checked (``Choice.label``)
+            asked = next(r for r in runs if r.run_id == oldest)
+            assert picker.input_value().endswith(f"checked {asked.manifest['started'][:16].replace('T', ' ')} UTC")
             assert tab.locator(".jupyter-widgets").count() > 0
             time.sleep(0.5)  # late console errors (widget manager)
         finally:
