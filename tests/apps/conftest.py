@@ -84,3 +84,12 @@ def serving(args: list[str], *, cwd: Path, token: str = "", env: dict | None = N
 def serve_args(port: int, *extra: str) -> list[str]:
     """The real console script: ``workbench serve --port PORT ...``."""
     return [str(BIN / "workbench"), "serve", "--port", str(port), *extra]
+
+
+def stored_choice(folder: Path, batch: str = "2026-08"):  # noqa: ANN201
+    """A monitor run folder (results already written under it) as the run pickers offer it: model v1, the champion."""
+    from workbench.apps._context import Choice
+    from workbench.reports.catalog import RunInfo
+
+    info = RunInfo(folder.name, folder, {"kind": "monitor", "started": "2026-08-01T00:00:00+00:00", "phases": {}})
+    return Choice(folder.name, batch, "1", "1.0.0", "champion", "", info)

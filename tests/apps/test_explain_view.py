@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.apps.conftest import stored_choice
 from tests.conftest import demo_config
 from workbench.apps import _context
 from workbench.apps import explain as app
 from workbench.apps._context import AppContext, Choice
 from workbench.config import Config
 from workbench.reports import catalog
-from workbench.reports.catalog import RunInfo
 
 FEATURES = ["contract", "avg_session_minutes", "tenure_months", "monthly_charges"]
 
@@ -90,8 +90,7 @@ def _run(tmp_path: Path, *, local: pd.DataFrame | None, id_column: str | None = 
         for rank in (1, 2):
             (phase / catalog.waterfall_plot("top_risk", rank)).write_bytes(app.importance_png(pd.read_parquet(phase / catalog.IMPORTANCE_FILE)))
     config = Config.model_validate({**demo_config(), "source": tmp_path / "workbench.yaml"})
-    info = RunInfo(folder.name, folder, {"kind": "monitor", "started": "2026-08-01T00:00:00+00:00", "phases": {}})
-    return AppContext(config, {}), Choice(folder.name, "2026-08", "1", "1.0.0", "champion", "", info)
+    return AppContext(config, {}), stored_choice(folder)
 
 
 def test_a_typed_id_shows_its_explanation_and_an_unknown_one_a_plain_message(tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.apps.conftest import stored_choice
 from tests.conftest import demo_config
 from workbench.apps import _context
 from workbench.apps import impact as app
-from workbench.apps._context import AppContext, Choice
+from workbench.apps._context import AppContext
 from workbench.config import Config
 from workbench.reports import catalog
-from workbench.reports.catalog import RunInfo
 
 
 def _config(tmp_path: Path, **overrides: object) -> Config:
@@ -80,8 +80,7 @@ def test_the_app_leads_with_the_trend_of_the_kpi_most_off_target(tmp_path: Path)
     kpis.to_parquet(folder / "impact" / catalog.KPIS_FILE)
     pd.concat([kpis.assign(batch="2026-07.parquet"), kpis]).to_parquet(folder / "impact" / catalog.TREND_FILE)
     (folder / "impact" / catalog.IMPACT_FILE).write_text(json.dumps({"status": "measured", "skipped_kpis": []}))
-    info = RunInfo(folder.name, folder, {"kind": "monitor", "started": "2026-08-01T00:00:00+00:00", "phases": {}})
-    choice = Choice(folder.name, "2026-08", "1", "1.0.0", "champion", "", info)
+    choice = stored_choice(folder)
     view = app.ImpactApp(AppContext(_config(tmp_path), {}), [choice], choice)
     assert "3.41 EUR above the 90 EUR target" in view.frame.lead.value and view.frame.chart.value[:4] == b"\x89PNG"
     assert view.lead_kpi == "churn_reduction" and view.trend_img.layout.display == "none"
