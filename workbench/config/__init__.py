@@ -130,6 +130,22 @@ class ServingConfig(_Strict):
     log_predictions: bool = True  # append every prediction to <store>/predictions/<project>/
 
 
+class EstimationConfig(_Strict):
+    """Calibrated confidence, conformal sets and label-free performance estimation (README, 'Performance before labels')."""
+
+    calibration: Literal["auto", "none", "sigmoid", "isotonic"] = "auto"  # auto: whichever lowers the cross-fitted ECE on the holdout
+    coverage: float = Field(0.9, ge=0.5, lt=1.0)  # conformal prediction sets (binary) or intervals (regression) hold the truth this often
+    band: float = Field(3.0, gt=0.0, le=10.0)  # an estimate's band: this many sampling standard errors either side
+    alert_drop: float = Field(0.05, gt=0.0, lt=1.0)  # alert when the estimated primary metric is this much (relative) worse than the reference
+    buckets: int = Field(10, ge=2, le=50)  # confidence buckets of the reliability table
+
+
+class FeedbackConfig(_Strict):
+    """The feedback store and its review queue (README, 'Feedback')."""
+
+    control_share: float = Field(0.1, ge=0.1, le=1.0)  # share of the review queue drawn uniformly at random (keeps estimates unbiased)
+
+
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"  # a Feast object name (and a Python identifier)
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -280,6 +296,8 @@ class Config(_Strict):
     canary: CanaryConfig = Field(default_factory=CanaryConfig)
     resilience: ResilienceConfig = Field(default_factory=ResilienceConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    estimation: EstimationConfig = Field(default_factory=EstimationConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     features: Annotated[FeaturesConfig, AfterValidator(_check_features)] | None = None  # the feature store (see README, 'Feature store')
     source: Path = Field(default=Path(DEFAULT_CONFIG), exclude=True)
 
