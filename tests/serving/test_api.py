@@ -21,7 +21,8 @@ from workbench._io import sha256_file
 from workbench.config import load_config
 from workbench.data.dataset import Schema
 from workbench.governance import audit
-from workbench.registry import estimators
+from workbench.analyses import estimation
+from workbench.registry import confidence, estimators
 
 pytestmark = pytest.mark.slow
 BATCH = "data/demo/batches/{}.parquet"
@@ -52,7 +53,14 @@ def test_scores_match_the_registered_model_and_say_who_served(trained_api_projec
     assert np.max(np.abs(np.array([r["score"] for r in rows]) - expected)) < 1e-12
     assert {(r["role"], r["model_version"], r["model_semver"]) for r in rows} == {("champion", "1", "1.0.0")}
     assert len({r["prediction_id"] for r in rows}) == 300
-    assert all(r["label"] == int(r["score"] >= 0.5) and r["confidence"] == pytest.approx(max(r["score"], 1 - r["score"])) for r in rows)
+    assert all(r["label"] == int(r["score"] >= 0.5) for r in rows)
+    # the calibrated probability of the predicted label, and the conformal set, from the version's own record
+    record = confidence.record_of(loaded.tags)
+    annotated = estimation.annotate(expected, record, task="binary", threshold=0.5)
+    assert np.allclose([r["probability"] for r in rows], annotated["prob"]) and np.allclose([r["confidence"] for r in rows], annotated["confidence"])
+    assert all(r["confidence"] == pytest.approx(r["probability"] if r["label"] else 1 - r["probability"]) for r in rows)
+    assert [r["prediction_set"] for r in rows] == [[int(v) for v in s.split(",") if v] for s in annotated["set"]]
+    assert {len(r["prediction_set"]) for r in rows} >= {1}
     single = api.post(records[0])  # one bare record is accepted too
     assert single.status_code == 200 and single.json()["predictions"][0]["score"] == pytest.approx(rows[0]["score"])
     spec = api.get("/openapi.json").json()

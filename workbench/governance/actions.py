@@ -194,4 +194,6 @@ def _ensure_baseline(config: Config, mv: Any) -> str | None:
         trained = None
     if trained is None:
         return None
-    return registry.create_baseline(config, trained["model"], str(mv.version), mv.tags[registry.TAG + "semver"], dict(mv.tags), None)
+    confidence = catalog.get_run(config, mv.tags[registry.TAG + "run_id"]).read("evaluate", catalog.CONFIDENCE_FILE) or {}
+    base = trained["model"] | {"confidence": confidence.get("baseline")}
+    return registry.create_baseline(config, base, str(mv.version), mv.tags[registry.TAG + "semver"], dict(mv.tags), None)

@@ -151,6 +151,8 @@ def scored_batch(phase: PhaseContext, *, as_read: bool = False) -> tuple[pd.Data
     predictions = pd.read_parquet(phase.input_dir("score") / catalog.PREDICTIONS_FILE)
     frame = table.frame.reset_index(drop=True)
     frame["score"], frame["y"] = predictions["score"].to_numpy(), predictions["label"].to_numpy()
+    if "prediction_id" in predictions:  # runs since issue 16: feedback joins by it
+        frame["prediction_id"] = predictions["prediction_id"].to_numpy()
     if not as_read:
         checked = result.get("schema_check", {}).get("columns", {})
         for col in (c for c in checked if c in frame and not pd.api.types.is_numeric_dtype(frame[c])):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.analyses import concept, drift, evidently_report
 from workbench.governance import audit, requests
-from workbench.phases import _inputs
+from workbench.phases import _estimate, _inputs
 from workbench.phases._inputs import Reference, reference, reference_frame
 from workbench.registry import versions
 from workbench.reports import catalog, history
@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from workbench.runner.context import PhaseContext
 
-__all__ = ["ALERT_STATUSES", "Reference", "concept_drift", "data_drift", "evidently_html", "plot", "record_history", "reference",
-           "scored_batch", "verdict"]
+__all__ = ["ALERT_STATUSES", "Reference", "concept_drift", "data_drift", "estimate_performance", "evidently_html", "plot", "record_history",
+           "reference", "scored_batch", "verdict"]
 
 # Column statuses that raise an alert on their own, whatever the dataset-level verdict.
 ALERT_STATUSES = ("high missing share", "empty column", "type changed", "missing column")
@@ -90,6 +90,23 @@ def concept_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, r
     return out
 
 
+def estimate_performance(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, role: str = "champion") -> Any:
+    """Performance estimated without labels (CBPE or DLE), realised beside it when labels or feedback exist; ``estimate.json``.
+
+    See :mod:`workbench.phases._estimate`. With labels, the reliability table (is the model right
+    as often as it says, by confidence bucket) is saved as ``reliability.parquet``.
+    """
+    out, reliability = _estimate.estimate(phase.config, ref, batch, role=role)
+    phase.save_json(catalog.ESTIMATE_FILE, out)
+    if reliability is not None:
+        phase.save_table(catalog.RELIABILITY_FILE, reliability)
+    metric = out["metric"]
+    logged = {f"estimated_{m}": e["value"] for m, e in out["estimated"].items()} | {"estimate_alert": float(out["alert"]),
+                                                                                  "concept_drift_likely": float(out["concept_drift_likely"])}
+    phase.log_metrics({k: float(v) for k, v in logged.items() if v == v})
+    return _estimate.Shown(out, reliability, metric)
+
+
 def evidently_html(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, sample: int = 20_000) -> dict[str, Any]:
     """The evidently DataDriftPreset HTML for the same batch, judged by the same per-column rule, saved as ``evidently.html``.
 
@@ -109,8 +126,14 @@ def evidently_html(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, 
     return {"path": str(path), **info, "type_changed": retyped}
 
 
-def verdict(phase: PhaseContext, ref: Reference, scored: dict[str, Any], data: Any, concept_result: dict[str, Any]) -> dict[str, Any]:
-    """The batch's overall verdict; files a retrain request when a threshold is crossed."""
+def verdict(phase: PhaseContext, ref: Reference, scored: dict[str, Any], data: Any, concept_result: dict[str, Any],
+            estimate: Any = None) -> dict[str, Any]:
+    """The batch's overall verdict; files a retrain request when a threshold is crossed.
+
+    ``estimate`` (from :func:`estimate_performance`): an estimate below its alert threshold is a
+    reason, and so is realised performance outside the estimate's band (likely concept drift).
+    """
+    estimate = getattr(estimate, "result", estimate)
     reasons = []
     if data.dataset["drift"]:
         reasons.append(f"data drift in {data.dataset['drifted_columns']} of {data.dataset['columns']} columns")
@@ -123,6 +146,10 @@ def verdict(phase: PhaseContext, ref: Reference, scored: dict[str, Any], data: A
         reasons.append(f"{MISSING_INCREASE} by more than {limit:.0%} (thresholds.missing_share_increase): " + ", ".join(
             f"{r.column} {r.missing_share_reference:.1%} -> {r.missing_share_batch:.1%}" for r in rose.itertuples()))
     reasons += concept_result["verdict"]["reasons"]
+    if estimate and estimate.get("alert"):
+        reasons.append(estimate["alert_reason"])
+    if estimate and estimate.get("concept_drift_likely") and not concept_result["verdict"]["concept_drift"]:
+        reasons.append(estimate["concept_drift_reason"])
     rows, least = int(data.dataset["n_batch"]), phase.config.thresholds.min_batch_rows
     notes = list(concept_result["verdict"].get("notes", []))
     if rows < least:
@@ -132,6 +159,9 @@ def verdict(phase: PhaseContext, ref: Reference, scored: dict[str, Any], data: A
            "feature_drift": concept_result["verdict"]["feature_drift"], "alert": bool(reasons), "reasons": reasons,
            "drifted_columns": data.columns.loc[data.columns["drifted"], "column"].tolist(), "fallback": scored["fallback"],
            "insufficient_data": rows < least, "rows": rows, "notes": notes}
+    if estimate:
+        out["estimate"] = {"metric": estimate["metric"], "value": estimate["estimated"][estimate["metric"]]["value"], "alert": estimate["alert"],
+                           "concept_drift_likely": estimate["concept_drift_likely"]}
     if reasons:
         out["retrain_request"] = requests.request(phase.config, trigger="drift", run_id=phase.run_id, reasons=reasons,
                                                  model_version=ref.version, batch=scored["batch"]["name"])
@@ -171,4 +201,8 @@ def record_history(phase: PhaseContext) -> pd.DataFrame:
     phase.save_table(catalog.HISTORY_COLUMNS_FILE, columns)
     if not dataset.empty:
         phase.save_figure(catalog.HISTORY_PLOT, history.plot(dataset, columns))
+    estimates = history.estimates(phase.config, phase.dir)
+    phase.save_table(catalog.ESTIMATE_HISTORY_FILE, estimates)
+    if not estimates.empty:
+        phase.save_figure(catalog.ESTIMATE_PLOT, history.estimate_plot(estimates))
     return dataset

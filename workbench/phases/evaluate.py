@@ -26,6 +26,7 @@ from workbench.analyses.evaluation import (
 from workbench.data import frames, sources
 from workbench.data.dataset import Schema
 from workbench.exceptions import WorkbenchError
+from workbench.phases import _confidence
 from workbench.registry import estimators, models
 from workbench.reports import catalog
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from workbench.runner.context import PhaseContext
 
-__all__ = ["Evaluation", "evaluate", "leaderboard", "plot", "unseen_by_champion"]
+__all__ = ["Evaluation", "confidence", "evaluate", "leaderboard", "plot", "unseen_by_champion"]
 
 
 def evaluate(phase: PhaseContext, *, n_bootstrap: int = 200, confidence: float = 0.95) -> Evaluation:
@@ -65,6 +66,25 @@ def evaluate(phase: PhaseContext, *, n_bootstrap: int = 200, confidence: float =
     decision["confidence"] = str(confidence)
     phase.log_metrics({f"{m}_{k}": v["value"] for m, ms in metrics.items() for k, v in ms.items()})
     return Evaluation(task, len(holdout), metrics, comparisons, decision, notes)
+
+
+def confidence(phase: PhaseContext) -> _confidence.ConfidenceReport:
+    """Calibration and conformal sets of candidate and baseline, fitted on the holdout; saved as ``confidence.json``.
+
+    See :mod:`workbench.phases._confidence`. Registration puts each model's record on its version,
+    where the score phase and the online service read it.
+    """
+    import pandas as pd
+
+    task = phase.config.model.task
+    holdout = pd.read_parquet(phase.input_dir("train") / catalog.HOLDOUT_FILE)
+    schema = Schema.from_dict(phase.input_result("train")["schema"])
+    y = frames.target(holdout, schema, task).to_numpy()
+    scores = {role: estimators.predict(_load(phase, upstream), holdout, schema, task) for role, upstream in (("candidate", "train"), ("baseline", "baseline"))}
+    report = _confidence.fit(phase.config, y, scores)
+    phase.save_json(catalog.CONFIDENCE_FILE, report.to_dict())
+    phase.log_metrics(_confidence.metrics(report))
+    return report
 
 
 def leaderboard(phase: PhaseContext) -> pd.DataFrame:

@@ -18,10 +18,12 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench._io import read_json
 from workbench.exceptions import PhaseError
 from workbench.governance import config_log, intents, roles
-from workbench.registry import changelog
+from workbench.registry import changelog, confidence
 from workbench.registry.lineage import git_commit, package_versions
+from workbench.reports.catalog import CONFIDENCE_FILE
 from workbench.registry.versions import TAG, alias_version, candidate_versions, create_baseline, create_version, next_semver, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,7 +67,7 @@ def register(phase: PhaseContext, *, bump: str = "auto", note: str = "", force: 
     if decision["decision"] == "reject" and not force:
         raise PhaseError(f"not registered: evaluation rejected the candidate ({decision['reason']}). "
                          "Fix: improve the model, or pass force=True to register it anyway.")
-    tags = lineage_tags(phase, train, evaluation)
+    tags = lineage_tags(phase, train, evaluation) | confidence.tag_for(_confidence_record(phase, "candidate"))
     with intents.registry_lock(cfg):  # semver + version number + aliases, atomically
         previous = candidate_versions(cfg)
         semver_, applied = next_semver(previous[-1].tags if previous else None, schema_sha256=tags[TAG + "schema_sha256"],
@@ -113,11 +115,18 @@ def activate(phase: PhaseContext) -> dict[str, Any]:
             moving.move("champion", version)
             if len(planned) == 3:
                 moving.move("challenger", None)
-            baseline = create_baseline(cfg, phase.input_result("baseline")["model"], version, semver_, dict(mv.tags), phase.mlflow_run_id)
+            base = phase.input_result("baseline")["model"] | {"confidence": _confidence_record(phase, "baseline")}
+            baseline = create_baseline(cfg, base, version, semver_, dict(mv.tags), phase.mlflow_run_id)
             moving.move("baseline", baseline)
             moving.commit("activate", f"{cfg.project}/{version}", semver=semver_, aliases=["champion"], run_id=phase.run_id, reason=reason)
         changelog.append(cfg, changelog.event_entry("activate", dict(mv.tags), version, reason=reason, previous=None, aliases=["champion"]))
     return {"aliases": ["champion"], "activated": True, "baseline_version": baseline}
+
+
+def _confidence_record(phase: PhaseContext, role: str) -> dict[str, Any] | None:
+    """The evaluate phase's confidence record of ``role`` (None for a run evaluated before confidence existed)."""
+    path = phase.input_dir("evaluate") / CONFIDENCE_FILE
+    return read_json(path).get(role) if path.is_file() else None
 
 
 def lineage_tags(phase: PhaseContext, train: dict[str, Any], evaluation: dict[str, Any]) -> dict[str, str]:

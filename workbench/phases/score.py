@@ -16,6 +16,10 @@ rows (deterministic by id) is served the challenger's score; the champion still 
 challenger never fails the batch: its rows are served by the champion and the reason is recorded.
 After a fallback to the baseline there is no canary.
 
+**Confidence.** Every prediction gets an id (``prediction_id``, as online; feedback refers to it),
+the calibrated probability and confidence of its label and its conformal set (binary) or interval
+(regression), from the confidence record of the version that scored it (:func:`workbench.serving.routing.annotate`).
+
 **Batch contract (checked before any model scores).** Each numeric feature of the champion's
 schema is checked: its stored type, its missing share and the share of its non-missing values
 that are not numbers ("EUR 58.52"), which the model would otherwise see as missing and impute.
@@ -51,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.runner.context import PhaseContext
 
 SCORE = "score"
+PREDICTION_ID = "prediction_id"  # as the online service names it: feedback refers to predictions by it
 
 
 def pick_batch(config: Config, batch: str) -> Path:
@@ -103,9 +108,9 @@ def score(phase: PhaseContext, batch: str = "") -> Scored:
     path = pick_batch(cfg, batch)
     table = sources.read(cfg, path, purpose="score")
     check, issues = check_batch(cfg, table)
-    routed, counts = _route(cfg, table)
+    routed, counts, annotated = _route(cfg, table)
     model, fallback, canary = routed.model, routed.fallback, routed.canary
-    predictions = _predictions_frame(table.frame, routed, cfg)
+    predictions = _predictions_frame(table.frame, routed, cfg, annotated)
     predictions["data_issues"] = issues.to_numpy()
     phase.save_table(catalog.PREDICTIONS_FILE, predictions)
     metrics.write_batch(cfg, {**routed.counts(), **counts, "served": {model["role"]: (model["version"], model["semver"])}})
@@ -176,26 +181,31 @@ def _canary_text(info: dict[str, Any]) -> str:
     return f"{info['rows']} rows to challenger v{info['version']} ({info['semver']}); {verdict}"
 
 
-def _route(config: Config, table: Table) -> tuple[routing.Routed, dict[str, Any]]:
+def _route(config: Config, table: Table) -> tuple[routing.Routed, dict[str, Any], dict[str, Any]]:
     """The batch through the routing rule shared with ``workbench api`` (same breakers, retries and canary split)."""
     source = ModelSource(config)
     id_col = config.data.id if config.data.id and config.data.id in table.frame else None
     try:
         source.refresh()
         routed = routing.route(table.frame, source, config, keys=table.frame[id_col] if id_col else None, routed_by=id_col)
+        annotated = routing.annotate(routed, source, config)
         counts = {**source.counts, "breakers": {n: b.state for n, b in source.breakers.items()}}
     except ServingError as exc:
         raise PhaseError(f"{table.path}: {exc}") from exc
     finally:
         source.close()
-    return routed, counts
+    return routed, counts, annotated
 
 
-def _predictions_frame(batch: pd.DataFrame, routed: routing.Routed, config: Config) -> pd.DataFrame:
+def _predictions_frame(batch: pd.DataFrame, routed: routing.Routed, config: Config, annotated: dict[str, Any]) -> pd.DataFrame:
+    import uuid
+
     import pandas as pd
 
     d = config.data
     out = pd.DataFrame(index=batch.index)
+    base = uuid.uuid4().hex[:24]  # as the online service does: one random id per pass, the row's number after it
+    out[PREDICTION_ID] = [f"{base}{i:08x}" for i in range(len(batch))]
     for col in (d.id, d.timestamp):
         if col and col in batch:
             out[col] = batch[col]
@@ -204,6 +214,11 @@ def _predictions_frame(batch: pd.DataFrame, routed: routing.Routed, config: Conf
     out["model_version"] = routed.version
     out["model_semver"] = routed.semver
     out["model_role"] = routed.role
+    # each prediction's calibrated confidence and conformal set (binary) or interval (regression): see routing.annotate
+    for name, column in (("prob", "probability"), ("confidence", "confidence"), ("set", "prediction_set"), ("set_size", "set_size"),
+                         ("low", "interval_low"), ("high", "interval_high"), ("uncertainty", "uncertainty")):
+        if name in annotated:
+            out[column] = annotated[name]
     if not routed.fallback["used"]:
         out["champion_score"] = routed.champion_scores
         out["canary_arm"] = routed.arm

@@ -125,7 +125,10 @@ def create_version(config: Config, source: str, run_id: str | None, tags: dict[s
 
 
 def create_baseline(cfg: Config, base: dict[str, Any], version: str, semver_: str, tags: dict[str, str], run_id: str | None) -> str:
-    btags = {k: v for k, v in tags.items() if k not in (TAG + "changelog",)}
+    # the champion's confidence record describes the champion's scores: the baseline gets its own (or none)
+    btags = {k: v for k, v in tags.items() if k not in (TAG + "changelog", TAG + "confidence")}
+    if base.get("confidence"):
+        btags[TAG + "confidence"] = json.dumps(base["confidence"], sort_keys=True, separators=(",", ":"))
     btags |= {TAG + "kind": "baseline", TAG + "model_sha256": base["sha256"], TAG + "estimator": base["estimator"],
               TAG + "semver": f"{semver_}+baseline", TAG + "champion_version": str(version)}
     return str(create_version(cfg, base["uri"], run_id, btags, f"Static baseline registered with champion v{version}.").version)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from workbench import registry
 from workbench.exceptions import WorkbenchError
 from workbench.governance import audit
-from workbench.registry import changelog
+from workbench.registry import changelog, confidence
 from workbench.registry.store import client_for
 from workbench.reports import catalog, manifest
 from workbench.reports.catalog import BatchRun
@@ -45,6 +45,7 @@ def collect(config: Config, version: str, *, previous: dict[str, Any] | None, in
         "training_data": _training_data(config, tags),
         "features": _features(tags),
         "metrics": _metrics(config, run_id),
+        "calibration": _calibration(config, tags),
         "fairness": fairness,
         "explanations": _explanations(config, run_id),
         "drift": drift,
@@ -157,6 +158,18 @@ def _metrics(config: Config, run_id: str) -> dict[str, Any]:
     base = evaluation.get("metrics", {}).get("baseline", {}).get(primary)
     return {"dataset": "holdout", "rows": evaluation.get("rows", 0), "primary": primary, "confidence": 0.95, "values": rows,
             "baseline_primary": base["value"] if base else None, "decision": evaluation.get("decision", {}).get("decision", "")}
+
+
+def _calibration(config: Config, tags: dict[str, str]) -> dict[str, Any] | None:
+    """The version's confidence record as the card states it (None for a version registered before calibration existed)."""
+    record = confidence.record_of(tags)
+    if not record:
+        return None
+    cal, conf = record.get("calibration") or {}, record.get("conformal") or {}
+    size = "set_size" if config.model.task == "binary" else "interval_width"
+    return {"method": cal.get("method", "none"), "ece_raw": cal.get("ece", {}).get("none"), "ece_calibrated": cal.get("ece", {}).get(cal.get("method")),
+            "coverage_target": conf.get("coverage", config.estimation.coverage), "holdout_coverage": conf.get("holdout_coverage"),
+            size: conf.get("holdout_size"), "check_rows": conf.get("check_rows"), "notes": list(record.get("notes") or [])}
 
 
 def _fairness(config: Config, run_id: str, monitored: list[BatchRun]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ LEADERBOARD_FILE = "leaderboard.parquet"  # train, model.estimator auto: cross-v
 # evaluate
 METRICS_PLOT = "metrics.png"
 UNSEEN_FILE = "unseen.json"  # challenger vs champion on rows the champion never trained on (retrain runs)
+CONFIDENCE_FILE = "confidence.json"  # evaluate: calibration map and conformal quantile of candidate and baseline (runs since issue 16)
 # responsible (holdout audit of a newly registered version)
 AUDIT_FILE = "audit.json"
 # score
@@ -53,6 +54,10 @@ DRIFT_PLOT = "drift.png"
 HISTORY_FILE = "history.parquet"
 HISTORY_COLUMNS_FILE = "history_columns.parquet"
 HISTORY_PLOT = "history.png"
+ESTIMATE_FILE = "estimate.json"  # drift: performance estimated without labels, realised beside it when labels arrived (issue 16)
+RELIABILITY_FILE = "reliability.parquet"  # drift: is the model right as often as it says, by confidence bucket (labelled batches)
+ESTIMATE_HISTORY_FILE = "estimate_history.parquet"  # drift: estimated and realised performance of every monitored batch
+ESTIMATE_PLOT = "estimate.png"  # drift: that history as a chart
 # fairness (also on the holdout in responsible/)
 FAIRNESS_FILE = "fairness.json"
 GROUPS_FILE = "groups.parquet"

@@ -73,3 +73,54 @@ def plot(dataset: pd.DataFrame, columns: pd.DataFrame) -> Any:
     fig.colorbar(image, ax=bottom, label="effect size (● drifted)")
     fig.tight_layout()
     return fig
+
+
+def estimates(config: Config, current: Path | None = None) -> pd.DataFrame:
+    """Estimated and realised primary metric of every monitored batch (its latest run with an estimate), in batch order.
+
+    Columns: ``batch, run_id, model_version, metric, estimated, low, high, reference, alert_threshold, alert, realised,
+    realised_source`` (labels, feedback or None), ``realised_rows, concept_drift_likely, rows``.
+    """
+    import pandas as pd
+
+    rows = []
+    for b in catalog.latest_per_batch(config, "drift", name=catalog.ESTIMATE_FILE, current=current):
+        est = b.read("drift", catalog.ESTIMATE_FILE)
+        metric = est["metric"]
+        e = est["estimated"][metric]
+        realised, source, n = None, None, 0
+        fb = est.get("feedback") or {}
+        if est.get("realised"):
+            realised, source, n = est["realised"]["metrics"].get(metric), "labels", est["realised"]["rows"]
+        elif fb.get("status") == "compared":
+            realised, source, n = fb["metrics"][metric]["value"], "feedback", fb["from_queue"]
+        rows.append({"batch": b.name, "run_id": b.run_id, "model_version": b.score.get("model", {}).get("version"), "metric": metric,
+                     "estimated": e["value"], "low": e["low"], "high": e["high"], "reference": e["reference"],
+                     "alert_threshold": est["alert_threshold"], "alert": est["alert"], "realised": realised, "realised_source": source,
+                     "realised_rows": n, "concept_drift_likely": est["concept_drift_likely"], "rows": est["rows"]})
+    return pd.DataFrame(rows)
+
+
+def estimate_plot(frame: pd.DataFrame) -> Any:
+    """Estimated performance per batch with its band, realised beside it where labels arrived, and the alert threshold."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(6.0, 0.8 * len(frame) + 3), 3.4))
+    ax = fig.subplots()
+    x = np.arange(len(frame))
+    metric = str(frame["metric"].iloc[0])
+    ax.fill_between(x, frame["low"].astype(float), frame["high"].astype(float), color="#90cdf4", alpha=0.45, label="estimate's band")
+    ax.plot(x, frame["estimated"].astype(float), marker="o", color="#2b6cb0", label=f"estimated {metric} (no labels needed)")
+    real = frame["realised"].astype(float)
+    ax.plot(x, real, marker="s", linestyle="none", color="#2f855a", label=f"realised {metric}")
+    flagged = frame["concept_drift_likely"].astype(bool).to_numpy()
+    if flagged.any():
+        ax.plot(x[flagged], real[flagged], marker="X", markersize=11, linestyle="none", color="#c53030", label="outside the band: likely concept drift")
+    ax.axhline(float(frame["alert_threshold"].iloc[-1]), color="#c05621", linestyle="--", linewidth=1, label="alert threshold")
+    ax.set_xticks(x, [str(b).rsplit(".", 1)[0] for b in frame["batch"]], rotation=30, fontsize=8)
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(f"{metric}: estimated before labels, realised once they arrived")
+    fig.tight_layout()
+    return fig

@@ -189,6 +189,7 @@ class Service:
             routed = self._route(frame, keys, id_col or "prediction_id", sources, unavailable)
         except ServingError as exc:
             return [refusals.get(b, (503, {"detail": str(exc)}, "none")) for b in range(len(batches))]
+        annotated = routing.annotate(routed, self.source, self.config)
         counts = routed.counts()
         for (version, role), n in counts["predictions"].items():
             self.metrics.predictions.labels(version, role).inc(n)
@@ -197,12 +198,12 @@ class Service:
         for arm, n in counts["canary"].items():
             self.metrics.canary.labels(arm).inc(n)
         if self.log:
-            self._log([{**r, **fetched[i]} if i in fetched else r for i, r in enumerate(records)], routed, ids, sources)
+            self._log([{**r, **fetched[i]} if i in fetched else r for i, r in enumerate(records)], routed, ids, sources, annotated)
         answers, start = [], 0
         for batch in live:
             end = start + len(batch)
             role = "baseline" if set(routed.role[start:end].tolist()) == {"baseline"} else routed.model["role"]
-            answers.append((200, self._payload(routed, ids, sources, start, end), role))
+            answers.append((200, self._payload(routed, ids, sources, start, end, annotated), role))
             start = end
         scored = iter(answers)
         return [refusals[b] if b in refusals else next(scored) for b in range(len(batches))]
@@ -246,16 +247,21 @@ class Service:
                                           keys=keys.iloc[none].reset_index(drop=True), routed_by=routed_by, skip_champion=unavailable)))
         return routing.combine(parts, len(frame))
 
-    def _payload(self, routed: routing.Routed, ids: list[str], sources: list[str], start: int, end: int) -> dict[str, Any]:
+    def _payload(self, routed: routing.Routed, ids: list[str], sources: list[str], start: int, end: int,
+                 annotated: dict[str, Any]) -> dict[str, Any]:
         binary = self.config.model.task == "binary"
         threshold = self.config.serving.threshold
         rows = []
         for i, score in enumerate(routed.scores[start:end].tolist(), start=start):
             row = {"prediction_id": ids[i], "score": score}
             if binary:
-                row |= {"label": int(score >= threshold), "confidence": max(score, 1.0 - score)}
+                prediction_set = annotated["set"][i]
+                row |= {"label": int(score >= threshold), "probability": float(annotated["prob"][i]),
+                        "confidence": float(annotated["confidence"][i]),
+                        "prediction_set": None if prediction_set is None else [int(v) for v in prediction_set.split(",") if v]}
             else:
-                row |= {"value": score, "confidence": None}
+                low, high = float(annotated["low"][i]), float(annotated["high"][i])
+                row |= {"value": score, "confidence": None, "interval": None if low != low else [low, high]}
             row |= {"model_version": routed.version[i], "model_semver": routed.semver[i], "role": routed.role[i],
                     "feature_source": sources[i]}
             if reason := routed.reason(i):
@@ -263,12 +269,13 @@ class Service:
             rows.append(row)
         return {"predictions": rows}
 
-    def _log(self, records: list[dict[str, Any]], routed: routing.Routed, ids: list[str], sources: list[str]) -> None:
+    def _log(self, records: list[dict[str, Any]], routed: routing.Routed, ids: list[str], sources: list[str], annotated: dict[str, Any]) -> None:
         fallback = routed.reasons.tolist() if routed.reasons is not None else [routed.fallback["reason"]] * len(ids)
+        extra = {k: annotated[k].tolist() for k in ("confidence", "set_size", "uncertainty", "low", "high") if k in annotated}
         self.log.append({"predicted_at": datetime.now(UTC).isoformat(timespec="milliseconds"), "prediction_id": ids, "record": records,
                          "score": routed.scores.tolist(), "champion_score": routed.champion_scores.tolist(),
                          "model_version": routed.version.tolist(), "model_semver": routed.semver.tolist(), "model_role": routed.role.tolist(),
-                         "canary_arm": routed.arm.tolist(), "fallback": fallback, "feature_source": sources})
+                         "canary_arm": routed.arm.tolist(), "fallback": fallback, "feature_source": sources, **extra})
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         """Whether a model can serve now, and the status behind it."""

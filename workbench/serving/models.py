@@ -28,6 +28,7 @@ from workbench.data.dataset import Schema
 from workbench.exceptions import RegistryError
 from workbench.features import check_model
 from workbench.registry import estimators
+from workbench.registry.confidence import record_of
 from workbench.serving import resilience
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,6 +53,7 @@ class Served:
     semver: str
     model: Any = field(repr=False)
     schema: Schema = field(repr=False)
+    confidence: dict[str, Any] | None = field(default=None, repr=False)  # the version's calibration and conformal record
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,10 @@ class ModelSource:
             return self.breakers[served.role].call(estimators.predict, served.model, frame, served.schema, self.config.model.task)
         return estimators.predict(served.model, frame, served.schema, self.config.model.task)
 
+    def confidence_of(self, version: str) -> dict[str, Any] | None:
+        """The confidence record of a loaded ``version`` (None when it has none or is not loaded)."""
+        return next((s.confidence for s in self._snapshot.loaded.values() if s.version == version), None)
+
     def status(self) -> dict[str, Any]:
         """What is served, what failed to load, and each breaker's state (``/ready`` and ``/version``)."""
         snap = self._snapshot
@@ -194,7 +200,7 @@ class ModelSource:
                 self._count_load(role, "failed", None)
                 raise
         self._count_load(role, "ok", time.perf_counter() - started)
-        return Served(role, str(loaded.version), loaded.semver, loaded.model, Schema.from_dict(loaded.schema))
+        return Served(role, str(loaded.version), loaded.semver, loaded.model, Schema.from_dict(loaded.schema), record_of(loaded.tags))
 
     def _check_views(self, loaded: registry.LoadedVersion) -> None:
         """Refuse a version trained on an incompatible MAJOR version of a feature view (a failed load; the routing rule falls back)."""

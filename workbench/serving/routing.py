@@ -121,6 +121,27 @@ def combine(parts: list[tuple[list[int], Routed]], n: int) -> Routed:
     return out
 
 
+def annotate(routed: Routed, source: ModelSource, config: Config) -> dict[str, np.ndarray]:
+    """Each row's calibrated confidence and conformal set or interval, from the record of the version that scored it.
+
+    See :func:`workbench.analyses.estimation.annotate`; rows of a version without a record get the raw score.
+    """
+    import numpy as np
+
+    from workbench.analyses.estimation import annotate as annotate_rows
+
+    task, threshold = config.model.task, config.serving.threshold
+    out: dict[str, np.ndarray] = {}
+    for version in dict.fromkeys(routed.version.tolist()):
+        rows = routed.version == version
+        part = annotate_rows(routed.scores[rows], source.confidence_of(version), task=task, threshold=threshold)
+        for name, values in part.items():
+            if name not in out:
+                out[name] = np.empty(len(routed.scores), dtype=values.dtype)
+            out[name][rows] = values
+    return out
+
+
 def describe(role: str, exc: BaseException) -> str:
     """One line saying why ``role`` did not serve."""
     if isinstance(exc, resilience.CircuitBreakerError):
