@@ -42,7 +42,7 @@ from workbench.analyses import canary as canary_arms
 from workbench.data import sources
 from workbench.data.dataset import Schema
 from workbench.exceptions import DataError, PhaseError, ServingError
-from workbench.governance import approvals, audit, config_log
+from workbench.governance import approvals, audit, config_log, feedback
 from workbench.reports import catalog
 from workbench.serving import metrics, routing
 from workbench.serving.models import ModelSource
@@ -113,6 +113,7 @@ def score(phase: PhaseContext, batch: str = "") -> Scored:
     predictions = _predictions_frame(table.frame, routed, cfg, annotated)
     predictions["data_issues"] = issues.to_numpy()
     phase.save_table(catalog.PREDICTIONS_FILE, predictions)
+    _index(cfg, predictions, path.name, phase.run_id)
     metrics.write_batch(cfg, {**routed.counts(), **counts, "served": {model["role"]: (model["version"], model["semver"])}})
     info = {"name": path.name, "path": str(path), "sha256": table.sha256, "rows": table.rows}
     if table.features and table.features.get("fetched"):  # features read from the store (offline, at each row's time)
@@ -126,6 +127,14 @@ def score(phase: PhaseContext, batch: str = "") -> Scored:
                  rows=table.rows, role=model["role"], fallback=fallback["reason"], run_id=phase.run_id,
                  canary={k: canary.get(k) for k in ("used", "version", "rows", "reason")})
     return Scored(info, model, fallback, predictions, canary, check)
+
+
+def _index(config: Config, predictions: pd.DataFrame, batch: str, run_id: str) -> None:
+    """Index the batch's predictions in the feedback store, so reviewers' labels and the review queue can name them."""
+    frame = predictions.rename(columns={config.data.id: "entity_id"}) if config.data.id and config.data.id in predictions else predictions
+    if "set_size" in frame:
+        frame = frame.assign(set_size=frame["set_size"].where(frame["set_size"] >= 0))  # -1: the version has no conformal record
+    feedback.index_predictions(config, frame, source="batch", batch=batch, run_id=run_id)
 
 
 def check_batch(config: Config, table: Table) -> tuple[dict[str, Any], pd.Series]:
