@@ -287,6 +287,26 @@ def test_drift_lead_agrees_with_its_tiles_and_the_stored_counts(page, server, mo
     assert evidently is not None and f"same {evidently['drifted_columns']} drifted" in page.locator(".wb-evidently").inner_text()
 
 
+def test_drift_performance_tab_sets_the_estimate_beside_the_realised_value(page, server, monitored_demo):
+    """The Performance tab of the newest batch: the sentence the stored estimate gives, its chart over time and the per-metric table."""
+    from workbench.apps import _estimate_view
+    from workbench.config import load_config
+    from workbench.reports import catalog
+
+    newest = catalog.latest_run(load_config(monitored_demo[0] / "workbench.yaml"), with_phase="drift")
+    stored = newest.read("drift", catalog.ESTIMATE_FILE)
+    assert stored is not None, "the demo's monitor runs store drift/estimate.json"
+    _open(page, server, "drift")
+    page.locator(".lm-TabBar-tab", has_text="Performance").click()
+    answer = page.locator(".widget-tab-contents .wb-estimate-answer")
+    answer.wait_for()
+    assert answer.inner_text() == _estimate_view.answer(newest.read("score")["batch"]["name"], stored)[0]
+    _visible_image(page)  # estimated vs realised over every monitored batch
+    assert "Every metric, estimated and realised" in page.locator(".widget-tab-contents").inner_text()
+    _shot(page, "drift-performance")
+    assert page.errors == []
+
+
 def test_status_page_tells_the_three_planted_stories(page, server):
     """Drift since 2026-03 (monthly_charges), AUC falling in 2026-05, recall for 60+ halving in 2026-07: sentences with their months and evidence links."""
     _open(page, server, "index")

@@ -1,4 +1,5 @@
-"""The drift app's answer: exact lead sentences from stored results, tiles that agree with them, and the evidently statement."""
+"""The drift app's answer: exact lead sentences from stored results, tiles that agree with them, and the evidently statement;
+its Performance tab: estimated vs realised performance in exact sentences, for labelled, unlabelled and older runs."""
 
 from __future__ import annotations
 
@@ -9,9 +10,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.apps.conftest import stored_choice
+from tests.conftest import demo_config
+from tests.reports.test_status import estimate_json as estimate
 from workbench.apps import _drift_lead as lead
+from workbench.apps import _estimate_view as ev
+from workbench.apps import _render as r
 from workbench.apps import drift
+from workbench.apps._context import AppContext
 from workbench.apps._leads import batch_label
+from workbench.config import Config
 from workbench.reports import catalog
 
 ROC = {"status": "ok", "metric": "roc_auc", "degraded": False, "reference": 0.9209, "batch": 0.9087, "confidence": 0.95, "difference": -0.0122}
@@ -91,6 +99,183 @@ def test_evidently_statement() -> None:
         "Evidently's report counts 1 drifted columns with the same rule as this page; this page counts 2: this page also counts contract; "
         "evidently compared a sample of 20,000 batch and 20,000 reference rows.")
     assert lead.evidently_statement({}, data(2, 10), cols, {}).startswith("Evidently's report for this batch used evidently's own default tests")
+
+
+def test_a_labelled_batch_outside_its_band_is_likely_concept_drift() -> None:
+    assert ev.answer("2026-05.parquet", estimate(realised=0.7712)) == (
+        "In 2026-05, without labels, AUC is estimated at 0.91 (band 0.89–0.93); realised 0.77 on 5,000 labelled rows — outside the band, "
+        "worse than estimated: likely concept drift, which the estimate cannot see.", "error")
+    assert ev.answer("2026-03", estimate(realised=0.902)) == (
+        "In 2026-03, without labels, AUC is estimated at 0.91 (band 0.89–0.93); realised 0.90 on 5,000 labelled rows — within the band.", "ok")
+    assert ev.answer("2026-03", estimate(realised=0.905))[0] == (  # rounded alike, yet different: one more decimal
+        "In 2026-03, without labels, AUC is estimated at 0.910 (band 0.890–0.930); realised 0.905 on 5,000 labelled rows — within the band.")
+    assert ev.answer("2026-03", estimate(realised=0.95)) == (
+        "In 2026-03, without labels, AUC is estimated at 0.91 (band 0.89–0.93); realised 0.95 on 5,000 labelled rows — outside the band, "
+        "better than estimated.", "info")
+
+
+def test_an_unlabelled_batch_says_so_and_its_alert_names_the_threshold() -> None:
+    assert ev.answer("2026-06", estimate()) == ("In 2026-06, without labels, AUC is estimated at 0.91 (band 0.89–0.93); no labels yet.", "info")
+    assert ev.answer("2026-07", estimate(0.84)) == (
+        "In 2026-07, without labels, AUC is estimated at 0.84 (band 0.82–0.86), worse than its alert threshold of 0.87 (5% below 0.92 at training); "
+        "no labels yet to confirm it.", "warn")
+    assert ev.answer("2026-07", estimate(0.84, realised=0.835)) == (
+        "In 2026-07, without labels, AUC is estimated at 0.84 (band 0.82–0.86), worse than its alert threshold of 0.87 (5% below 0.92 at training); "
+        "realised 0.83 on 5,000 labelled rows — within the band, confirming the alert.", "warn")
+
+
+def test_close_numbers_get_the_decimals_that_tell_them_apart() -> None:
+    sentence, _ = ev.answer("2026-06", estimate(0.9104, 0.0004))
+    assert sentence == "In 2026-06, without labels, AUC is estimated at 0.910 (band 0.909–0.912); no labels yet."
+
+
+def test_regression_errors_are_worse_when_higher() -> None:
+    est = estimate(10.2, 0.4 / 3, metric="rmse", reference=10.0, rows=800, realised=14.5)
+    assert ev.answer("w07", est) == (
+        "In w07, without labels, RMSE is estimated at 10.20 (band 9.80–10.60); realised 14.50 on 800 labelled rows — outside the band, "
+        "worse than estimated: likely concept drift, which the estimate cannot see.", "error")
+    assert ev.answer("w07", estimate(10.2, 0.4 / 3, metric="rmse", reference=10.0, rows=800, realised=9.0)) == (
+        "In w07, without labels, RMSE is estimated at 10.20 (band 9.80–10.60); realised 9.00 on 800 labelled rows — outside the band, "
+        "better than estimated.", "info")
+    assert ev.answer("w08", estimate(11.0, 0.1, metric="mae", reference=10.0)) == (
+        "In w08, without labels, MAE is estimated at 11.00 (band 10.70–11.30), worse than its alert threshold of 10.50 (5% above 10.00 at training); "
+        "no labels yet to confirm it.", "warn")
+    assert ev.tiles(est) == [("RMSE estimated without labels (band 9.80–10.60)", "10.20", "red")]
+
+
+def test_another_metric_outside_its_band_is_named() -> None:
+    est = estimate(realised=0.9, others={"f1": 0.7, "precision": 0.65, "recall": 0.8})
+    assert ev.answer("2026-05", est) == (
+        "In 2026-05, without labels, AUC is estimated at 0.91 (band 0.89–0.93); realised 0.90 on 5,000 labelled rows — within the band, "
+        "but realised F1 score and precision fell outside their bands: likely concept drift, which the estimate cannot see.", "error")
+    table = ev.metrics_table(est)
+    assert table.count('class="wb-bad"') == 2 and "<td>0.770–0.830</td>" in table and "<td>−0.100</td>" not in table and "<td>-0.100</td>" in table
+    assert "the estimate for the same 5,000 labelled rows" in table
+
+
+def test_feedback_from_the_review_queue_is_the_realised_value_before_labels() -> None:
+    comparison = [{"metric": "roc_auc", "estimated": 0.91, "se": 0.02, "low": 0.85, "high": 0.97, "realised": 0.88, "gap": -0.03, "within_band": True,
+                   "concept_drift_likely": False, "rows": 5000}]
+    feedback = {"labels": 260, "from_queue": 240, "self_selected": 20, "status": "compared", "effective_rows": 180.4,
+                "metrics": {"roc_auc": {"value": 0.88, "rows": 240, "effective_rows": 180.4}}, "comparison": comparison}
+    est = estimate(feedback=feedback)
+    assert ev.answer("2026-08", est) == (
+        "In 2026-08, without labels, AUC is estimated at 0.91 (band 0.85–0.97); reviewed feedback gives 0.88 (240 labels from the review queue, "
+        "weighted by their chance of being drawn) — within the band.", "ok")
+    assert ev.feedback_sentence(est) == (
+        "260 feedback labels arrived for this batch's predictions (240 from the review queue, 20 given unprompted and left out of the estimate); "
+        "weighted by the inverse of each one's chance of being drawn, the queue's labels are worth 180 rows.")
+    few = estimate(feedback={"labels": 12, "from_queue": 10, "self_selected": 2,
+                             "status": "too few labels from the review queue (10; at least thresholds.min_batch_rows = 200)"})
+    assert ev.feedback_sentence(few) == (
+        "12 feedback labels arrived for this batch's predictions (10 from the review queue, 2 given unprompted and left out of the estimate): "
+        "too few labels from the review queue (10; at least thresholds.min_batch_rows = 200).")
+    assert ev.answer("2026-08", few)[0] == "In 2026-08, without labels, AUC is estimated at 0.91 (band 0.89–0.93); no labels yet."
+    assert ev.feedback_sentence(estimate()) == "" and ev.feedback_table(few) == ""
+
+
+def reliability(confidence: list[float], right: list[float], rows: list[int]) -> pd.DataFrame:
+    """A reliability table as the drift phase stores it: one bucket of width 0.1 around each mean confidence."""
+    return pd.DataFrame({"bucket": range(len(rows)), "low": [c - 0.05 for c in confidence], "high": [c + 0.05 for c in confidence], "rows": rows,
+                         "mean_confidence": confidence,
+                         "accuracy": right, "gap": [c - a for c, a in zip(confidence, right, strict=True)]})
+
+
+def test_reliability_says_whether_the_model_is_right_as_often_as_it_says() -> None:
+    calm = reliability([0.55, 0.65, 0.75, 0.85, 0.95], [0.56, 0.64, 0.76, 0.85, 0.94], [400, 600, 1000, 1200, 1800])
+    assert ev.reliability_sentence(calm) == ("On 5,000 labelled rows the model is right about as often as it says: 81.6% of its decisions "
+                                             "were right at a mean confidence of 81.8%.")
+    proud = reliability([0.55, 0.65, 0.75, 0.85, 0.95], [0.52, 0.6, 0.66, 0.7, 0.88], [400, 600, 1000, 1200, 1800])
+    assert ev.reliability_sentence(proud) == ("On 5,000 labelled rows the model is right less often than it says: 73.0% of its decisions were "
+                                              "right at a mean confidence of 81.8% (overconfident; the largest gap, 15 points, is where it is 80%–90% sure).")
+    shy = reliability([0.55, 0.65], [0.7, 0.7], [100, 100])
+    assert ev.reliability_sentence(shy).startswith("On 200 labelled rows the model is right more often than it says: 70.0% of its decisions")
+    assert ev.reliability_sentence(shy).endswith("(underconfident; the largest gap, 15 points, is where it is 50%–60% sure).")
+    table = ev.reliability_table(proud)
+    assert table.count('class="wb-bad"') == 3 and "<td>80%–90%</td><td>1,200</td><td>85.0%</td><td>70.0%</td><td>-15.0%</td>" in table
+    assert ev.reliability_sentence(pd.DataFrame({"width_bucket": [0], "coverage": [0.9]})) == ""
+
+
+def test_conformal_coverage_against_its_target() -> None:
+    on = estimate(coverage={"target": 0.9, "observed": 0.893, "rows": 5000, "mean_size": 1.12})
+    assert ev.coverage_sentence(on) == ("Conformal prediction sets held the true label for 89.3% of 5,000 labelled rows against a 90% target "
+                                        "(mean set size 1.12) — on target.")
+    low = estimate(10.2, 0.1, metric="rmse", reference=10.0, coverage={"target": 0.9, "observed": 0.81, "rows": 800, "mean_size": 31.4})
+    assert ev.coverage_sentence(low) == ("Conformal intervals held the true value for 81.0% of 800 labelled rows against a 90% target "
+                                         "(mean width 31.4) — below target: on this batch the intervals miss the truth more often than promised.")
+    assert ev.coverage_sentence(estimate()) == ""
+
+
+def test_lead_sentence_gives_the_estimate_while_labels_are_missing() -> None:
+    perf = {"status": "no labels", "metric": "roc_auc"}
+    sentence, kind = lead.lead_sentence("2026-06", {}, data(0, 4), columns({}, 4), {"performance": perf}, estimate())
+    assert sentence == ("In 2026-06 production data looks like the training data: no column drifted, and labels for this batch have not "
+                        "arrived yet, but without them the model's AUC is estimated at 0.91 (band 0.89–0.93).")
+    assert kind == "info"
+    sentence, kind = lead.lead_sentence("2026-07", {}, data(0, 4), columns({}, 4), {"performance": perf}, estimate(0.84))
+    assert sentence.endswith("the model's AUC is estimated at 0.84 (band 0.82–0.86), worse than its alert threshold of 0.87.") and kind == "warn"
+    few = {"status": "insufficient labels", "metric": "roc_auc", "n_labelled": 12}
+    assert lead.performance_clause({"performance": few}, estimate()) == (
+        "only 12 labels have arrived, too few to check the model's AUC, estimated at 0.91 (band 0.89–0.93) without them", None)
+    labelled = lead.lead_sentence("2026-05", {}, data(0, 4), columns({}, 4), {"performance": ROC}, estimate(realised=0.9087))
+    assert labelled == lead.lead_sentence("2026-05", {}, data(0, 4), columns({}, 4), {"performance": ROC})  # labels speak for themselves
+
+
+def _stored(tmp_path: Path, est: dict | None, *, history: bool = True) -> tuple[AppContext, object]:
+    folder = tmp_path / "20260801T000000Z-monitor-abcd"
+    (folder / "drift").mkdir(parents=True)
+    if est is not None:
+        (folder / "drift" / catalog.ESTIMATE_FILE).write_text(json.dumps(est))
+    if history:
+        pd.DataFrame([{"batch": f"2026-0{i}.parquet", "run_id": f"r{i}", "model_version": "1", "metric": "roc_auc", "estimated": e, "low": e - 0.02,
+                       "high": e + 0.02, "reference": 0.92, "alert_threshold": 0.874, "alert": False, "realised": r,
+                       "realised_source": "labels" if r is not None else None, "realised_rows": 5000 if r is not None else 0,
+                       "concept_drift_likely": r is not None and r < e - 0.02, "rows": 5000}
+                      for i, e, r in ((6, 0.91, 0.9), (7, 0.9, 0.77), (8, 0.91, None))]).to_parquet(folder / "drift" / catalog.ESTIMATE_HISTORY_FILE)
+    config = Config.model_validate({**demo_config(), "source": tmp_path / "workbench.yaml"})
+    return AppContext(config, {}), stored_choice(folder)
+
+
+def test_the_performance_tab_of_an_unlabelled_batch(tmp_path: Path) -> None:
+    ctx, choice = _stored(tmp_path, estimate())
+    view = drift.DriftApp(ctx, [choice], choice)
+    assert "the model&#x27;s AUC is estimated at 0.91 (band 0.89–0.93)" not in view.frame.lead.value  # no concept.json: no performance clause
+    assert "AUC estimated without labels (band 0.89–0.93)" in view.summary.value
+    view.tabs.tab.selected_index = view.tabs.names.index("Performance")
+    assert view.tabs.names == ["Over time", "Performance", "Columns", "Distributions", "Concept drift"]
+    shown = view.tabs.boxes[1].children
+    assert shown == (view.estimate_html, view.estimate_img, view.estimate_detail)
+    assert view.estimate_html.value == ('<div class="wb-estimate-answer"><div class="wb-msg wb-info">In 2026-08, without labels, AUC is estimated '
+                                        "at 0.91 (band 0.89–0.93); no labels yet.</div></div>")
+    assert view.estimate_img.value[:8] == b"\x89PNG\r\n\x1a\n" and view.frame.status.value == ""
+    assert "<td>AUC</td><td>0.910</td><td>0.890–0.930</td><td>0.920</td><td>—</td><td>—</td><td>—</td>" in view.estimate_detail.value
+    assert "Is the model right" not in view.estimate_detail.value  # no labels: no reliability table
+
+
+def test_the_performance_tab_of_a_labelled_batch_with_reliability(tmp_path: Path) -> None:
+    ctx, choice = _stored(tmp_path, estimate(realised=0.7712, coverage={"target": 0.9, "observed": 0.78, "rows": 5000, "mean_size": 1.05}),
+                          history=False)
+    reliability([0.75, 0.85, 0.95], [0.6, 0.7, 0.82], [1000, 1500, 2500]).to_parquet(choice.info.phase_dir("drift") / catalog.RELIABILITY_FILE)
+    view = drift.DriftApp(ctx, [choice], choice)
+    view.tabs.tab.selected_index = 1
+    assert view.tabs.boxes[1].children == (view.estimate_html, view.estimate_detail)
+    assert "wb-msg wb-error" in view.estimate_html.value and "worse than estimated: likely concept drift" in view.estimate_html.value
+    detail = view.estimate_detail.value
+    assert detail.startswith(r.message(ev.NO_HISTORY, "info"))
+    assert "right less often than it says: 74.0% of its decisions were right at a mean confidence of 88.0%" in detail
+    assert "against a 90% target (mean set size 1.05) — below target" in detail
+
+
+def test_an_older_run_without_an_estimate_shows_a_plain_message(tmp_path: Path) -> None:
+    ctx, choice = _stored(tmp_path, None, history=False)
+    view = drift.DriftApp(ctx, [choice], choice)
+    view.tabs.tab.selected_index = 1
+    assert view.tabs.boxes[1].children == (view.estimate_html,)
+    assert view.estimate_html.value == (f'<div class="wb-msg wb-info">{ev.NO_ESTIMATE}</div>')
+    assert ev.NO_ESTIMATE == ("This run stored no performance estimate: it was monitored before estimates were recorded. "
+                              "Monitoring the batch again records one.")
+    assert view.frame.status.value == "" and ev.answer("2026-08", None) == (ev.NO_ESTIMATE, "info") and ev.tiles({"metric": "x"}) == []
+    assert "estimated without labels" not in view.summary.value
 
 
 def monitored(project: Path) -> list[tuple[str, Path]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.reports.test_status import _champion, _config, _monitor
+from tests.reports.test_status import _champion, _config, _monitor, estimate_json
 from workbench import apps
 from workbench.config import load_config
 from workbench.governance import requests
@@ -93,11 +93,31 @@ def test_landing_lays_out_the_status_with_evidence_links(tmp_path: Path) -> None
         "data_scientist, approver, admin."]
 
 
+def test_landing_shows_performance_without_labels(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    _champion(cfg)
+    _monitor(cfg, 1, "2026-04", drifted=[])  # monitored before estimates were recorded
+    before = apps.prepare("index", str(tmp_path / "workbench.yaml")).view.value
+    assert ('<h3>Performance without labels</h3><p class="wb-estimates-note">No monitored batch has a performance estimate yet: batches '
+            "monitored before estimates were recorded have none.</p>") in before
+    _monitor(cfg, 2, "2026-05", drifted=[], perf=("roc_auc", 0.921, 0.771, True), estimate=estimate_json(realised=0.771))
+    _monitor(cfg, 3, "2026-06", drifted=[], estimate=estimate_json(0.85))
+    _monitor(cfg, 4, "2026-07", drifted=[], estimate=estimate_json(0.9))
+    html = apps.prepare("index", str(tmp_path / "workbench.yaml")).view.value
+    assert ("<thead><tr><th>batch</th><th>estimated AUC</th><th>band</th><th>realised</th></tr></thead><tbody>"
+            '<tr class="wb-bad" data-batch="2026-05"><td>2026-05</td><td>0.91</td><td>0.89–0.93</td><td>0.77, worse than the band</td></tr>'
+            '<tr class="wb-bad" data-batch="2026-06"><td>2026-06</td><td>0.85</td><td>0.83–0.87</td><td>no labels yet</td></tr>'
+            '<tr data-batch="2026-07"><td>2026-07</td><td>0.9</td><td>0.88–0.92</td><td>no labels yet</td></tr></tbody>') in html
+    assert [e["kind"] for e in _parse(html).events if e["kind"] == "estimate_alert"] == ["estimate_alert"]
+    assert html.index("<h3>What happened</h3>") < html.index("<h3>Performance without labels</h3>") < html.index("<h3>What it costs</h3>")
+
+
 def test_landing_with_nothing_recorded(tmp_path: Path) -> None:
     _config(tmp_path)
     html = apps.prepare("index", str(tmp_path / "workbench.yaml")).view.value
     assert "Nothing has been recorded yet: run “workbench run” to train and register a model" in html
     assert '<p class="wb-timeline-note">Nothing has been recorded yet.</p>' in html and "<img" not in html
+    assert "Performance without labels" not in html  # no batch: nothing to estimate
     assert [h for h in _parse(html).hrefs if h.endswith(".ipynb")] == APPS
 
 

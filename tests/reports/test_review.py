@@ -190,3 +190,67 @@ def test_the_monthly_review_names_why_no_kpi_was_measured(tmp_path: Path) -> Non
         "the impact phase failed in 1 of 2 monitor runs (run 20260907T000000Z-monitor-cccc: KeyError: 'y').")
     assert review.kpi_trend(_pack(tmp_path, [failed])).empty == (
         "No KPI trend. No KPI was measured: the impact phase failed in 1 of 1 monitor runs (run 20260907T000000Z-monitor-cccc: KeyError: 'y').")
+
+
+def _queue_note(cfg) -> tuple[int | None, str]:  # noqa: ANN001
+    """What the section must say about the review queue: its size where the feedback store's queue is installed."""
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    if find_spec("workbench.governance.review_queue") is None:
+        return None, "Review queue: not available (workbench.governance.review_queue is not installed)."
+    n = import_module("workbench.governance.review_queue").open_items(cfg)
+    return n, f"Review queue: {n} prediction{'s' * (n != 1)} {'waits' if n == 1 else 'wait'} for a human label (`workbench feedback queue`)."
+
+
+def test_the_weekly_review_lists_unlabelled_batches_whose_estimate_dropped(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from tests.reports.test_status import NOW, _config, _monitor, estimate_json
+
+    cfg = _config(tmp_path)
+    before = _monitor(cfg, 0, "2026-01", estimate=estimate_json(0.91), at=NOW - timedelta(days=10))  # before the window: the previous estimate
+    runs = [_monitor(cfg, 1, "2026-02", estimate=estimate_json(0.86, reference=0.88)),  # fell 0.05, more than its band (±0.02)
+            _monitor(cfg, 2, "2026-03", estimate=estimate_json(0.8, reference=0.81, realised=0.8)),  # labelled: not listed
+            _monitor(cfg, 3, "2026-04", estimate=estimate_json(0.82)),  # below its alert threshold 0.874
+            _monitor(cfg, 4, "2026-05", estimate=estimate_json(0.815, reference=0.84)),  # fell 0.005: within its band, no alert
+            _monitor(cfg, 5, "2026-06"),  # monitored before estimates were recorded
+            _monitor(cfg, 6, "2026-07", estimate="{torn")]
+    pack = review.Review("weekly", cfg, NOW - timedelta(days=1), NOW + timedelta(days=1), catalog_runs(cfg, before))
+    section = review.estimates(pack)
+    queue, note = _queue_note(cfg)
+    assert section.title == "Unlabelled batches whose estimated performance dropped"
+    assert section.frame[["run_id", "batch", "estimated", "previous_estimate", "why"]].to_dict("records") == [
+        {"run_id": runs[0], "batch": "2026-02.parquet", "estimated": 0.86, "previous_estimate": 0.91,
+         "why": "fell by 0.05 since 2026-01, more than its band (±0.02)"},
+        {"run_id": runs[2], "batch": "2026-04.parquet", "estimated": 0.82, "previous_estimate": 0.8,
+         "why": "worse than its alert threshold of 0.874"}]
+    assert section.note == f"{note} Labels (or reviewed feedback) will tell whether a drop is real."
+    assert pack.counts == {"unlabelled_batches": 3, "estimate_drops": 2, "review_queue": queue}
+    assert review.finish(pack)["counts"]["estimate_drops"] == 2
+    quiet = review.Review("weekly", cfg, NOW - timedelta(days=1), NOW + timedelta(days=1), [i for i in catalog_runs(cfg, before) if i.run_id == runs[3]])
+    assert review.estimates(quiet).empty == f"No unlabelled batch's estimated performance dropped in this window (1 unlabelled batch monitored). {note}"
+    old = review.Review("weekly", cfg, NOW - timedelta(days=1), NOW + timedelta(days=1), [i for i in catalog_runs(cfg, before) if i.run_id == runs[4]])
+    assert review.estimates(old).empty == f"No unlabelled batch with a performance estimate was monitored in this window. {note}"
+    assert "No unlabelled batch with a performance estimate" in review.estimates(old)._repr_html_()
+
+
+def test_a_regression_estimate_that_rose_is_a_drop(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from tests.reports.test_status import NOW, _config, _monitor, estimate_json
+
+    cfg = _config(tmp_path, model={"task": "regression"}, data={"reference": "ref.parquet", "target": "y"})
+    _monitor(cfg, 1, "w01", estimate=estimate_json(10.1, 0.1, metric="rmse", reference=10.0))
+    _monitor(cfg, 2, "w02", estimate=estimate_json(10.45, 0.1, metric="rmse", reference=10.0))  # rose 0.35 > ±0.3, under the 10.5 threshold
+    _monitor(cfg, 3, "w03", estimate=estimate_json(10.2, 0.1, metric="rmse", reference=10.0))  # fell: better, not a drop
+    pack = review.Review("weekly", cfg, NOW - timedelta(days=1), NOW + timedelta(days=1), catalog_runs(cfg))
+    assert review.estimates(pack).frame[["batch", "why"]].to_dict("records") == [
+        {"batch": "w02.parquet", "why": "rose by 0.35 since w01, more than its band (±0.3)"}]
+
+
+def catalog_runs(cfg, *leave_out: str) -> list:  # noqa: ANN001
+    """The project's runs, oldest first, without ``leave_out`` (runs before the window)."""
+    from workbench.reports import catalog
+
+    return [i for i in catalog.list_runs(cfg) if i.run_id not in leave_out]

@@ -32,7 +32,7 @@ def _config(folder: Path, **extra: object):
 
 def _monitor(cfg, n: int, batch: str, *, version: str = "1", semver: str = "1.0.0", role: str = "champion", fallback: str | None = None,
              drifted: list[str] | None = None, dataset: bool = False, perf: tuple[str, float, float, bool] | None = None, bias: list[dict] | None = None,
-             kpis: list[dict] | None = None, at: datetime | None = None) -> str:
+             kpis: list[dict] | None = None, at: datetime | None = None, estimate: dict | str | None = None) -> str:
     """A monitor run folder of batch ``batch`` started at ``at``, else ``n`` minutes from now (after every audit record the test writes first)."""
     when = at or NOW + timedelta(minutes=n)
     run_id = f"{when:%Y%m%dT%H%M%SZ}-monitor-{n:04d}"
@@ -59,9 +59,40 @@ def _monitor(cfg, n: int, batch: str, *, version: str = "1", semver: str = "1.0.
         write_json(run / "fairness" / catalog.FAIRNESS_FILE, {"schema_version": 1, "status": "assessed", "attributes": ["age"],
                                                               "failed_attributes": [], "bias_drift": moved})
         pd.DataFrame([{"metric": "tpr", "relative": True, **r} for r in bias]).to_parquet(run / "fairness" / catalog.BIAS_DRIFT_FILE)
+    if isinstance(estimate, dict):
+        write_json(run / "drift" / catalog.ESTIMATE_FILE, estimate)
+    elif estimate is not None:  # a torn or foreign file
+        (run / "drift").mkdir(parents=True, exist_ok=True)
+        (run / "drift" / catalog.ESTIMATE_FILE).write_text(estimate)
     if kpis is not None:
         write_json(run / "impact" / catalog.IMPACT_FILE, {"schema_version": 1, "status": "measured", "batch": info, "kpis": kpis})
     return run_id
+
+
+def estimate_json(value: float = 0.91, se: float = 0.2 / 30, *, metric: str = "roc_auc", reference: float = 0.92, realised: float | None = None,
+                  rows: int = 5000, alert: bool | None = None, others: dict[str, float] | None = None, **extra: object) -> dict:
+    """An ``estimate.json`` body as the drift phase writes it: ``metric`` estimated at ``value`` ± 3 ``se``; realised (from labels) when given.
+
+    ``others``: further metrics estimated at 0.8 (band 0.77–0.83), realised at the given values.
+    """
+    higher = metric not in ("rmse", "mae")
+    threshold = reference * (0.95 if higher else 1.05)
+    metrics = {metric: (value, se, reference, realised)} | {m: (0.8, 0.01, 0.81, r) for m, r in (others or {}).items()}
+    estimated = {m: {"value": v, "se": e, "reference": ref, "rows": rows, "low": v - 3 * e, "high": v + 3 * e} for m, (v, e, ref, _) in metrics.items()}
+    out = {"schema_version": 1, "task": "binary" if higher else "regression", "metric": metric, "scored_by": "champion", "rows": rows, "band": 3.0,
+           "method": "CBPE" if higher else "DLE", "calibration": "isotonic" if higher else None, "estimated": estimated, "alert_threshold": threshold,
+           "alert": bool(value < threshold if higher else value > threshold) if alert is None else alert, "realised": None, "feedback": None,
+           "concept_drift_likely": False}
+    if realised is not None:
+        comparison = []
+        for m, (v, e, _, r) in metrics.items():
+            low, high = v - 3 * e, v + 3 * e
+            inside = low <= r <= high
+            comparison.append({"metric": m, "estimated": v, "se": e, "low": low, "high": high, "realised": r, "gap": r - v, "within_band": inside,
+                               "concept_drift_likely": not inside and ((r < v) if m not in ("rmse", "mae") else (r > v)), "rows": rows})
+        out["realised"] = {"source": "labels", "rows": rows, "metrics": {c["metric"]: c["realised"] for c in comparison}, "comparison": comparison}
+        out["concept_drift_likely"] = any(c["concept_drift_likely"] for c in comparison)
+    return out | extra
 
 
 def _tpr(group: str, ref: float, now: float, typical: float, moved: bool) -> dict:
@@ -267,3 +298,61 @@ def test_signature_changes_with_audit_requests_and_approvals(tmp_path: Path) -> 
     after_request = status.signature(cfg)
     approvals.file_approval(cfg, version="2", semver="1.1.0", run_id="r1", trigger="manual", request_id=None, evidence={})
     assert len({before, after_audit, after_request, status.signature(cfg)}) == 4
+
+
+def test_performance_estimated_without_labels_its_alert_and_the_concept_drift_it_could_not_see(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    _champion(cfg)
+    runs = [_monitor(cfg, 1, "2026-01", drifted=[], perf=("roc_auc", 0.92, 0.91, False), estimate=estimate_json(realised=0.912)),
+            _monitor(cfg, 2, "2026-02", drifted=[], perf=("roc_auc", 0.92, 0.9, False), estimate=estimate_json(0.9, realised=0.9)),
+            _monitor(cfg, 3, "2026-03", drifted=[], perf=("roc_auc", 0.921, 0.771, True), estimate=estimate_json(realised=0.771)),
+            _monitor(cfg, 4, "2026-04", estimate=estimate_json(0.9)),
+            _monitor(cfg, 5, "2026-05", estimate=estimate_json(0.85)),
+            _monitor(cfg, 6, "2026-06", estimate=estimate_json(0.84)),
+            _monitor(cfg, 7, "2026-07", estimate="{torn")]
+    st = status.status(cfg)
+    assert st.headline == ("Model v1 (1.0.0) is the champion; in 2026-03 its AUC fell from 0.92 to 0.77 and in 2026-05 its AUC, estimated "
+                           "without labels, fell from 0.92 to 0.85; nothing waits for a decision.")
+    assert [(e.date, e.kind, e.sentence, e.app, e.run_id) for e in st.events[2:]] == [
+        ("2026-03", "concept_drift", "In 2026-03, the model's AUC fell from 0.92 to 0.77: it predicts the outcome less well than at training "
+                                     "(concept drift). Estimated from the inputs alone it stayed at 0.91 (band 0.89–0.93): what changed is how the "
+                                     "outcome follows from the inputs.", "drift", runs[2]),
+        ("2026-05", "estimate_alert", "In 2026-05, without labels, the model's AUC was estimated at 0.85 (band 0.83–0.87), worse than its alert "
+                                      "threshold of 0.874: it likely predicts less well than at training; labels will tell. It stayed past the "
+                                      "threshold through 2026-06 (AUC estimated at 0.84).", "drift", runs[4])]
+    assert status.ESTIMATE_ROWS == 6
+    assert [(e.batch, e.metric, e.cells, e.alert, e.side, e.run_id) for e in st.estimates] == [
+        ("2026-01", "AUC", ("0.91", "0.89–0.93", "0.912, within the band"), False, "within", runs[0]),
+        ("2026-02", "AUC", ("0.9", "0.88–0.92", "0.9, within the band"), False, "within", runs[1]),
+        ("2026-03", "AUC", ("0.91", "0.89–0.93", "0.77, worse than the band"), False, "worse", runs[2]),
+        ("2026-04", "AUC", ("0.9", "0.88–0.92", "no labels yet"), False, None, runs[3]),
+        ("2026-05", "AUC", ("0.85", "0.83–0.87", "no labels yet"), True, None, runs[4]),
+        ("2026-06", "AUC", ("0.84", "0.82–0.86", "no labels yet"), True, None, runs[5])]
+    assert [b.batch for b in st.batches][-1] == "2026-07"  # its torn estimate is left out, the batch is not
+
+
+def test_an_estimate_alert_that_labels_answered_and_that_ended_leaves_the_headline(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, model={"task": "regression"}, data={"reference": "ref.parquet", "target": "y"})
+    _champion(cfg)
+    rmse = {"metric": "rmse", "reference": 10.0, "se": 0.1}
+    _monitor(cfg, 1, "2026-01", estimate=estimate_json(10.2, **rmse))
+    _monitor(cfg, 2, "2026-02", estimate=estimate_json(11.0, **rmse, realised=11.1, rows=800))
+    _monitor(cfg, 3, "2026-03", estimate=estimate_json(10.3, **rmse))
+    st = status.status(cfg)
+    assert [(e.date, e.kind, e.sentence) for e in st.events[2:]] == [
+        ("2026-02", "estimate_alert", "In 2026-02, without labels, the model's RMSE (typical error) was estimated at 11 (band 10.7–11.3), worse than "
+                                      "its alert threshold of 10.5; realised 11.1 once labels arrived. It was back within the threshold in 2026-03.")]
+    assert st.headline == ("Model v1 (1.0.0) is the champion; its 3 monitored batches (2026-01, 2026-02 and 2026-03) were scored, with no drift "
+                           "or fairness results stored; nothing waits for a decision.")
+    assert [e.cells for e in st.estimates] == [("10.2", "9.9–10.5", "no labels yet"), ("11", "10.7–11.3", "11.1, within the band"),
+                                               ("10.3", "10–10.6", "no labels yet")]
+
+
+def test_an_ongoing_regression_alert_without_labels_rose_in_the_headline(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, model={"task": "regression"}, data={"reference": "ref.parquet", "target": "y"})
+    _champion(cfg)
+    _monitor(cfg, 1, "2026-01", drifted=[], estimate=estimate_json(11.0, 0.1, metric="mae", reference=10.0))
+    st = status.status(cfg)
+    assert st.headline == ("Model v1 (1.0.0) is the champion; in 2026-01 its MAE (mean absolute error), estimated without labels, rose from 10 "
+                           "to 11; nothing waits for a decision.")
+    assert st.kind == "warn" and [e.kind for e in st.events] == ["registered", "promoted", "estimate_alert"]

@@ -1,5 +1,5 @@
 """Charts of the drift app: the per-column drift heatmap (its answer), the dataset verdict over
-time, one column's distributions and the score distribution. PNG bytes via :mod:`_render`."""
+time, one column's distributions, the score distribution and estimated vs realised performance. PNG bytes via :mod:`_render`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from workbench.apps import _render as r
 from workbench.apps._leads import batch_label
+from workbench.reports.history import estimate_plot
 
 
 def heatmap_png(history: Any, current: str, threshold: float = 0.05) -> bytes:
@@ -106,4 +107,16 @@ def concept_png(bins: list[dict[str, Any]]) -> bytes:
         ax.legend(fontsize=8)
     ax.set_ylabel("share of rows")
     ax.set_title("Model score distribution by reference score decile (prediction drift)")
+    return r.png(fig)
+
+
+def estimate_png(history: Any, current: str) -> bytes:
+    """Estimated performance per batch with its band and realised beside it (:func:`workbench.reports.history.estimate_plot`), the shown batch ringed."""
+    fig = estimate_plot(history)
+    ax = fig.axes[0]
+    labels = [batch_label(b) for b in history["batch"]]
+    if current in labels:
+        i = labels.index(current)
+        ax.scatter([i], [float(history["estimated"].iloc[i])], s=200, facecolors="none", edgecolors="black", zorder=5, label="shown batch")
+        ax.legend(fontsize=7, loc="best")
     return r.png(fig)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.apps._leads import batch_label, listing, pair, share_words
+from workbench.reports.estimate_summary import decimals, fmt, summarise
 
 METRIC_NAMES = {"roc_auc": "AUC", "accuracy": "accuracy", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "log_loss": "log loss",
                 "average_precision": "average precision", "f1": "F1 score"}
@@ -42,8 +43,21 @@ def drifted_names(columns: Any, verdict: dict[str, Any]) -> list[str]:
     return [str(c) for c in verdict.get("drifted_columns", [])]
 
 
-def performance_clause(concept: dict[str, Any]) -> tuple[str, bool | None]:
-    """What happened to the model's quality, and whether it degraded (None: not assessed)."""
+def estimate_clause(estimate: dict[str, Any] | None) -> str:
+    """``estimated at 0.91 (band 0.89–0.93)`` from ``estimate.json``, with ``, worse than its alert threshold of 0.87`` when alerted; empty without one."""
+    s = summarise(estimate)
+    if s is None:
+        return ""
+    d = decimals(s.value, s.low, s.high, s.alert_threshold)
+    alert = f", worse than its alert threshold of {fmt(s.alert_threshold, d)}" if s.alert and s.alert_threshold is not None else ""
+    return f"estimated at {fmt(s.value, d)} (band {fmt(s.low, d)}–{fmt(s.high, d)}){alert}"
+
+
+def performance_clause(concept: dict[str, Any], estimate: dict[str, Any] | None = None) -> tuple[str, bool | None]:
+    """What happened to the model's quality, and whether it degraded (None: not assessed).
+
+    Before labels, the performance estimated without them (``estimate.json``) says what can be said.
+    """
     perf = concept.get("performance") or {}
     pred = concept.get("prediction_drift") or {}
     metric = metric_name(perf.get("metric"))
@@ -61,18 +75,25 @@ def performance_clause(concept: dict[str, Any]) -> tuple[str, bool | None]:
     if status == "insufficient labels":
         labelled = perf.get("n_labelled")
         few = f"only {labelled} labels have arrived" if labelled is not None else "too few labels have arrived"
-        return f"{few}, too few to check the model's {metric}", None
+        estimated = estimate_clause(estimate)
+        return f"{few}, too few to check the model's {metric}" + (f", {estimated} without them" if estimated else ""), None
     if pred.get("drift"):
         return (f"labels have not arrived yet, but the model's scores shifted (PSI {float(pred['psi']):.2f}, "
                 f"threshold {float(pred['threshold']):g}): concept drift"), True
+    estimated = estimate_clause(estimate)
+    if estimated:
+        return f"labels for this batch have not arrived yet, but without them the model's {metric} is {estimated}", None
     return f"labels for this batch have not arrived yet, so the model's {metric} cannot be checked", None
 
 
-def lead_sentence(batch: Any, verdict: dict[str, Any], data_drift: dict[str, Any], columns: Any, concept: dict[str, Any]) -> tuple[str, str]:
+def lead_sentence(batch: Any, verdict: dict[str, Any], data_drift: dict[str, Any], columns: Any, concept: dict[str, Any],
+                  estimate: dict[str, Any] | None = None) -> tuple[str, str]:
     """The drift app's answer for one batch: ``(sentence, kind)``, kind ``ok``, ``info``, ``warn`` or ``error``.
 
     ``verdict``, ``data_drift`` and ``concept`` are the stored JSON results (``{}`` when missing),
-    ``columns`` the per-column table (or None).
+    ``columns`` the per-column table (or None), ``estimate`` the performance estimated without
+    labels (``estimate.json``; it speaks only while labels are missing, and its alert makes an
+    otherwise calm answer a warning).
     """
     month = batch_label(batch)
     dataset = dataset_of(data_drift)
@@ -84,7 +105,7 @@ def lead_sentence(batch: Any, verdict: dict[str, Any], data_drift: dict[str, Any
     total = int(dataset.get("columns", 0) or 0)
     count = int(dataset.get("drifted_columns", len(verdict.get("drifted_columns", []))) or 0)
     whole = bool(dataset.get("drift", verdict.get("data_drift")))
-    perf, degraded = performance_clause(concept)
+    perf, degraded = performance_clause(concept, estimate)
     if count == 0:
         joint = "but" if degraded else "and"
         sentence = f"In {month} production data looks like the training data: no column drifted, {joint} {perf}."
@@ -101,6 +122,9 @@ def lead_sentence(batch: Any, verdict: dict[str, Any], data_drift: dict[str, Any
         kind = "warn"
     else:
         kind = "ok" if degraded is False else "info"
+    estimated = summarise(estimate)
+    if kind in ("ok", "info") and degraded is None and estimated is not None and estimated.alert:
+        kind = "warn"
     return sentence, kind
 
 

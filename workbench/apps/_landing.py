@@ -1,4 +1,5 @@
-"""The landing page: the status of the current champion (what happened and since when, what it costs, who must act), then one card per app.
+"""The landing page: the status of the current champion (what happened and since when, its performance without labels, what it costs,
+who must act), then one card per app.
 
 Every sentence comes from :func:`workbench.reports.status.status` (stored results, the audit log,
 retrain requests and approvals); this module only lays them out, with a link from each event to
@@ -35,6 +36,7 @@ EXTRA_STYLE = """<style>
 .wb-timeline .wb-date {display: inline-block; min-width: 88px; color: #4a5568; font-variant-numeric: tabular-nums;}
 .wb-event a {white-space: nowrap; color: #2b6cb0; text-decoration: underline;}
 .wb-app h3 {font-size: 16px; margin: 14px 0 4px 0;}
+.wb-estimates-note {margin: 2px 0; font-size: 13px; color: #4a5568;}
 </style>"""
 
 
@@ -60,7 +62,8 @@ def app(ctx: AppContext) -> Any:
 
 
 def sections(st: Status, *, links: bool) -> list[str]:
-    """"What happened", "What it costs" and "Waiting for a decision" as HTML (``links``: evidence links into the apps)."""
+    """"What happened", "Performance without labels" (when a batch was monitored), "What it costs" and "Waiting for a decision"
+    as HTML (``links``: evidence links into the apps)."""
     events = "".join(f'<li class="wb-event" data-kind="{html.escape(e.kind)}" data-date="{html.escape(e.date)}"><span class="wb-date">'
                      f'{html.escape(e.date)}</span> {html.escape(e.sentence)}{_evidence(e) if links else ""}</li>' for e in st.events)
     happened = f'<ol class="wb-timeline">{events}</ol>' if events else '<p class="wb-timeline-note">Nothing has been recorded yet.</p>'
@@ -68,7 +71,29 @@ def sections(st: Status, *, links: bool) -> list[str]:
     cost = f'<ul class="wb-costs">{costs}</ul>' if costs else f'<p class="wb-costs-note">{html.escape(st.costs_note)}</p>'
     items = "".join(f'<li class="wb-pending-item" data-kind="{html.escape(p.kind)}">{html.escape(p.sentence)}</li>' for p in st.pending)
     pending = f'<ul class="wb-pending">{items}</ul>' if items else f'<p class="wb-pending-note">{html.escape(st.pending_note)}</p>'
-    return [f"<h3>What happened</h3>{happened}", f"<h3>What it costs</h3>{cost}", f"<h3>Waiting for a decision</h3>{pending}"]
+    performance = [f"<h3>Performance without labels</h3>{estimates(st)}"] if st.batches else []
+    return [f"<h3>What happened</h3>{happened}", *performance, f"<h3>What it costs</h3>{cost}", f"<h3>Waiting for a decision</h3>{pending}"]
+
+
+def estimates(st: Status) -> str:
+    """The latest batches' performance estimated without labels, its band and realised once labels arrived (a compact table)."""
+    if not st.estimates:
+        return ('<p class="wb-estimates-note">No monitored batch has a performance estimate yet: batches monitored before estimates '
+                "were recorded have none.</p>")
+    metrics = {e.metric for e in st.estimates}
+    named = len(metrics) == 1
+    head = f"estimated {next(iter(metrics))}" if named else "estimated"
+    rows = []
+    for e in st.estimates:
+        value, band, realised = e.cells
+        bad = ' class="wb-bad"' if e.alert or e.side == "worse" else ""
+        shown = value if named else f"{e.metric} {value}"
+        rows.append(f'<tr{bad} data-batch="{html.escape(e.batch)}"><td>{html.escape(e.batch)}</td><td>{html.escape(shown)}</td>'
+                    f"<td>{html.escape(band)}</td><td>{html.escape(realised)}</td></tr>")
+    return ('<p class="wb-estimates-note">Estimated from the model\'s calibrated confidence before labels arrive; realised once they do. '
+            "Red: worse than the alert threshold, or realised worse than the band (likely concept drift).</p>"
+            f'<div class="wb-scroll"><table class="wb-table wb-estimates"><thead><tr><th>batch</th><th>{html.escape(head)}</th><th>band</th>'
+            f'<th>realised</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _evidence(event: Event) -> str:

@@ -1,11 +1,14 @@
 """The drift app: its answer first (one sentence and the per-column drift heatmap for the chosen
 batch), then the detail: the dataset verdict over time, per-column decisions, reference vs batch
-distributions, concept and feature drift, and the evidently report with a sentence on its count.
+distributions, concept and feature drift, performance estimated without labels beside the realised one,
+and the evidently report with a sentence on its count.
 
 Reads ``drift/`` of a monitor run: ``verdict.json``, ``data_drift.json``, ``columns.parquet``,
 ``history.parquet``, ``history_columns.parquet``, ``distributions.parquet``, ``concept.json``,
-``feature_drift.parquet`` and ``evidently.json``; older runs without some of them show what they can.
-The answer's words come from :mod:`workbench.apps._drift_lead` (:func:`lead_sentence`).
+``feature_drift.parquet``, ``estimate.json``, ``reliability.parquet``, ``estimate_history.parquet``
+and ``evidently.json``; older runs without some of them show what they can.
+The answer's words come from :mod:`workbench.apps._drift_lead` (:func:`lead_sentence`), the
+Performance tab's from :mod:`workbench.apps._estimate_view`.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._io import read_json as _read
 from workbench.apps import _drift_lead as lead
+from workbench.apps import _estimate_view as ev
 from workbench.apps import _render as r
-from workbench.apps._drift_charts import concept_png, distribution_png, heatmap_png, history_png
+from workbench.apps._drift_charts import concept_png, distribution_png, estimate_png, heatmap_png, history_png
 from workbench.apps._drift_lead import evidently_statement, lead_sentence
 from workbench.apps._leads import batch_label, tiles
 from workbench.apps._widgets import Frame, LazyTabs, RunPicker, image, set_options, start
@@ -77,8 +81,9 @@ class DriftApp:
         self.feature = w.Dropdown(description="Feature", layout=w.Layout(width="320px"))
         self.feature_img, self.feature_html = image(), w.HTML()
         self.concept_html, self.concept_img, self.residual_html = w.HTML(), image(), w.HTML()
+        self.estimate_html, self.estimate_img, self.estimate_detail = w.HTML(), image(), w.HTML()
         self.feature.observe(self.frame.guard(lambda change: self.show_feature()), "value")
-        self.tabs = LazyTabs({"Over time": self.page_history, "Columns": self.page_columns,
+        self.tabs = LazyTabs({"Over time": self.page_history, "Performance": self.page_performance, "Columns": self.page_columns,
                               "Distributions": self.page_feature, "Concept drift": self.page_concept}, self.frame)
         self.frame.controls.children = self.picker.widgets
         self.frame.body.children = [self.summary, self.link, self.tabs.tab]
@@ -94,8 +99,9 @@ class DriftApp:
         data_drift = read_json(self.folder, catalog.DATA_DRIFT_FILE)
         concept = read_json(self.folder, catalog.CONCEPT_FILE)
         columns = read_table(self.folder, catalog.COLUMNS_FILE)
-        sentence, kind = lead_sentence(choice.batch, verdict, data_drift, columns, concept)
-        summary = tiles([("batch", month, None), ("model", choice.model, None), *lead.tiles(verdict, data_drift, concept)])
+        estimate = read_json(self.folder, catalog.ESTIMATE_FILE)
+        sentence, kind = lead_sentence(choice.batch, verdict, data_drift, columns, concept, estimate)
+        summary = tiles([("batch", month, None), ("model", choice.model, None), *lead.tiles(verdict, data_drift, concept), *ev.tiles(estimate)])
         if verdict.get("retrain_request"):
             summary += r.message("A retrain request was filed for this batch; it waits for a person to review it.", "warn")
         self.summary.value = summary
@@ -133,6 +139,23 @@ class DriftApp:
             return [self._msg("No drift history stored for this run.")]
         self.history_img.value = history_png(history, self.choice.batch)
         return [self.history_img]
+
+    def page_performance(self) -> list[Any]:
+        """Performance estimated without labels over time, realised beside it, reliability, coverage and feedback for this batch."""
+        estimate = read_json(self.folder, catalog.ESTIMATE_FILE)
+        if not estimate:
+            self.estimate_html.value = r.message(ev.NO_ESTIMATE, "info")
+            return [self.estimate_html]
+        sentence, kind = ev.answer(self.choice.batch, estimate)
+        self.estimate_html.value = f'<div class="wb-estimate-answer">{r.message(sentence, kind)}</div>'
+        history = read_table(self.folder, catalog.ESTIMATE_HISTORY_FILE)
+        shown = [self.estimate_html]
+        if history is not None and not history.empty:
+            self.estimate_img.value = estimate_png(history, batch_label(self.choice.batch))
+            shown.append(self.estimate_img)
+        self.estimate_detail.value = ("" if len(shown) > 1 else r.message(ev.NO_HISTORY, "info")) + ev.details(
+            estimate, read_table(self.folder, catalog.RELIABILITY_FILE))
+        return [*shown, self.estimate_detail]
 
     def page_columns(self) -> list[Any]:
         """Per-column statistics and decisions."""

@@ -24,10 +24,10 @@ from workbench.governance import audit, requests
 from workbench.reports import catalog, model_card
 from workbench.reports import kpi_trend as kpi_trends
 from workbench.reports.card_sources import GOVERNANCE_ACTIONS
+from workbench.reports.review_estimates import estimates as estimates  # a section of the weekly pack, kept in its own module
+from workbench.reports.review_section import Section
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
     from workbench.config import Config
     from workbench.reports.catalog import RunInfo
 
@@ -107,26 +107,6 @@ def open_review(cadence: str, *, config: str | Path, as_of: str = "", run_id: st
     since, until = window(cadence, as_of or None)
     runs = [r for r in catalog.list_runs(cfg, since=since, until=until) if r.manifest.get("kind") != "review"]
     return Review(cadence, cfg, since, until, runs, run_id)
-
-
-@dataclass
-class Section:
-    """A titled table for the pack, with a plain sentence when it is empty."""
-
-    title: str
-    frame: pd.DataFrame
-    empty: str
-    note: str = ""
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-    def _repr_html_(self) -> str:
-        head = f"<h4>{self.title}</h4>"
-        if self.frame.empty:
-            return head + f"<p>{self.empty}</p>"
-        table = self.frame.to_html(index=self.frame.index.name is not None, border=0, na_rep="–", float_format=lambda x: f"{x:.4g}")
-        return head + table + (f"<p>{self.note}</p>" if self.note else "")
 
 
 def _batch(info: RunInfo) -> str | None:

@@ -7,10 +7,12 @@ Every sentence is generated here from what was stored, never written into a note
   data drift per column from ``drift/verdict.json`` (else ``data_drift.json``, else ``columns.parquet``),
   concept drift and the performance metric from ``drift/concept.json``, bias shifts from ``fairness/fairness.json``
   and ``fairness/bias_drift.parquet`` (single sensitive columns; intersections stay in the fairness app), and
-  fallbacks from ``score/result.json``. A story begins at the first batch of a run of consecutive batches in
+  fallbacks from ``score/result.json``, and performance estimated without labels from ``drift/estimate.json``
+  (an alert when the estimate was worse than its threshold; realised beside it once labels arrived). A story begins at the first batch of a run of consecutive batches in
   which it holds and ends at the first checked batch in which it no longer does;
 - governance: retrain requests (``governance.requests``), approvals (``governance.approvals``) and the audit
   log's register, approve, reject, promote and rollback records;
+- performance without labels: estimated, band and realised of the latest few batches with an estimate;
 - costs: the KPIs of ``impact/impact.json`` of the latest batch that has them, with the per-period amount when
   the KPI's ``volume`` is configured.
 
@@ -33,10 +35,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.config import Config
     from workbench.reports.catalog import RunInfo
 
-__all__ = ["KINDS", "BatchState", "Cost", "Event", "Pending", "Status", "signature", "status"]
+__all__ = ["KINDS", "BatchState", "Cost", "Estimate", "Event", "Pending", "Status", "signature", "status"]
 
-KINDS = ("registered", "promoted", "drift_began", "drift_ended", "concept_drift", "concept_ended", "bias_shift", "bias_ended", "fallback",
-         "retrain_requested", "approved", "rejected", "rolled_back")
+KINDS = ("registered", "promoted", "drift_began", "drift_ended", "concept_drift", "concept_ended", "estimate_alert", "bias_shift", "bias_ended",
+         "fallback", "retrain_requested", "approved", "rejected", "rolled_back")
+ESTIMATE_ROWS = 6  # batches in "Performance without labels": enough to see a trend, few enough to stay compact
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,33 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class Estimate:
+    """One batch's performance estimated without labels, with realised beside it once labels (or reviewed feedback) arrived."""
+
+    batch: str
+    run_id: str
+    metric: str
+    estimated: float
+    low: float
+    high: float
+    realised: float | None
+    source: str | None  # "labels" or "feedback"
+    alert: bool
+    side: str | None  # realised "within" the band, "worse" or "better" than it; None before labels
+
+    @property
+    def cells(self) -> tuple[str, str, str]:
+        """``(estimated, band, realised)`` as the status page writes them."""
+        if self.realised is None:
+            value, low, high = t.nums(self.estimated, self.low, self.high)
+            return value, f"{low}–{high}", "no labels yet"
+        value, low, high, realised = t.nums(self.estimated, self.low, self.high, self.realised)
+        words = {"within": "within the band", "worse": "worse than the band", "better": "better than the band"}.get(str(self.side), "")
+        source = "" if self.source == "labels" else f" ({self.source})"
+        return value, f"{low}–{high}", f"{realised}{source}" + (f", {words}" if words else "")
+
+
+@dataclass(frozen=True)
 class BatchState:
     """One monitored batch on the status chart (None: not checked)."""
 
@@ -92,6 +122,7 @@ class Status:
     events: list[Event] = field(default_factory=list)
     costs: list[Cost] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
+    estimates: list[Estimate] = field(default_factory=list)
     costs_note: str = ""
     pending_note: str = ""
     notes: list[str] = field(default_factory=list)
@@ -117,7 +148,9 @@ def status(config: Config, *, runs: list[RunInfo] | None = None) -> Status:
     pending, pending_note = _pending(config, batches)
     headline, kind = _headline(champion, scope, earlier, told, pending, bool(runs))
     states = [BatchState(b.label, b.info.run_id, b.version, b.fallback, b.data_drift, b.concept, b.bias_flag) for b in scope]
-    return Status(headline, kind, champion, states, [e for e, _ in events], costs, pending, costs_note, pending_note, notes)
+    estimates = [Estimate(b.label, b.info.run_id, t.metric_name(b.estimate.metric), b.estimate.value, b.estimate.low, b.estimate.high,
+                          b.estimate.realised, b.estimate.source, b.estimate.alert, b.estimate.side) for b in scope if b.estimate is not None]
+    return Status(headline, kind, champion, states, [e for e, _ in events], costs, pending, estimates[-ESTIMATE_ROWS:], costs_note, pending_note, notes)
 
 
 def signature(config: Config) -> tuple:

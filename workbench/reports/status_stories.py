@@ -1,4 +1,4 @@
-"""The batch stories of the status page: data drift, concept drift, bias shifts and fallbacks, with the months they began.
+"""The batch stories of the status page: data drift, concept drift, bias shifts, fallbacks and estimate alerts, with the months they began.
 
 :class:`Batch` reads what one monitor run stored about its batch (any part may be missing: a failed
 phase, an older schema); :func:`stories` turns the batches, in batch order, into timeline events
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.exceptions import WorkbenchError
 from workbench.reports import catalog
 from workbench.reports import status_text as t
+from workbench.reports.estimate_summary import Summary, summarise
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.reports.catalog import BatchRun
@@ -70,6 +71,7 @@ class Batch:
     concept: bool | None = None
     performance: dict[str, Any] | None = None
     bias: list[dict[str, Any]] | None = field(default=None)  # single-column groups whose rate moved (None: not assessed)
+    estimate: Summary | None = None  # performance estimated without labels (None: runs before issue 16, or unreadable)
 
     @classmethod
     def read(cls, info: BatchRun) -> Batch:
@@ -85,6 +87,7 @@ class Batch:
                     started)
         batch._drift()
         batch.bias = _bias(info)
+        batch.estimate = summarise(_json(info, "drift", catalog.ESTIMATE_FILE))
         return batch
 
     def _drift(self) -> None:
@@ -250,7 +253,7 @@ class Told:
 def stories(scope: list[Batch]) -> Told:
     """Events and headline clauses of the batches, in batch order."""
     told, clauses = Told(), []
-    for story in (_data_drift, _concept, _bias_shift, _fallbacks):
+    for story in (_data_drift, _concept, _bias_shift, _fallbacks, _estimate_alerts):
         story(scope, told, clauses)
     told.clauses = [c for _, c in sorted(clauses, key=lambda x: x[0])]
     return told
@@ -300,10 +303,16 @@ def _concept(scope: list[Batch], told: Told, clauses: list[tuple[int, str]]) -> 
         if b.degraded:
             metric, verb, before, after = b.metric_change()
             sentence = f"In {b.label}, the model's {metric} {verb} from {before} to {after}: it predicts the outcome less well than at training (concept drift)."
+            if b.estimate is not None and b.estimate.side == "worse":
+                value, low, high = t.nums(b.estimate.compared, b.estimate.compared_low, b.estimate.compared_high)
+                sentence += (f" Estimated from the inputs alone it stayed at {value} (band {low}–{high}): what changed is how the outcome "
+                             "follows from the inputs.")
             if run.end is None and run.last > run.start and last.performance:
                 sentence += f" It has not recovered since ({metric} {last.metric_change()[3]} in {last.label})."
         else:
             held = f"its {b.metric_change()[0]} held at {b.metric_change()[3]}" if b.performance else "no known outcomes yet to check its accuracy"
+            if not b.performance and b.estimate is not None:
+                held = f"no known outcomes yet; its {t.metric_name(b.estimate.metric)} is estimated at {t.num(b.estimate.value)} without them"
             sentence = f"In {b.label}, the model's scores shifted away from those at training (concept drift suspected; {held})."
         _add(told, b, "concept_drift", sentence)
         if run.end is not None:
@@ -370,3 +379,29 @@ def _fallbacks(scope: list[Batch], told: Told, clauses: list[tuple[int, str]]) -
         _add(told, b, "fallback", f"In {b.label}, the baseline model {model} scored the batch instead of the champion: {t.fallback_cause(b.fallback_reason)}.")
     if used:
         clauses.append((used[0][0], f"the baseline scored in its place in {t.months([b.label for _, b in used])}"))
+
+
+def _estimate_alerts(scope: list[Batch], told: Told, clauses: list[tuple[int, str]]) -> None:
+    """Batches whose performance, estimated without labels, was worse than its alert threshold; a headline clause while no labels confirm it."""
+    runs = _spans([None if b.estimate is None else (["alert"] if b.estimate.alert else []) for b in scope])
+    for run in runs:
+        b, s = scope[run.start], scope[run.start].estimate
+        name = t.metric_name(s.metric)
+        value, low, high, limit = t.nums(s.value, s.low, s.high, s.alert_threshold)
+        sentence = f"In {b.label}, without labels, the model's {name} was estimated at {value} (band {low}–{high}), worse than its alert threshold of {limit}"
+        if s.realised is not None:
+            sentence += f"; realised {t.num(s.realised)} once {'labels' if s.source == 'labels' else 'reviewed feedback'} arrived."
+        else:
+            sentence += ": it likely predicts less well than at training; labels will tell."
+        if run.last > run.start:
+            last = scope[run.last]
+            sentence += f" It stayed past the threshold through {last.label} ({name} estimated at {t.num(last.estimate.value)})."
+        if run.end is not None:
+            sentence += f" It was back within the threshold in {scope[run.end].label}."
+        _add(told, b, "estimate_alert", sentence)
+    going = [r for r in runs if r.end is None and scope[r.last].estimate.realised is None]
+    if going:
+        b, s = scope[going[-1].start], scope[going[-1].start].estimate
+        change = (f"{t.moved(s.reference, s.value)} from {t.nums(s.reference, s.value)[0]} to {t.nums(s.reference, s.value)[1]}"
+                  if s.reference is not None else f"was worse than its alert threshold ({t.num(s.value)})")
+        clauses.append((going[-1].start, f"in {b.label} its {t.metric_name(s.metric)}, estimated without labels, {change}"))

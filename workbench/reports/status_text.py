@@ -37,6 +37,13 @@ def num(value: Any, digits: int = 2) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def nums(*values: float, digits: int = 2, most: int = 4) -> list[str]:
+    """Numbers written alike (:func:`num`), with more decimals when rounding would make different values look equal."""
+    while digits < most and len({num(v, digits) for v in values}) < len(set(values)):
+        digits += 1
+    return [num(v, digits) for v in values]
+
+
 def count(value: float) -> str:
     """A per-period amount: whole units from 10 on, one decimal below."""
     return f"{value:,.0f}" if abs(value) >= 10 else num(value, 1)
