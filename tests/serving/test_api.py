@@ -18,10 +18,10 @@ from tests.conftest import workbench
 from tests.serving.conftest import Api, set_config, start_api
 from workbench import registry
 from workbench._io import sha256_file
+from workbench.analyses import estimation
 from workbench.config import load_config
 from workbench.data.dataset import Schema
 from workbench.governance import audit
-from workbench.analyses import estimation
 from workbench.registry import confidence, estimators
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, field_validator
 
+from workbench.config._base import _Strict
+from workbench.config._estimation import EstimationConfig, FeedbackConfig
 from workbench.config._yaml import read_yaml as _read_yaml
 from workbench.exceptions import ConfigError
 
@@ -33,10 +35,6 @@ BASELINES: dict[str, tuple[str, ...]] = {
     "binary": ("logistic_regression", "dummy"),
     "regression": ("ridge", "dummy"),
 }
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataConfig(_Strict):
@@ -128,22 +126,6 @@ class ServingConfig(_Strict):
     max_body_bytes: int = Field(1_000_000, ge=1024)  # larger bodies get 413
     alias_poll_s: float = Field(2.0, gt=0.0)  # how often the served versions are checked against the aliases
     log_predictions: bool = True  # append every prediction to <store>/predictions/<project>/
-
-
-class EstimationConfig(_Strict):
-    """Calibrated confidence, conformal sets and label-free performance estimation (README, 'Performance before labels')."""
-
-    calibration: Literal["auto", "none", "sigmoid", "isotonic"] = "auto"  # auto: whichever lowers the cross-fitted ECE on the holdout
-    coverage: float = Field(0.9, ge=0.5, lt=1.0)  # conformal prediction sets (binary) or intervals (regression) hold the truth this often
-    band: float = Field(3.0, gt=0.0, le=10.0)  # an estimate's band: this many sampling standard errors either side
-    alert_drop: float = Field(0.05, gt=0.0, lt=1.0)  # alert when the estimated primary metric is this much (relative) worse than the reference
-    buckets: int = Field(10, ge=2, le=50)  # confidence buckets of the reliability table
-
-
-class FeedbackConfig(_Strict):
-    """The feedback store and its review queue (README, 'Feedback')."""
-
-    control_share: float = Field(0.1, ge=0.1, le=1.0)  # share of the review queue drawn uniformly at random (keeps estimates unbiased)
 
 
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"  # a Feast object name (and a Python identifier)

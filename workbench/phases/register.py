@@ -23,8 +23,8 @@ from workbench.exceptions import PhaseError
 from workbench.governance import config_log, intents, roles
 from workbench.registry import changelog, confidence
 from workbench.registry.lineage import git_commit, package_versions
-from workbench.reports.catalog import CONFIDENCE_FILE
 from workbench.registry.versions import TAG, alias_version, candidate_versions, create_baseline, create_version, next_semver, resolve
+from workbench.reports.catalog import CONFIDENCE_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.runner.context import PhaseContext

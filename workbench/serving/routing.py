@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workbench.analyses.estimation import annotate as annotate_rows
 from workbench.exceptions import DataError, ServingError
 from workbench.governance import canary
 from workbench.serving import resilience
@@ -127,8 +128,6 @@ def annotate(routed: Routed, source: ModelSource, config: Config) -> dict[str, n
     See :func:`workbench.analyses.estimation.annotate`; rows of a version without a record get the raw score.
     """
     import numpy as np
-
-    from workbench.analyses.estimation import annotate as annotate_rows
 
     task, threshold = config.model.task, config.serving.threshold
     out: dict[str, np.ndarray] = {}
