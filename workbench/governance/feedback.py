@@ -317,7 +317,7 @@ def labels_for(config: Config, prediction_ids: Sequence[str] | None = None, batc
         frame = pd.read_sql_query(
             "SELECT * FROM (SELECT p.prediction_id, p.batch, p.source, p.entity_id, p.model_version, p.score, p.confidence, f.label, "
             "f.given_by, f.given_at, f.mode, q.reason, q.round_id, CASE WHEN EXISTS (SELECT 1 FROM rounds later JOIN rounds r "
-            "ON r.round_id = q.round_id WHERE later.queued_at > r.queued_at AND (later.batch IS NULL OR later.batch = p.batch)) "
+            "ON r.round_id = q.round_id WHERE later.rowid > r.rowid AND (later.batch IS NULL OR later.batch = p.batch)) "
             "THEN 1.0 ELSE q.propensity END AS propensity, "
             "ROW_NUMBER() OVER (PARTITION BY f.prediction_id ORDER BY f.given_at DESC, f.id DESC) AS latest "
             "FROM feedback f JOIN predictions p ON p.prediction_id = f.prediction_id LEFT JOIN queue q ON q.prediction_id = f.prediction_id "
