@@ -89,3 +89,11 @@ class FeatureSchemaError(ConfigError):
 
 class FeatureStoreError(WorkbenchError):
     """The feature store (online or offline) could not answer: unreachable, not materialized, or a failed read."""
+
+
+class FeedbackError(DataError):
+    """Feedback with problems — unknown prediction ids, duplicates, labels of the wrong type — each in ``problems``; nothing was stored."""
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []

@@ -1,6 +1,7 @@
 """``workbench api``: the FastAPI application serving the champion online.
 
-Routes: ``POST /predict`` (records in, one prediction per record out), ``GET /health`` (the
+Routes: ``POST /predict`` (records in, one prediction per record out), ``POST /feedback`` (labels and
+ratings on served predictions, into the feedback store: :mod:`workbench.serving.feedback_api`), ``GET /health`` (the
 process is alive), ``GET /ready`` (a model can serve: 503 before), ``GET /version`` (served versions,
 breakers, load errors), ``GET /metrics`` (Prometheus), ``GET /docs`` (OpenAPI; the request schema
 is the champion's, regenerated when it changes).
@@ -41,7 +42,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from workbench import config as config_module
 from workbench.exceptions import ServingError
 from workbench.governance import audit
-from workbench.serving import CONFIG_ENV, LOOPBACK_ENV, TOKEN_ENV, requests, routing
+from workbench.serving import CONFIG_ENV, LOOPBACK_ENV, TOKEN_ENV, feedback_api, requests, routing
 from workbench.serving import metrics as metrics_module
 from workbench.serving.batcher import MicroBatcher
 from workbench.serving.features import FeatureReader, Filled
@@ -101,7 +102,8 @@ class Service:
         if self.features is not None:
             self.features.close()
         audit.record(self.config.store, "api_stop", self.config.project, pid=os.getpid(),
-                     logged=self.log.written if self.log else 0, log_failures=self.log.failed if self.log else 0)
+                     logged=self.log.written if self.log else 0, log_failures=self.log.failed if self.log else 0,
+                     index_failures=self.log.index_failed if self.log else 0)
 
     def _poll(self) -> None:
         while not self._stop.is_set():
@@ -343,6 +345,8 @@ def create_app(config: Config, *, token: str = "", loopback: bool = True) -> Fas
         status, payload, role = await asyncio.wrap_future(service.batcher.submit(parsed))
         return _timed(service, started, status, payload, role)
 
+    feedback_api.add_route(app, service)
+
     @app.get("/health")
     def health() -> dict[str, Any]:
         """Liveness: the process answers."""
@@ -365,7 +369,8 @@ def create_app(config: Config, *, token: str = "", loopback: bool = True) -> Fas
             status["features"] = service.features.status()
             status["breakers"] |= status["features"]["breakers"]
         if service.log:
-            status["prediction_log"] = {"written": service.log.written, "failed": service.log.failed}
+            status["prediction_log"] = {"written": service.log.written, "failed": service.log.failed, "indexed": service.log.indexed,
+                                        "index_failed": service.log.index_failed, "index_error": service.log.index_error}
         return status
 
     @app.get("/metrics")
