@@ -134,7 +134,7 @@ def test_schema_documents_every_section() -> None:
 
 
 def test_card_validation_names_the_bad_field() -> None:
-    with pytest.raises(model_card.ModelCardError, match=r"^model card field '\(top level\)': data must contain \['approvals', 'changelog'"):
+    with pytest.raises(model_card.ModelCardError, match=r"^model card field '\(top level\)': data must contain \['approvals', 'calibration', 'changelog'"):
         model_card.validate({"schema_version": 1})
 
 
