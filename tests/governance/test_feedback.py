@@ -57,6 +57,10 @@ def test_indexing_is_idempotent_and_fills_a_near_threshold_uncertainty(tmp_path:
     score = frame.loc[5, "score"]
     assert rows == [("p0005", "batch", "2026-03", "r1", "3", "1005", score, max(score, 1 - score), pytest.approx(1 - abs(score - 0.5) / 0.5))]
     assert _count(config, "predictions") == 310
+    gappy = _predictions(2, prefix="g").assign(entity_id=[7.0, np.nan])  # an id column read as float because of a gap
+    feedback.index_predictions(config, gappy, source="batch")
+    with sqlite3.connect(feedback.db_path(config)) as conn:
+        assert conn.execute("SELECT entity_id FROM predictions WHERE prediction_id LIKE 'g%' ORDER BY 1").fetchall() == [(None,), ("7",)]
 
 
 def test_indexing_keeps_given_columns_and_regression_has_no_default_uncertainty(tmp_path: Path) -> None:

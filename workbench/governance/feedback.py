@@ -106,7 +106,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # sqlite already rolled back after some errors (a full disk): a second ROLLBACK would hide them
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
     finally:
@@ -176,8 +177,9 @@ def _index_columns(config: Config, frame: pd.DataFrame) -> list[list[Any]]:
         values = frame[name].to_numpy(dtype=float) if name in frame else default
         return [None] * len(frame) if values is None else [None if math.isnan(v) else v for v in values.tolist()]
 
-    def texts(name: str) -> list[Any]:
-        return [None if pd.isna(v) else str(v) for v in frame[name].tolist()] if name in frame else [None] * len(frame)
+    def texts(name: str) -> list[Any]:  # an integer id read as float (a column with a gap) keeps its integer spelling
+        return [None if pd.isna(v) else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in frame[name].tolist()] \
+            if name in frame else [None] * len(frame)
 
     stamp = now()
     when = [stamp] * len(frame)
