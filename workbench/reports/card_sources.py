@@ -166,10 +166,11 @@ def _calibration(config: Config, tags: dict[str, str]) -> dict[str, Any] | None:
     if not record:
         return None
     cal, conf = record.get("calibration") or {}, record.get("conformal") or {}
-    size = "set_size" if config.model.task == "binary" else "interval_width"
+    binary = config.model.task == "binary"
     return {"method": cal.get("method", "none"), "ece_raw": cal.get("ece", {}).get("none"), "ece_calibrated": cal.get("ece", {}).get(cal.get("method")),
             "coverage_target": conf.get("coverage", config.estimation.coverage), "holdout_coverage": conf.get("holdout_coverage"),
-            size: conf.get("holdout_size"), "check_rows": conf.get("check_rows"), "notes": list(record.get("notes") or [])}
+            "set_size": conf.get("holdout_size") if binary else None, "interval_width": None if binary else conf.get("holdout_size"),
+            "check_rows": conf.get("check_rows"), "notes": list(record.get("notes") or [])}
 
 
 def _fairness(config: Config, run_id: str, monitored: list[BatchRun]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from workbench.exceptions import ServingError
 from workbench.governance import audit
 from workbench.serving import CONFIG_ENV, LOOPBACK_ENV, TOKEN_ENV, feedback_api, requests, routing
 from workbench.serving import metrics as metrics_module
+from workbench.serving.answers import payload
 from workbench.serving.batcher import MicroBatcher
 from workbench.serving.features import FeatureReader, Filled
 from workbench.serving.models import ModelSource
@@ -205,7 +206,7 @@ class Service:
         for batch in live:
             end = start + len(batch)
             role = "baseline" if set(routed.role[start:end].tolist()) == {"baseline"} else routed.model["role"]
-            answers.append((200, self._payload(routed, ids, sources, start, end, annotated), role))
+            answers.append((200, payload(self.config, routed, ids, sources, start, end, annotated), role))
             start = end
         scored = iter(answers)
         return [refusals[b] if b in refusals else next(scored) for b in range(len(batches))]
@@ -248,28 +249,6 @@ class Service:
         parts.append((none, routing.route(frame.iloc[none].reset_index(drop=True), self.source, self.config,
                                           keys=keys.iloc[none].reset_index(drop=True), routed_by=routed_by, skip_champion=unavailable)))
         return routing.combine(parts, len(frame))
-
-    def _payload(self, routed: routing.Routed, ids: list[str], sources: list[str], start: int, end: int,
-                 annotated: dict[str, Any]) -> dict[str, Any]:
-        binary = self.config.model.task == "binary"
-        threshold = self.config.serving.threshold
-        rows = []
-        for i, score in enumerate(routed.scores[start:end].tolist(), start=start):
-            row = {"prediction_id": ids[i], "score": score}
-            if binary:
-                prediction_set = annotated["set"][i]
-                row |= {"label": int(score >= threshold), "probability": float(annotated["prob"][i]),
-                        "confidence": float(annotated["confidence"][i]),
-                        "prediction_set": None if prediction_set is None else [int(v) for v in prediction_set.split(",") if v]}
-            else:
-                low, high = float(annotated["low"][i]), float(annotated["high"][i])
-                row |= {"value": score, "confidence": None, "interval": None if low != low else [low, high]}
-            row |= {"model_version": routed.version[i], "model_semver": routed.semver[i], "role": routed.role[i],
-                    "feature_source": sources[i]}
-            if reason := routed.reason(i):
-                row["fallback_reason"] = reason
-            rows.append(row)
-        return {"predictions": rows}
 
     def _log(self, records: list[dict[str, Any]], routed: routing.Routed, ids: list[str], sources: list[str], annotated: dict[str, Any]) -> None:
         fallback = routed.reasons.tolist() if routed.reasons is not None else [routed.fallback["reason"]] * len(ids)
