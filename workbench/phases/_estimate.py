@@ -68,8 +68,9 @@ def estimate(config: Config, ref: Reference, batch: pd.DataFrame, *, role: str =
         reliability_table = _reliability(task, labelled["y"].to_numpy(dtype=float), scores[rows], record, threshold, est.buckets)
         out["coverage"] = _coverage(task, labelled["y"].to_numpy(dtype=float), scores[rows], record, threshold, est.coverage)
     out["feedback"] = _feedback(config, batch, estimated, task, threshold, est.band)
-    flagged = [r for r in (out["realised"] or {}).get("comparison", []) if r["concept_drift_likely"]]
-    flagged += [r for r in (out["feedback"] or {}).get("comparison", []) if r["concept_drift_likely"]]
+    # the primary metric decides: five metrics each with a 3-SE band would raise a false flag far more often than one
+    flagged = [r for r in (out["realised"] or {}).get("comparison", []) if r["concept_drift_likely"] and r["metric"] == metric]
+    flagged += [r for r in (out["feedback"] or {}).get("comparison", []) if r["concept_drift_likely"] and r["metric"] == metric]
     out["concept_drift_likely"] = bool(flagged)
     if flagged:
         r = flagged[0]
