@@ -94,7 +94,7 @@ def test_the_champion_records_its_calibration_and_coverage_in_evaluate_and_card(
     assert record == stored["candidate"]
     assert record["calibration"]["method"] in {"none", "sigmoid", "isotonic"}
     ece = record["calibration"]["ece"]
-    assert ece[record["calibration"]["method"]] == min(ece.values())
+    assert ece[record["calibration"]["method"]] <= ece["none"]  # calibrated only when that lowered the cross-fitted ECE
     assert abs(record["conformal"]["holdout_coverage"] - config.estimation.coverage) < 0.03
     baseline = registry.alias_version(config, "baseline")
     assert confidence.record_of(dict(baseline.tags)) == stored["baseline"] != record
