@@ -29,7 +29,7 @@ def project(monitored_demo: tuple[Path, subprocess.CompletedProcess[str]]) -> Pa
 
 def _estimates(project: Path) -> dict[str, dict]:
     config = load_config(project / "workbench.yaml")
-    return {b.name.removesuffix(".parquet"): b.read("drift", catalog.ESTIMATE_FILE)
+    return {b.name.split(".")[0]: b.read("drift", catalog.ESTIMATE_FILE)
             for b in catalog.latest_per_batch(config, "drift", name=catalog.ESTIMATE_FILE)}
 
 
@@ -101,3 +101,34 @@ def test_the_champion_records_its_calibration_and_coverage_in_evaluate_and_card(
     card = model_card.read(config, str(mv.version))
     assert card["calibration"]["holdout_coverage"] == record["conformal"]["holdout_coverage"]
     assert "Confidence and conformal sets" in model_card.render_body(card)
+
+
+def test_a_regression_model_is_estimated_by_dle_with_intervals_and_an_unlabelled_batch(tmp_path: Path) -> None:
+    """A team's own regression data: batches from the reference's distribution, one without labels, one whose labels moved."""
+    import yaml
+
+    from tests.cli.test_e2e import _own_csv
+    from tests.conftest import workbench
+
+    frame = pd.read_csv(_own_csv(tmp_path, regression=True))
+    (tmp_path / "batches").mkdir()
+    rng = np.random.default_rng(3)
+    frame.sample(600, random_state=2).assign(spend=np.nan).to_csv(tmp_path / "batches" / "2026-01.csv", index=False)
+    moved = frame.sample(600, random_state=3)
+    moved.assign(spend=moved["spend"] + rng.normal(0, 15, 600)).to_csv(tmp_path / "batches" / "2026-02.csv", index=False)
+    (tmp_path / "workbench.yaml").write_text(yaml.safe_dump({"project": "own-reg", "model": {"task": "regression"},
+                                                             "data": {"reference": "mydata.csv", "batches": "batches", "target": "spend"}}))
+    for args in (("run",), ("monitor",)):
+        proc = workbench(*args, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    estimates = _estimates(tmp_path)
+    unlabelled, moved_ = estimates["2026-01"], estimates["2026-02"]
+    assert unlabelled["method"] == "DLE" and unlabelled["metric"] == "rmse" and unlabelled["realised"] is None
+    assert set(unlabelled["estimated"]) == {"mae", "rmse"} and not unlabelled["concept_drift_likely"]
+    assert moved_["realised"]["metrics"]["rmse"] > moved_["estimated"]["rmse"]["high"] and moved_["concept_drift_likely"]
+    assert moved_["coverage"]["observed"] < 0.5 < moved_["coverage"]["target"]  # the intervals no longer hold the truth
+    config = load_config(tmp_path / "workbench.yaml")
+    first = catalog.latest_per_batch(config)[0]
+    predictions = pd.read_parquet(first.phase_dir("score") / catalog.PREDICTIONS_FILE)
+    width = (predictions["interval_high"] - predictions["interval_low"]).round(9)
+    assert width.nunique() == 1 and width.iloc[0] > 0  # split-conformal: one width, from the holdout
