@@ -140,3 +140,16 @@ def test_bad_references_are_refused_with_the_problem_and_a_fix() -> None:
             DLE().fit, X.assign(when=pd.Timestamp("2024-01-01")), y, pred)
     _raises(ParameterError, "DLE.estimate was called before fit. Fix: call fit(X_ref, y_ref, pred_ref) on the labelled holdout first.",
             DLE().estimate, X, pred)
+
+
+def test_a_batch_above_max_rows_is_estimated_from_a_seeded_sample_whose_error_joins_the_se(dle: DLE, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.analyses.estimation import _dle
+
+    X, y, pred = _world(30_000, np.random.default_rng(23), mean=0.5)
+    every_row = dle.estimate(X, pred)
+    monkeypatch.setattr(_dle, "MAX_ROWS", 5_000)  # the production bound is 200,000 rows; the rule is the same
+    sampled, again = dle.estimate(X, pred), dle.estimate(X, pred)
+    assert sampled == again and sampled["mae"]["rows"] == 30_000  # seeded: the same batch gives the same estimate
+    for m in ("mae", "rmse"):
+        assert sampled[m]["se"] > every_row[m]["se"]  # the sample's own error is in the band
+        assert abs(sampled[m]["value"] - every_row[m]["value"]) <= 3 * np.sqrt(sampled[m]["se"] ** 2 - every_row[m]["se"] ** 2)
