@@ -159,7 +159,8 @@ def _feedback(config: Config, batch: pd.DataFrame, estimated: dict[str, dict[str
     given = feedback.labels_for(config, prediction_ids=batch["prediction_id"].astype(str).tolist())
     if given.empty:
         return None
-    joined = given.merge(batch[["prediction_id", "score"]].astype({"prediction_id": str}), on="prediction_id")
+    # this run's scores (the index keeps the first scoring's; a later champion may have scored the batch again)
+    joined = given[["prediction_id", "label", "propensity"]].merge(batch[["prediction_id", "score"]].astype({"prediction_id": str}), on="prediction_id")
     drawn = joined[joined["propensity"].notna()]
     out: dict[str, Any] = {"labels": len(joined), "from_queue": len(drawn), "self_selected": len(joined) - len(drawn)}
     if len(drawn) < config.thresholds.min_batch_rows:

@@ -16,7 +16,8 @@ rows (deterministic by id) is served the challenger's score; the champion still 
 challenger never fails the batch: its rows are served by the champion and the reason is recorded.
 After a fallback to the baseline there is no canary.
 
-**Confidence.** Every prediction gets an id (``prediction_id``, as online; feedback refers to it),
+**Confidence.** Every prediction gets an id (``prediction_id``, shaped as online; feedback refers to it; the
+same batch file scored again gives each row the same id, so labels given once still apply),
 the calibrated probability and confidence of its label and its conformal set (binary) or interval
 (regression), from the confidence record of the version that scored it (:func:`workbench.serving.routing.annotate`).
 
@@ -110,7 +111,7 @@ def score(phase: PhaseContext, batch: str = "") -> Scored:
     check, issues = check_batch(cfg, table)
     routed, counts, annotated = _route(cfg, table)
     model, fallback, canary = routed.model, routed.fallback, routed.canary
-    predictions = _predictions_frame(table.frame, routed, cfg, annotated)
+    predictions = _predictions_frame(table.frame, routed, cfg, annotated, name=path.name, sha256=table.sha256)
     predictions["data_issues"] = issues.to_numpy()
     phase.save_table(catalog.PREDICTIONS_FILE, predictions)
     _index(cfg, predictions, path.name, phase.run_id)
@@ -206,14 +207,17 @@ def _route(config: Config, table: Table) -> tuple[routing.Routed, dict[str, Any]
     return routed, counts, annotated
 
 
-def _predictions_frame(batch: pd.DataFrame, routed: routing.Routed, config: Config, annotated: dict[str, Any]) -> pd.DataFrame:
-    import uuid
+def _predictions_frame(batch: pd.DataFrame, routed: routing.Routed, config: Config, annotated: dict[str, Any], *, name: str,
+                       sha256: str) -> pd.DataFrame:
+    import hashlib
 
     import pandas as pd
 
     d = config.data
     out = pd.DataFrame(index=batch.index)
-    base = uuid.uuid4().hex[:24]  # as the online service does: one random id per pass, the row's number after it
+    # The row's identity in this batch file: the same file scored again (monitored again, or by a later champion) gives
+    # its rows the same ids, so labels reviewers gave once still apply. Same shape as the service's ids (24 + 8 hex).
+    base = hashlib.blake2b(f"{config.project}|{name}|{sha256}".encode(), digest_size=12).hexdigest()
     out[PREDICTION_ID] = [f"{base}{i:08x}" for i in range(len(batch))]
     for col in (d.id, d.timestamp):
         if col and col in batch:
