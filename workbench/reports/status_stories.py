@@ -9,7 +9,6 @@ whose result is missing neither continues nor ends it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.exceptions import WorkbenchError
 from workbench.reports import catalog
 from workbench.reports import status_text as t
-from workbench.reports.estimate_summary import Summary, summarise
+from workbench.reports.estimate_summary import Summary, _float, summarise
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.reports.catalog import BatchRun
@@ -44,14 +43,6 @@ def _json(info: BatchRun, phase: str, name: str) -> dict[str, Any] | None:
     except READ_ERRORS:
         return None
     return found if isinstance(found, dict) else None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
 
 
 @dataclass

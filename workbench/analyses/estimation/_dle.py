@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from workbench.analyses.estimation._cbpe import _no_missing, _vector
 from workbench.exceptions import DataError, ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,7 +100,7 @@ class DLE:
         from sklearn.preprocessing import OrdinalEncoder
 
         _frame(X_ref, "X_ref", "fit")
-        y, pred = _numbers(y_ref, "reference labels"), _numbers(pred_ref, "reference predictions")
+        y, pred = _vector(y_ref, "reference labels"), _vector(pred_ref, "reference predictions")
         if not len(X_ref) == y.size == pred.size:
             raise DataError(f"reference: {len(X_ref)} feature rows, {y.size} labels and {pred.size} predictions. "
                             "Fix: pass row-aligned features, labels and predictions.")
@@ -164,7 +165,7 @@ class DLE:
         if self.reference_ is None:
             raise ParameterError("DLE.estimate was called before fit. Fix: call fit(X_ref, y_ref, pred_ref) on the labelled holdout first.")
         _frame(X, "X", "estimate")
-        p = _numbers(pred, "batch predictions")
+        p = _vector(pred, "batch predictions")
         if len(X) != p.size:
             raise DataError(f"batch: {len(X)} feature rows but {p.size} predictions. Fix: pass row-aligned features and predictions.")
         if p.size == 0:
@@ -218,26 +219,6 @@ def _frame(X: Any, name: str, method: str) -> None:
 
     if not isinstance(X, pd.DataFrame):
         raise ParameterError(f"The {name!r} parameter of DLE.{method} must be a pandas DataFrame of features. Got {type(X).__name__} instead.")
-
-
-def _numbers(values: Any, what: str) -> np.ndarray:
-    """``values`` as a 1-D float array; DataError naming ``what`` when not numeric."""
-    import numpy as np
-    import pandas as pd
-
-    try:
-        series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object).ravel())
-        return series.to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError):
-        raise DataError(f"{what} must be numeric. Fix: pass numbers, one per row.") from None
-
-
-def _no_missing(x: np.ndarray, what: str, fix: str) -> None:
-    import numpy as np
-
-    bad = ~np.isfinite(x)
-    if bad.any():
-        raise DataError(f"{what}: {int(bad.sum())} missing or infinite value(s), the first at row {int(np.argmax(bad))}. Fix: {fix}.")
 
 
 def _texts(X: pd.DataFrame, columns: list[str]) -> np.ndarray:
