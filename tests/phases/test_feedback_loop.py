@@ -28,18 +28,31 @@ def _ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[s
     return proc
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
+    """The flat demo trained once for this module; each test monitors batches of its own names."""
+    import shutil
+
+    from tests.conftest import write_config
+
+    project = tmp_path_factory.mktemp("feedback-loop")
+    shutil.copytree(demo_files, project / "data" / "demo")
+    write_config(project)
+    _ok(workbench("run", cwd=project))
+    (project / "incoming").mkdir()
+    return project
+
+
 def _latest_estimate(project: Path, name: str) -> tuple[dict, pd.DataFrame]:
     config = load_config(project / "workbench.yaml")
     run = next(b for b in catalog.latest_per_batch(config, "drift", name=catalog.ESTIMATE_FILE) if b.name == name)
     return run.read("drift", catalog.ESTIMATE_FILE), pd.read_parquet(run.phase_dir("score") / catalog.PREDICTIONS_FILE)
 
 
-def test_reviewed_labels_weighted_by_their_propensity_reveal_what_the_estimate_cannot(demo_project: Path) -> None:
-    project = demo_project
-    _ok(workbench("run", cwd=project))
+def test_reviewed_labels_weighted_by_their_propensity_reveal_what_the_estimate_cannot(trained: Path) -> None:
+    project = trained
     batch = pd.read_parquet(project / "data" / "demo" / "batches" / "2026-05.parquet")
     truth = batch.set_index("customer_id")["churned"]
-    (project / "incoming").mkdir()
     name = "2026-05-unlabelled.parquet"
     batch.assign(churned=np.nan).to_parquet(project / "incoming" / name)
     _ok(workbench("monitor", "--batch", f"incoming/{name}", cwd=project))
@@ -73,3 +86,23 @@ def test_reviewed_labels_weighted_by_their_propensity_reveal_what_the_estimate_c
         next(b.run_id for b in catalog.latest_per_batch(load_config(project / "workbench.yaml"), "drift") if b.name == name),
         "drift", catalog.VERDICT_FILE).read_text())
     assert any("likely concept drift" in r for r in verdict["reasons"])
+
+
+def test_a_batch_of_hard_cases_raises_the_estimate_alert_without_labels(trained: Path) -> None:
+    """Covariate shift the model finds hard (only customers it scores near the threshold): the estimate falls, and alerts."""
+    project = trained
+    _ok(workbench("monitor", "--batch", "data/demo/batches/2026-01.parquet", cwd=project))
+    _, scored = _latest_estimate(project, "2026-01.parquet")
+    batch = pd.read_parquet(project / "data" / "demo" / "batches" / "2026-01.parquet")
+    hard = batch[scored["score"].between(0.2, 0.8).to_numpy()]
+    assert len(hard) >= 200
+    hard.assign(churned=np.nan).to_parquet(project / "incoming" / "hard.parquet")
+    proc = _ok(workbench("monitor", "--batch", "incoming/hard.parquet", cwd=project))
+    est, _ = _latest_estimate(project, "hard.parquet")
+    auc = est["estimated"]["roc_auc"]
+    assert est["alert"] and auc["value"] < est["alert_threshold"] < auc["reference"]
+    assert est["alert_reason"] == (f"estimated roc_auc {auc['value']:.3f} below {est['alert_threshold']:.3f} "
+                                   f"(5% under the reference {auc['reference']:.3f}; no labels needed)")
+    assert "retrain request" in proc.stdout
+    labelled_auc = roc_auc_score(hard["churned"], scored.loc[scored["score"].between(0.2, 0.8), "score"])
+    assert auc["low"] <= labelled_auc <= auc["high"]  # the labels, once they come, will confirm it: the drop is real
