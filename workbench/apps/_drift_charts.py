@@ -118,5 +118,5 @@ def estimate_png(history: Any, current: str) -> bytes:
     if current in labels:
         i = labels.index(current)
         ax.scatter([i], [float(history["estimated"].iloc[i])], s=200, facecolors="none", edgecolors="black", zorder=5, label="shown batch")
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return r.png(fig)

@@ -75,6 +75,10 @@ def plot(dataset: pd.DataFrame, columns: pd.DataFrame) -> Any:
     return fig
 
 
+METRIC_NAMES = {"roc_auc": "ROC AUC", "accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1", "mae": "MAE",
+                "rmse": "RMSE"}
+
+
 def estimates(config: Config, current: Path | None = None) -> pd.DataFrame:
     """Estimated and realised primary metric of every monitored batch (its latest run with an estimate), in batch order.
 
@@ -106,10 +110,10 @@ def estimate_plot(frame: pd.DataFrame) -> Any:
     import numpy as np
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(max(6.0, 0.8 * len(frame) + 3), 3.4))
+    fig = Figure(figsize=(max(7.5, 0.8 * len(frame) + 5), 3.4))
     ax = fig.subplots()
     x = np.arange(len(frame))
-    metric = str(frame["metric"].iloc[0])
+    metric = METRIC_NAMES.get(str(frame["metric"].iloc[0]), str(frame["metric"].iloc[0]))
     ax.fill_between(x, frame["low"].astype(float), frame["high"].astype(float), color="#90cdf4", alpha=0.45, label="estimate's band")
     ax.plot(x, frame["estimated"].astype(float), marker="o", color="#2b6cb0", label=f"estimated {metric} (no labels needed)")
     real = frame["realised"].astype(float)
@@ -120,7 +124,7 @@ def estimate_plot(frame: pd.DataFrame) -> Any:
     ax.axhline(float(frame["alert_threshold"].iloc[-1]), color="#c05621", linestyle="--", linewidth=1, label="alert threshold")
     ax.set_xticks(x, [str(b).rsplit(".", 1)[0] for b in frame["batch"]], rotation=30, fontsize=8)
     ax.set_ylabel(metric)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside the chart: never over a point
     ax.set_title(f"{metric}: estimated before labels, realised once they arrived")
     fig.tight_layout()
     return fig
