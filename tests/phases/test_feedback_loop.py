@@ -17,7 +17,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tests.conftest import workbench
+from workbench import registry
 from workbench.config import load_config
+from workbench.data.dataset import Schema
+from workbench.registry import estimators
 from workbench.reports import catalog
 
 pytestmark = pytest.mark.slow
@@ -91,10 +94,10 @@ def test_reviewed_labels_weighted_by_their_propensity_reveal_what_the_estimate_c
 def test_a_batch_of_hard_cases_raises_the_estimate_alert_without_labels(trained: Path) -> None:
     """Covariate shift the model finds hard (only customers it scores near the threshold): the estimate falls, and alerts."""
     project = trained
-    _ok(workbench("monitor", "--batch", "data/demo/batches/2026-01.parquet", cwd=project))
-    _, scored = _latest_estimate(project, "2026-01.parquet")
+    champion = registry.load(load_config(project / "workbench.yaml"), "champion")
     batch = pd.read_parquet(project / "data" / "demo" / "batches" / "2026-01.parquet")
-    hard = batch[scored["score"].between(0.2, 0.8).to_numpy()]
+    score = pd.Series(estimators.predict(champion.model, batch, Schema.from_dict(champion.schema), "binary"), index=batch.index)
+    hard = batch[score.between(0.2, 0.8)]
     assert len(hard) >= 200
     hard.assign(churned=np.nan).to_parquet(project / "incoming" / "hard.parquet")
     proc = _ok(workbench("monitor", "--batch", "incoming/hard.parquet", cwd=project))
@@ -104,5 +107,5 @@ def test_a_batch_of_hard_cases_raises_the_estimate_alert_without_labels(trained:
     assert est["alert_reason"] == (f"estimated roc_auc {auc['value']:.3f} below {est['alert_threshold']:.3f} "
                                    f"(5% under the reference {auc['reference']:.3f}; no labels needed)")
     assert "retrain request" in proc.stdout
-    labelled_auc = roc_auc_score(hard["churned"], scored.loc[scored["score"].between(0.2, 0.8), "score"])
+    labelled_auc = roc_auc_score(hard["churned"], score[score.between(0.2, 0.8)])
     assert auc["low"] <= labelled_auc <= auc["high"]  # the labels, once they come, will confirm it: the drop is real
