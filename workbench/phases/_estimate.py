@@ -55,7 +55,11 @@ def estimate(config: Config, ref: Reference, batch: pd.DataFrame, *, role: str =
     limit = ref_value * (1 - est.alert_drop) if HIGHER[metric] else ref_value * (1 + est.alert_drop)
     value = estimated[metric]["value"]
     out["alert_threshold"] = limit
-    out["alert"] = bool(value == value and (value < limit if HIGHER[metric] else value > limit))
+    small = len(batch) < config.thresholds.min_batch_rows  # as for every other statistic: too few rows to judge
+    out["alert"] = bool(not small and value == value and (value < limit if HIGHER[metric] else value > limit))
+    if small:
+        out["note"] = (f"insufficient data: {len(batch)} rows, fewer than thresholds.min_batch_rows ({config.thresholds.min_batch_rows}); "
+                       "the estimate is shown but raises no alert")
     if out["alert"]:
         out["alert_reason"] = (f"estimated {metric} {value:.3f} {'below' if HIGHER[metric] else 'above'} {limit:.3f} "
                                f"({est.alert_drop:.0%} {'under' if HIGHER[metric] else 'over'} the reference {ref_value:.3f}; no labels needed)")

@@ -283,7 +283,8 @@ def _derived_limitations(config: Config, card: dict[str, Any]) -> list[dict[str,
                    f"({', '.join(drift['alert_batches'])}); latest: {'; '.join(drift['reasons']) or 'none'}.")
     off = [r for r in card["kpis"]["rows"] if r["on_target"] is False]
     if off:
-        out.append(f"KPIs off target on {card['kpis']['batch']}: " + ", ".join(f"{r['label'] or r['kpi']} (gap {r['gap']:.3g})" for r in off) + ".")
+        out.append(f"KPIs off target on {card['kpis']['batch']}: " + ", ".join(f"{r['label'] or r['kpi']} (gap {r['gap']:.3g})" if r["gap"] is not None
+                                                                     else f"{r['label'] or r['kpi']} (not measurable)" for r in off) + ".")
     if config.data.sensitive:
         out.append(f"Sensitive attributes ({', '.join(config.data.sensitive)}) are not model features, but other features may act as proxies.")
     return [{"source": "records", "text": t} for t in out]
