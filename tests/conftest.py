@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -64,6 +65,18 @@ def write_config(folder: Path, overrides: dict | None = None, *, data: dict | No
     path = folder / "workbench.yaml"
     path.write_text(yaml.safe_dump(base, sort_keys=False))
     return path
+
+
+# ipykernel 7.4 can log this race while a kernel shuts down (its IOPub event pipe closed under a last "idle" status;
+# a sibling path was fixed upstream in ipython/ipykernel#1518). It is the kernel's own noise after the notebook
+# finished, never ours: tests that assert our commands print no traceback remove exactly this block first.
+_KERNEL_SHUTDOWN_RACE = re.compile(r"ERROR:tornado\.general:Uncaught exception in ZMQStream callback\nTraceback \(most recent call last\):\n"
+                                   r"(?:[ \t].*\n)+zmq\.error\.ZMQError: Socket operation on non-socket\n?")
+
+
+def without_kernel_shutdown_noise(text: str) -> str:
+    """``text`` without ipykernel's shutdown-race log block (see ``_KERNEL_SHUTDOWN_RACE``)."""
+    return _KERNEL_SHUTDOWN_RACE.sub("", text)
 
 
 @pytest.fixture
