@@ -68,7 +68,9 @@ def estimate(config: Config, ref: Reference, batch: pd.DataFrame, *, role: str =
     out["realised"] = None
     if len(labelled) >= config.thresholds.min_batch_rows:
         rows = batch["y"].notna().to_numpy()
-        out["realised"] = _realised(estimator, task, labelled, scores[rows], record, threshold, ref, est.band, source="labels")
+        # every row labelled (the usual case): the estimate for the labelled rows is the one already made
+        out["realised"] = _realised(estimator, task, labelled, scores[rows], record, threshold, ref, est.band, source="labels",
+                                    same_rows=estimated if rows.all() else None)
         reliability_table = _reliability(task, labelled["y"].to_numpy(dtype=float), scores[rows], record, threshold, est.buckets)
         out["coverage"] = _coverage(task, labelled["y"].to_numpy(dtype=float), scores[rows], record, threshold, est.coverage)
     out["feedback"] = _feedback(config, batch, estimated, task, threshold, est.band)
@@ -119,11 +121,11 @@ def _banded(estimated: dict[str, dict[str, Any]], band: float) -> dict[str, dict
 
 
 def _realised(estimator: Any, task: str, labelled: pd.DataFrame, scores: np.ndarray, record: dict[str, Any] | None, threshold: float,
-              ref: Reference, band: float, *, source: str) -> dict[str, Any]:
-    """Realised metrics on the labelled rows beside the estimate for the same rows."""
+              ref: Reference, band: float, *, source: str, same_rows: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Realised metrics on the labelled rows beside the estimate for the same rows (``same_rows``, else estimated here)."""
     y = labelled["y"].to_numpy(dtype=float)
     realised = estimation.realised(y, scores, task=task, threshold=threshold)
-    same_rows = _estimated(estimator, task, labelled, scores, record, threshold, ref)
+    same_rows = same_rows or _estimated(estimator, task, labelled, scores, record, threshold, ref)
     table = estimation.compare(same_rows, realised, band=band, higher_is_better=HIGHER)
     return {"source": source, "rows": len(labelled), "metrics": realised, "comparison": _records(table)}
 
