@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 
 from workbench.config._base import _Strict
 from workbench.config._estimation import EstimationConfig, FeedbackConfig
+from workbench.config._privacy import FederatedConfig, PrivacyConfig, SiteConfig
 from workbench.config._yaml import read_yaml as _read_yaml
 from workbench.exceptions import ConfigError
 
@@ -281,6 +282,9 @@ class Config(_Strict):
     estimation: EstimationConfig = Field(default_factory=EstimationConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     features: Annotated[FeaturesConfig, AfterValidator(_check_features)] | None = None  # the feature store (see README, 'Feature store')
+    privacy: PrivacyConfig | None = None  # differential privacy (README, 'Privacy: DP and federated sites')
+    sites: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")], SiteConfig] = Field(default_factory=dict)  # data sites
+    federated: FederatedConfig = Field(default_factory=FederatedConfig)
     source: Path = Field(default=Path(DEFAULT_CONFIG), exclude=True)
 
     @field_validator("store", "reports")
@@ -392,8 +396,19 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     if features is not None:
         views = {n: v.model_copy(update={"source": absolute(v.source)}) for n, v in features.views.items()}
         features = features.model_copy(update={"views": views})
+    sites = {}
+    for name, site in config.sites.items():
+        found = site.batches
+        if found is not None and not Path(found).is_absolute():
+            found = str((base / found).resolve()) if not _is_glob(found) else str(base / found)
+        sites[name] = site.model_copy(update={"data": absolute(site.data), "batches": found})
+    federated = config.federated
+    if federated.tls is not None:
+        tls = federated.tls
+        federated = federated.model_copy(update={"tls": tls.model_copy(update={k: absolute(getattr(tls, k)) for k in ("ca", "cert", "key")})})
     return config.model_copy(
-        update={"store": absolute(config.store), "reports": absolute(config.reports), "data": data, "features": features}
+        update={"store": absolute(config.store), "reports": absolute(config.reports), "data": data, "features": features,
+                "sites": sites, "federated": federated}
     )
 
 

@@ -1,0 +1,112 @@
+"""Config sections of differential privacy and federated training (README, 'Privacy: DP and federated sites')."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from workbench.config._base import _Strict
+
+RELEASES = ("drift", "fairness")  # aggregate releases that can be made private
+
+
+class Budget(_Strict):
+    """A total privacy budget: every private release of a dataset spends from it (basic composition)."""
+
+    epsilon: float = Field(gt=0.0, le=1000.0)
+    delta: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class PrivateFeatures(_Strict):
+    """Feature extraction with per-row Laplace noise (local DP) on these columns, at this epsilon."""
+
+    columns: list[str] = Field(min_length=1)
+    epsilon: float = Field(gt=0.0, le=1000.0)
+
+
+class PrivacyConfig(_Strict):
+    """Differential privacy with OpenDP: budgets, private releases, private features."""
+
+    budget: Budget = Field(default_factory=lambda: Budget(epsilon=10.0))  # total per dataset (each reference or batch file)
+    datasets: dict[str, Budget] = Field(default_factory=dict)  # per dataset file name: a budget of its own
+    releases: dict[Literal["drift", "fairness"], float] = Field(default_factory=dict)  # release -> epsilon it spends; absent: exact
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)  # declared [lower, upper] per numeric column (sums, features)
+    features: PrivateFeatures | None = None
+    utility_epsilons: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 8.0], min_length=1)
+
+    @field_validator("releases")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, eps in value.items() if not 0 < eps <= 1000]
+        if bad:
+            raise ValueError(f"epsilon of release(s) {', '.join(bad)} must be > 0 and <= 1000")
+        return value
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        bad = [k for k, (lo, hi) in value.items() if not lo < hi or not all(abs(v) < float("inf") for v in (lo, hi))]
+        if bad:
+            raise ValueError(f"bounds of {', '.join(bad)} must be finite [lower, upper] with lower < upper")
+        return value
+
+    @field_validator("utility_epsilons")
+    @classmethod
+    def _eps(cls, value: list[float]) -> list[float]:
+        if any(not 0 < e <= 1000 for e in value):
+            raise ValueError("every epsilon must be > 0 and <= 1000")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _features_bounded(self) -> PrivacyConfig:
+        if self.features is not None:
+            unbounded = [c for c in self.features.columns if c not in self.bounds]
+            if unbounded:
+                raise ValueError(f"privacy.features.columns {', '.join(unbounded)} need declared bounds: add "
+                                 f"privacy.bounds.{unbounded[0]}: [lower, upper]")
+        return self
+
+
+class SiteConfig(_Strict):
+    """One data site: its own training data (and optionally its batches); rows never leave it."""
+
+    data: Path  # CSV or Parquet, relative paths against the config file
+    batches: str | None = None  # folder or glob of the site's production batches (federated monitoring)
+    token_env: str | None = None  # environment variable holding the site's secret; the server admits only known sites
+
+
+class TlsConfig(_Strict):
+    """PEM files for Flower's gRPC channel (server side: ca, cert, key; sites need ca)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+class FederatedConfig(_Strict):
+    """Federated training with Flower across the configured sites."""
+
+    strategy: Literal["fedavg", "bagging"] = "fedavg"  # fedavg: logistic/linear models; bagging: per-site trees
+    rounds: int = Field(5, ge=1, le=1000)
+    local_epochs: int = Field(1, ge=1, le=100)
+    min_sites: int | None = Field(None, ge=1)  # a round needs this many sites (default: all of them)
+    address: str = "127.0.0.1:9092"  # the Flower server; anything but loopback needs tls
+    round_timeout_s: float = Field(120.0, gt=0.0, le=86400.0)
+    tls: TlsConfig | None = None
+    dp_epsilon: float | None = Field(None, gt=0.0, le=1000.0)  # federated monitoring: Laplace noise per site at this epsilon
+
+    @model_validator(mode="after")
+    def _loopback_or_tls(self) -> FederatedConfig:
+        host = self.address.rsplit(":", 1)[0].strip("[]")
+        if self.tls is None and host != "localhost":
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = False
+            if not loopback:
+                raise ValueError(f"address {self.address!r} is not loopback: set federated.tls (ca, cert, key) "
+                                 "to serve Flower beyond this machine")
+        return self
