@@ -93,6 +93,7 @@ def spawn(fleet: Fleet, name: str, module: str, job: dict[str, Any]) -> subproce
                 else:
                     out.write(line)
                     out.flush()
+        stream.close()
 
     threading.Thread(target=read, daemon=True, name=f"events-{name}").start()
     return proc
