@@ -175,4 +175,4 @@ def _training_site(config: Config, job: dict[str, Any]) -> Site:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _protocol.exit_now(main())

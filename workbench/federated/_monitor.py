@@ -13,7 +13,6 @@ process is.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -93,13 +92,13 @@ def serve_monitoring(job: dict[str, Any]) -> None:
         strategy = MonitorStrategy(job, admission, config)
     except Exception as exc:  # noqa: BLE001 - no champion, a changed reference: the run ends with the message
         _server.write_outcome(Path(job["outcome"]), {"status": "failed", "error": str(exc)}, [])
-        _server.exit_now(1)
+        _protocol.exit_now(1)
     code, error = _server.serve(job, strategy, admission)
     outcome = strategy.outcome() | {"status": "succeeded" if code == 0 else "failed", "error": error,
                                     "started_at": started, "ended_at": time.time()}
     _server.write_outcome(Path(job["outcome"]), outcome, [])
     _protocol.emit("done", status=outcome["status"], error=error)
-    _server.exit_now(code)
+    _protocol.exit_now(code)
 
 
 def _site(config: Config, job: dict[str, Any]) -> _client.Site:
@@ -116,4 +115,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _protocol.exit_now(main())

@@ -38,6 +38,7 @@ class Fleet:
 
     logs: Path
     started: float = field(default_factory=time.time)
+    ended: float = 0.0  # when every process had exited
     server: subprocess.Popen[str] | None = None
     sites: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -118,6 +119,7 @@ def run(server_job: dict[str, Any], site_jobs: dict[str, dict[str, Any]], *, log
         _watch(fleet, min_sites=min_sites, deadline=time.monotonic() + deadline_s)
     finally:
         _stop(fleet)
+        fleet.ended = time.time()
     return fleet
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import sys
 import time
@@ -70,3 +71,10 @@ def parse_event(line: str) -> dict[str, Any] | None:
         return json.loads(line[len(EVENT_PREFIX):])
     except json.JSONDecodeError:
         return None
+
+
+def exit_now(code: int) -> None:
+    """End a federated process at once: gRPC's threads make an ordinary interpreter exit slow (seconds) or hang."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

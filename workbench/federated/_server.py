@@ -10,8 +10,6 @@ every request to a site is bounded by ``federated.round_timeout_s``.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -58,8 +56,8 @@ def write_outcome(folder: Path, outcome: dict[str, Any], arrays: list[np.ndarray
     write_json(folder / "outcome.json", outcome)
 
 
-def main() -> int:
-    """Entry point; the exit code is 0 when every round finished with at least ``min_sites`` sites."""
+def main() -> None:
+    """Entry point (never returns); the exit code is 0 when every round finished with at least ``min_sites`` sites."""
     job = _protocol.read_job()
     apply_safe_env()
     started = time.time()
@@ -71,14 +69,7 @@ def main() -> int:
                                     "started_at": started, "ended_at": time.time()}
     write_outcome(Path(job["outcome"]), outcome, strategy.final if code == 0 else [])
     _protocol.emit("done", status=outcome["status"], error=error)
-    exit_now(code)
-
-
-def exit_now(code: int) -> None:
-    """Exit at once: gRPC's worker threads must not keep a finished (or failed) server alive."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    _protocol.exit_now(code)  # gRPC's worker threads must not keep a finished (or failed) server alive
 
 
 if __name__ == "__main__":

@@ -103,8 +103,9 @@ def _result(config: Config, outcome: dict[str, Any], fleet: _processes.Fleet, ru
             "sites": {s: v | {"error": fleet.site_error(s)} if fleet.site_error(s) else v for s, v in outcome["sites"].items()},
             "history": history, "evaluation": history[-1]["evaluation"], "dropped": outcome["dropped"], "refused": outcome["refused"],
             "spec": outcome["spec"],
-            "timing": {"startup_s": round(ready - fleet.started, 3) if ready else None,
-                       "federated_s": round(outcome["ended_at"] - fleet.started, 3)}}
+            "timing": {"startup_s": round(ready - fleet.started, 3) if ready else None,  # spawn -> every site admitted
+                       "federated_s": round(outcome["ended_at"] - fleet.started, 3),  # spawn -> the server finished its rounds
+                       "processes_s": round(fleet.ended - fleet.started, 3)}}  # spawn -> every process exited
 
 
 def train(config: Config, *, rounds: int | None = None, compare_pooled: bool = False, run_id: str | None = None,
@@ -135,10 +136,11 @@ def train(config: Config, *, rounds: int | None = None, compare_pooled: bool = F
     roles.require(config, "train", f"{config.project} (federated training)")
     fed = config.federated
     rounds = 1 if fed.strategy == "bagging" else (rounds or fed.rounds)
+    started = time.time()
     init_store(config)  # once, before any process writes to the store
     run_id, run_dir, record = _runs.start(config, KIND, run_id, sites=sorted(config.sites))
     try:
-        result = _run(config, run_dir, run_id, rounds=rounds, compare_pooled=compare_pooled, on_event=on_event)
+        result = _run(config, run_dir, run_id, rounds=rounds, compare_pooled=compare_pooled, on_event=on_event, started=started)
     except BaseException as exc:
         _runs.finish(run_dir, record, "failed", f"{type(exc).__name__}: {exc}")
         raise
@@ -147,7 +149,7 @@ def train(config: Config, *, rounds: int | None = None, compare_pooled: bool = F
 
 
 def _run(config: Config, run_dir: Path, run_id: str, *, rounds: int, compare_pooled: bool,
-         on_event: Callable[[dict[str, Any], _processes.Fleet], None] | None) -> dict[str, Any]:
+         on_event: Callable[[dict[str, Any], _processes.Fleet], None] | None, started: float) -> dict[str, Any]:
     import mlflow
 
     fed, trees = config.federated, _trees(config)
@@ -167,7 +169,7 @@ def _run(config: Config, run_dir: Path, run_id: str, *, rounds: int, compare_poo
     target = run_dir / PHASE / catalog.RESULT_FILE
 
     def publish(registered: dict[str, Any]) -> Path:
-        timing = result["timing"] | {"register_s": round(time.perf_counter() - start, 3), "wall_s": round(time.time() - fleet.started, 3)}
+        timing = result["timing"] | {"register_s": round(time.perf_counter() - start, 3), "wall_s": round(time.time() - started, 3)}
         return write_json(target, {"schema_version": 1, "phase": PHASE, **result, "timing": timing, "registered": registered})
 
     try:

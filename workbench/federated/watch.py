@@ -77,7 +77,8 @@ def _run(config: Config, run_dir: Path, run_id: str, *, batch: str, mode: str,
     ready = outcome.get("ready_at")
     result = {"schema_version": 1, "phase": PHASE, "run_id": run_id, "batch": batch, "mode": mode, **outcome["result"],
               "dropped": outcome["dropped"], "refused": outcome["refused"],
-              "timing": {"startup_s": round(ready - fleet.started, 3) if ready else None, "wall_s": round(outcome["ended_at"] - fleet.started, 3)}}
+              "timing": {"startup_s": round(ready - fleet.started, 3) if ready else None, "federated_s": round(outcome["ended_at"] - fleet.started, 3),
+                         "processes_s": round(fleet.ended - fleet.started, 3)}}
     write_json(run_dir / PHASE / catalog.RESULT_FILE, result)
     return result
 
