@@ -140,7 +140,7 @@ def private_groups(table: pd.DataFrame, reference: pd.DataFrame, *, epsilon: flo
     keys = reference[["attribute", "group"]].astype(str).drop_duplicates()
     other = pd.DataFrame({"attribute": keys["attribute"].unique(), "group": privacy.OTHER})
     fixed = pd.concat([keys, other], ignore_index=True)
-    known = cells.merge(keys.assign(_known=True), on=["attribute", "group"], how="left")["_known"].fillna(False).to_numpy(bool)
+    known = pd.MultiIndex.from_frame(cells[["attribute", "group"]]).isin(pd.MultiIndex.from_frame(keys))
     cells.loc[~known, "group"] = privacy.OTHER
     cells = cells.groupby(["attribute", "group"], sort=False, as_index=False)[list(CELLS)].sum()
     cells = fixed.merge(cells, on=["attribute", "group"], how="left").fillna({c: 0.0 for c in CELLS})

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from workbench import registry
 from workbench._io import read_json
 from workbench.analyses.evaluation import (
+    HIGHER_IS_BETTER,
     PRIMARY,
     Evaluation,
     comparison_verdict,
@@ -148,9 +149,9 @@ def privacy_utility(phase: PhaseContext) -> PrivacyUtility:
     score = functools.partial(_fit_and_score, task=task, name=trained["estimator_name"], params=trained.get("params") or {},
                               seed=cfg.model.seed, schema=schema)
     epsilons = sorted({*cfg.privacy.utility_epsilons, float(feats.epsilon)})
-    out = privacy.utility_table(train, holdout, fit_and_score=score, columns=columns,
-                                bounds={c: tuple(cfg.privacy.bounds[c]) for c in columns}, epsilons=epsilons)
     primary = PRIMARY[task]
+    out = privacy.utility_table(train, holdout, fit_and_score=score, columns=columns, bounds={c: tuple(cfg.privacy.bounds[c]) for c in columns},
+                                epsilons=epsilons, greater_is_better=HIGHER_IS_BETTER[primary])
     out = out.assign(metric_name=primary, configured=out["epsilon"].eq(float(feats.epsilon)))
     phase.save_table(catalog.PRIVACY_UTILITY_FILE, out)
     phase.log_metrics({f"privacy_{primary}_clean" if e != e else f"privacy_{primary}_eps_{e:g}": m for e, m in zip(out["epsilon"], out["metric"], strict=True)})
