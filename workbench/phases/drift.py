@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.analyses import concept, drift, evidently_report
+from workbench.analyses import concept, drift, evidently_report, privacy
 from workbench.governance import audit, requests
 from workbench.phases import _estimate, _inputs, _privacy
 from workbench.phases._inputs import Reference, reference, reference_frame
@@ -84,8 +84,6 @@ def private_release(phase: PhaseContext, distributions: pd.DataFrame, batch: pd.
     sees its distributions in the train phase anyway). The spend goes to the batch file's budget
     (:func:`workbench.phases._privacy.spend`): BudgetExceeded names the remaining epsilon and fails the phase.
     """
-    from workbench.analyses import privacy
-
     epsilon = _privacy.release_epsilon(phase.config, "drift")
     if epsilon is None:
         return None

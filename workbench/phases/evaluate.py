@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench import registry
 from workbench._io import read_json
+from workbench.analyses import privacy
 from workbench.analyses.evaluation import (
     HIGHER_IS_BETTER,
     PRIMARY,
@@ -132,8 +133,6 @@ def privacy_utility(phase: PhaseContext) -> PrivacyUtility:
     table is computed by the data team from clean data: it is not itself a private release and
     spends no budget. Each metric is one noise draw on one split, so small losses are noise.
     """
-    from workbench.analyses import privacy
-
     cfg = phase.config
     if cfg.privacy is None or cfg.privacy.features is None:
         return PrivacyUtility(None, "privacy.features is not configured: the model trained on clean features, so there is no utility cost to show.")
