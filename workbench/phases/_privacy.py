@@ -68,7 +68,9 @@ def private_training(config: Config, table: Table, train: pd.DataFrame, *, run_i
     columns, epsilon = list(feats.columns), float(feats.epsilon)
     bounds = {c: tuple(float(v) for v in config.privacy.bounds[c]) for c in columns}
     _check_columns(table, columns)
-    settings = {"sha256": table.sha256, "columns": columns, "bounds": bounds, "epsilon": epsilon}
+    # with a feature store the values come from its sources too: a changed source is a new release
+    settings = {"sha256": table.sha256, "columns": columns, "bounds": bounds, "epsilon": epsilon,
+                "feature_sources": (table.features or {}).get("sources", {})}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     folder = config.store / "privacy" / FEATURES
     folder.mkdir(parents=True, exist_ok=True)
