@@ -151,6 +151,9 @@ def prepare(phase: PhaseContext) -> Prepared:
     data.check_quality(table.frame, schema, source=str(table.path), require_target=True).raise_for_errors()
     frames.check_target(table.frame, schema, phase.config.model.task, source=str(table.path))
     train, holdout = frames.split(table.frame, schema, phase.config, source=str(table.path))
+    private = None
+    if phase.config.privacy is not None and phase.config.privacy.features is not None:  # before any write: a refused spend leaves nothing
+        train, private = _privacy.private_training(phase.config, table, train, run_id=phase.run_id)
     phase.save_table(catalog.HOLDOUT_FILE, holdout)
     facts = {"path": str(table.path), "sha256": table.sha256, "rows": table.rows}
     if table.features and table.features.get("fetched"):  # the feature views (and versions) the model's inputs came from
@@ -158,9 +161,6 @@ def prepare(phase: PhaseContext) -> Prepared:
         shas = table.features.get("sources", {})
         facts["feature_views"] = {n: v | ({"source_sha256": shas[n]} if n in shas else {}) for n, v in table.features["views"].items() if n in used}
         facts["rows_without_features"] = {n: c for n, c in table.features["rows_without_features"].items() if n in used}
-    private = None
-    if phase.config.privacy is not None and phase.config.privacy.features is not None:
-        train, private = _privacy.private_training(phase.config, table, train, run_id=phase.run_id)
     return Prepared(train, holdout, schema, facts, private)
 
 
