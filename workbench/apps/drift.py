@@ -6,7 +6,8 @@ and the evidently report with a sentence on its count.
 Reads ``drift/`` of a monitor run: ``verdict.json``, ``data_drift.json``, ``columns.parquet``,
 ``history.parquet``, ``history_columns.parquet``, ``distributions.parquet``, ``concept.json``,
 ``feature_drift.parquet``, ``estimate.json``, ``reliability.parquet``, ``estimate_history.parquet``
-and ``evidently.json``; older runs without some of them show what they can.
+and ``evidently.json``; older runs without some of them show what they can. A private drift release
+(``privacy.json``) is named beside the distributions: "noise added (ε = …)".
 The answer's words come from :mod:`workbench.apps._drift_lead` (:func:`lead_sentence`), the
 Performance tab's from :mod:`workbench.apps._estimate_view`.
 """
@@ -26,12 +27,12 @@ from workbench.apps._drift_charts import concept_png, distribution_png, estimate
 from workbench.apps._drift_lead import evidently_statement, lead_sentence
 from workbench.apps._leads import batch_label, tiles
 from workbench.apps._widgets import Frame, LazyTabs, RunPicker, image, set_options, start
-from workbench.reports import catalog
+from workbench.reports import catalog, privacy
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.apps._context import AppContext, Choice
 
-__all__ = ["DriftApp", "app", "columns_table", "evidently_statement", "heatmap_png", "lead_sentence", "read_json", "read_table"]
+__all__ = ["DriftApp", "app", "columns_table", "evidently_statement", "heatmap_png", "lead_sentence", "noise_message", "read_json", "read_table"]
 
 PHASE = "drift"
 COLUMN_VIEW = {"column": None, "kind": None, "test": None, "p_value": ".3g", "effect_size": ".3f", "effect_threshold": ".2f",
@@ -184,7 +185,7 @@ class DriftApp:
         columns = read_table(self.folder, catalog.COLUMNS_FILE)
         stats = columns[columns["column"] == name]
         self.feature_img.value = distribution_png(rows, name, stats)
-        self.feature_html.value = columns_table(stats)
+        self.feature_html.value = noise_message(self.folder, "The batch counts") + columns_table(stats)
 
     def page_concept(self) -> list[Any]:
         """Prediction drift, performance change and feature (residual) drift."""
@@ -215,6 +216,15 @@ class DriftApp:
         import ipywidgets as w
 
         return w.HTML(r.message(text, "warn"))
+
+
+def noise_message(folder: Path, what: str) -> str:
+    """``"<what>: noise added (ε = …)"`` when the phase's stored release is private (its ``privacy.json``), else nothing."""
+    record = privacy.release(folder)
+    if record is None:
+        return ""
+    return r.message(f"{what}: {privacy.noise_note(record)}. Laplace noise of a private release (privacy.releases.{record['release']}), "
+                     "so that the report reveals no individual; the reference side is exact.")
 
 
 def columns_table(columns: Any) -> str:

@@ -5,7 +5,8 @@ a mitigation aimed at the failing check.
 
 Reads ``fairness/`` of a monitor run: ``fairness.json``, ``groups.parquet``, ``reference_groups.parquet``,
 ``disparity.parquet``, ``reference_disparity.parquet`` (runs since issue 15), ``bias_drift.parquet``,
-``bias_history.parquet`` and ``threshold_suggestion.parquet``. The words come from
+``bias_history.parquet``, ``threshold_suggestion.parquet`` and ``privacy.json`` (a private release: "noise added (ε = …)"
+beside the groups). The words come from
 :mod:`workbench.apps._fairness_lead` (:func:`lead_sentence`).
 """
 
@@ -20,7 +21,7 @@ from workbench.apps._fairness_charts import METRICS, answer_png, bias_drift_png,
 from workbench.apps._fairness_lead import lead_sentence
 from workbench.apps._leads import batch_label, tiles
 from workbench.apps._widgets import Frame, LazyTabs, RunPicker, image, set_options, start
-from workbench.apps.drift import read_json, read_table
+from workbench.apps.drift import noise_message, read_json, read_table
 from workbench.reports import catalog
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,8 +119,8 @@ class FairnessApp:
         self.groups_img.value = groups_png(rows, self.metric.value, check, self.di_threshold, self.eo_threshold)
         metric = self.metric.value
         view = rows[["group", "count", "positives", metric, f"{metric}_low", f"{metric}_high", "status"]]
-        self.groups_html.value = r.table(view, formats={"count": ",d", "positives": ",d", metric: ".3f", f"{metric}_low": ".3f",
-                                                        f"{metric}_high": ".3f"}, bad=rows["status"] != "ok")
+        self.groups_html.value = noise_message(self.folder, "The group counts and rates") + r.table(
+            view, formats={"count": ",d", "positives": ",d", metric: ".3f", f"{metric}_low": ".3f", f"{metric}_high": ".3f"}, bad=rows["status"] != "ok")
         return [self.groups_img, self.groups_html]
 
     def page_drift(self) -> list[Any]:

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 
 from workbench.config._base import _Strict
 from workbench.config._estimation import EstimationConfig, FeedbackConfig
-from workbench.config._privacy import FederatedConfig, PrivacyConfig, SiteConfig
+from workbench.config._privacy import FederatedConfig, PrivacyConfig, SiteConfig, resolve_site_paths
 from workbench.config._yaml import read_yaml as _read_yaml
 from workbench.exceptions import ConfigError
 
@@ -396,16 +396,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     if features is not None:
         views = {n: v.model_copy(update={"source": absolute(v.source)}) for n, v in features.views.items()}
         features = features.model_copy(update={"views": views})
-    sites = {}
-    for name, site in config.sites.items():
-        found = site.batches
-        if found is not None and not Path(found).is_absolute():
-            found = str((base / found).resolve()) if not _is_glob(found) else str(base / found)
-        sites[name] = site.model_copy(update={"data": absolute(site.data), "batches": found})
-    federated = config.federated
-    if federated.tls is not None:
-        tls = federated.tls
-        federated = federated.model_copy(update={"tls": tls.model_copy(update={k: absolute(getattr(tls, k)) for k in ("ca", "cert", "key")})})
+    sites, federated = resolve_site_paths(config.sites, config.federated, base)
     return config.model_copy(
         update={"store": absolute(config.store), "reports": absolute(config.reports), "data": data, "features": features,
                 "sites": sites, "federated": federated}

@@ -37,6 +37,13 @@ class PrivacyConfig(_Strict):
     features: PrivateFeatures | None = None
     utility_epsilons: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 8.0], min_length=1)
 
+    def budget_for(self, dataset: str) -> Budget:
+        """The budget of a dataset: its ``datasets`` entry (by name, or by the file name of a path), else ``budget``."""
+        name = str(dataset)
+        if name in self.datasets:
+            return self.datasets[name]
+        return self.datasets.get(Path(name).name, self.budget)
+
     @field_validator("releases")
     @classmethod
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:
@@ -110,3 +117,22 @@ class FederatedConfig(_Strict):
                 raise ValueError(f"address {self.address!r} is not loopback: set federated.tls (ca, cert, key) "
                                  "to serve Flower beyond this machine")
         return self
+
+
+def resolve_site_paths(sites: dict[str, SiteConfig], federated: FederatedConfig,
+                       base: Path) -> tuple[dict[str, SiteConfig], FederatedConfig]:
+    """Site files, site batch folders or globs and TLS files, resolved against the config file's folder."""
+    def absolute(p: Path) -> Path:
+        p = p.expanduser()
+        return p if p.is_absolute() else (base / p).resolve()
+
+    resolved = {}
+    for name, site in sites.items():
+        found = site.batches
+        if found is not None and not Path(found).is_absolute():
+            found = str(base / found) if any(ch in found for ch in "*?[") else str((base / found).resolve())
+        resolved[name] = site.model_copy(update={"data": absolute(site.data), "batches": found})
+    if federated.tls is not None:
+        tls = federated.tls
+        federated = federated.model_copy(update={"tls": tls.model_copy(update={k: absolute(getattr(tls, k)) for k in ("ca", "cert", "key")})})
+    return resolved, federated

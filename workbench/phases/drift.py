@@ -9,15 +9,23 @@ A batch of fewer than ``thresholds.min_batch_rows`` rows (30) is too small for a
 column drift, missing shares, prediction drift and performance are all "insufficient data", so
 it raises no drift alert and files no retrain request (a missing or retyped column, which does
 not depend on size, is still an alert).
+
+With ``privacy.releases.drift`` the distributions published for the drift app
+(``distributions.parquet``) hold Laplace-noised batch counts and the bounded columns
+(``privacy.bounds``) get noisy means (``private_means.parquet``); the release's epsilon is spent
+from the batch file's budget first, and recorded in ``privacy.json``. A refused spend fails the
+phase before any drift result is written: the exact distributions are not published instead (a
+release configured private that cannot be made private is not released). The per-column tests,
+the verdict and the evidently report stay exact: they are the data team's working results.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.analyses import concept, drift, evidently_report
+from workbench.analyses import concept, drift, evidently_report, privacy
 from workbench.governance import audit, requests
-from workbench.phases import _estimate, _inputs
+from workbench.phases import _estimate, _inputs, _privacy
 from workbench.phases._inputs import Reference, reference, reference_frame
 from workbench.registry import versions
 from workbench.reports import catalog, history
@@ -27,8 +35,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from workbench.runner.context import PhaseContext
 
-__all__ = ["ALERT_STATUSES", "Reference", "concept_drift", "data_drift", "estimate_performance", "evidently_html", "plot", "record_history",
-           "reference", "scored_batch", "verdict"]
+__all__ = ["ALERT_STATUSES", "Reference", "concept_drift", "data_drift", "estimate_performance", "evidently_html", "plot", "private_release",
+           "record_history", "reference", "scored_batch", "verdict"]
 
 # Column statuses that raise an alert on their own, whatever the dataset-level verdict.
 ALERT_STATUSES = ("high missing share", "empty column", "type changed", "missing column")
@@ -42,17 +50,57 @@ def scored_batch(phase: PhaseContext) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 def data_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame) -> Any:
-    """Per-column drift and the dataset verdict, saved as ``columns.parquet`` and ``data_drift.json``."""
+    """Per-column drift and the dataset verdict, saved as ``columns.parquet`` and ``data_drift.json``.
+
+    The reference vs batch distributions go to ``distributions.parquet``: private with
+    ``privacy.releases.drift`` (:func:`private_release`, spent before anything here is written).
+    """
     t = phase.config.thresholds
     result = drift.compare(ref.profile, batch, alpha=t.data_drift, min_effect_numeric=t.drift_effect,
                            min_effect_categorical=t.drift_effect, min_rows=t.min_batch_rows, max_missing=t.max_missing_share,
                            max_missing_increase=t.missing_share_increase, drift_share=DRIFT_SHARE)
-    phase.save_table(catalog.COLUMNS_FILE, result.columns)
     # reference vs batch share per bin or category, for the drift app's feature picker
-    phase.save_table(catalog.DISTRIBUTIONS_FILE, drift.distribution_table(ref.profile, batch))
+    distributions = drift.distribution_table(ref.profile, batch)
+    released = private_release(phase, distributions, batch)
+    phase.save_table(catalog.COLUMNS_FILE, result.columns)
+    if released is None:
+        phase.save_table(catalog.DISTRIBUTIONS_FILE, distributions)
+    else:
+        phase.save_table(catalog.DISTRIBUTIONS_FILE, released["distributions"])
+        if released["means"] is not None:
+            phase.save_table(catalog.PRIVATE_MEANS_FILE, released["means"])
+        phase.save_json(catalog.PRIVACY_FILE, released["record"])  # last: a record means its tables are in place
     phase.save_json(catalog.DATA_DRIFT_FILE, {**result.to_dict(), "drift_share": DRIFT_SHARE})
     phase.log_metrics({"drifted_columns": result.dataset["drifted_columns"], "drifted_share": result.dataset["drifted_share"]})
     return result
+
+
+def private_release(phase: PhaseContext, distributions: pd.DataFrame, batch: pd.DataFrame) -> dict[str, Any] | None:
+    """The private drift release of the batch (None when ``privacy.releases.drift`` is not set), spent but not yet written.
+
+    The release's epsilon is split evenly between the noisy batch counts of the distributions
+    and, when ``privacy.bounds`` names columns of the batch, their noisy means; the reference
+    counts stay exact (the reference is another dataset, with a budget of its own, and a person
+    sees its distributions in the train phase anyway). The spend goes to the batch file's budget
+    (:func:`workbench.phases._privacy.spend`): BudgetExceeded names the remaining epsilon and fails the phase.
+    """
+    epsilon = _privacy.release_epsilon(phase.config, "drift")
+    if epsilon is None:
+        return None
+    facts = phase.input_result("score")["batch"]
+    bounds = {c: tuple(b) for c, b in phase.config.privacy.bounds.items() if c in batch.columns}
+    share = epsilon / 2 if bounds else epsilon
+    noisy, parts = privacy.private_distribution(distributions, epsilon=share)
+    releases = [parts]
+    means = None
+    if bounds:
+        means, part = privacy.private_means(batch, bounds=bounds, epsilon=epsilon - share)
+        releases.append(part)
+    spent = _privacy.spend(phase.config, dataset=facts["name"], sha256=facts["sha256"], release="drift", epsilon=epsilon, run_id=phase.run_id)
+    record = _privacy.record("drift", releases, spent, tables=[catalog.DISTRIBUTIONS_FILE] + ([catalog.PRIVATE_MEANS_FILE] if bounds else []),
+                             not_private=["the reference counts and shares", "the per-column tests", "the verdict", "the evidently report"])
+    phase.log_metrics({"privacy_drift_epsilon": epsilon, "privacy_budget_remaining": spent["remaining"]})
+    return {"distributions": noisy, "means": means, "record": record}
 
 
 def concept_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, role: str = "champion") -> dict[str, Any]:

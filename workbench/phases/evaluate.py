@@ -4,17 +4,23 @@ Metrics with bootstrap intervals, paired comparisons and the decision rule come 
 :mod:`workbench.analyses.evaluation`; this phase loads the models, scores the holdout, saves
 the results and, in a governed retrain, compares the candidate with the champion on the rows
 the champion never trained on (``unseen.json``). With ``model.estimator: auto`` the report also
-shows how the candidate was chosen: the train phase's cross-validated leaderboard.
+shows how the candidate was chosen: the train phase's cross-validated leaderboard. With
+``privacy.features`` it shows what the private features cost: the utility table
+(:func:`privacy_utility`, ``privacy_utility.parquet``).
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import registry
 from workbench._io import read_json
+from workbench.analyses import privacy
 from workbench.analyses.evaluation import (
+    HIGHER_IS_BETTER,
     PRIMARY,
     Evaluation,
     comparison_verdict,
@@ -25,7 +31,7 @@ from workbench.analyses.evaluation import (
 )
 from workbench.data import frames, sources
 from workbench.data.dataset import Schema
-from workbench.exceptions import WorkbenchError
+from workbench.exceptions import PhaseError, WorkbenchError
 from workbench.phases import _confidence
 from workbench.registry import estimators, models
 from workbench.reports import catalog
@@ -35,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from workbench.runner.context import PhaseContext
 
-__all__ = ["Evaluation", "confidence", "evaluate", "leaderboard", "plot", "unseen_by_champion"]
+__all__ = ["Evaluation", "PrivacyUtility", "confidence", "evaluate", "leaderboard", "plot", "privacy_utility", "unseen_by_champion"]
 
 
 def evaluate(phase: PhaseContext, *, n_bootstrap: int = 200, confidence: float = 0.95) -> Evaluation:
@@ -97,6 +103,70 @@ def leaderboard(phase: PhaseContext) -> pd.DataFrame:
         return pd.read_parquet(path)
     name = train.get("estimator_name") or train["model"]["estimator"]
     return pd.DataFrame([{"rank": 1, "estimator": name, "chosen": True, "note": "named in model.estimator: no selection"}])
+
+
+@dataclass(frozen=True)
+class PrivacyUtility:
+    """The utility table of private features (None when ``privacy.features`` is not set) and what it means."""
+
+    table: pd.DataFrame | None
+    note: str
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        head = "<h3>Privacy: utility of private features</h3>"
+        if self.table is None:
+            return f"{head}<p>{escape(self.note)}</p>"
+        shown = self.table.assign(epsilon=self.table["epsilon"].map(lambda e: "clean" if e != e else f"{e:g}"))
+        return f"{head}<p>{escape(self.note)}</p>" + shown.round(4).to_html(index=False, na_rep="–")
+
+
+def privacy_utility(phase: PhaseContext) -> PrivacyUtility:
+    """Holdout metric with clean vs private features at each ``privacy.utility_epsilons`` (and the configured epsilon); ``privacy_utility.parquet``.
+
+    The candidate's own estimator and parameters are refitted on the train phase's split of the
+    reference (re-read, hash-checked, split the same way) with the ``privacy.features`` columns
+    privatized at each epsilon, and scored on the same holdout, clean (``metric``: the model
+    trained on private features scores clean rows, as in production) and privatized too
+    (``metric_private_holdout``); ``loss`` is the clean row's metric minus the private one. The
+    table is computed by the data team from clean data: it is not itself a private release and
+    spends no budget. Each metric is one noise draw on one split, so small losses are noise.
+    """
+    cfg = phase.config
+    if cfg.privacy is None or cfg.privacy.features is None:
+        return PrivacyUtility(None, "privacy.features is not configured: the model trained on clean features, so there is no utility cost to show.")
+    trained = phase.input_result("train")
+    schema = Schema.from_dict(trained["schema"])
+    table = sources.read(cfg, trained["data"]["path"], purpose="privacy utility table")
+    if table.sha256 != trained["data"]["sha256"]:
+        raise PhaseError(f"{table.path}: the reference changed since the train phase read it (sha256 {table.sha256[:12]}… vs "
+                         f"{trained['data']['sha256'][:12]}…). Fix: run the train DAG again (`workbench run`).")
+    train, holdout = frames.split(table.frame, schema, cfg, source=str(table.path))
+    feats, task = cfg.privacy.features, cfg.model.task
+    columns = list(feats.columns)
+    score = functools.partial(_fit_and_score, task=task, name=trained["estimator_name"], params=trained.get("params") or {},
+                              seed=cfg.model.seed, schema=schema)
+    epsilons = sorted({*cfg.privacy.utility_epsilons, float(feats.epsilon)})
+    primary = PRIMARY[task]
+    out = privacy.utility_table(train, holdout, fit_and_score=score, columns=columns, bounds={c: tuple(cfg.privacy.bounds[c]) for c in columns},
+                                epsilons=epsilons, greater_is_better=HIGHER_IS_BETTER[primary])
+    out = out.assign(metric_name=primary, configured=out["epsilon"].eq(float(feats.epsilon)))
+    phase.save_table(catalog.PRIVACY_UTILITY_FILE, out)
+    phase.log_metrics({f"privacy_{primary}_clean" if e != e else f"privacy_{primary}_eps_{e:g}": m for e, m in zip(out["epsilon"], out["metric"], strict=True)})
+    at = out[out["configured"]].iloc[0]
+    note = (f"Holdout {primary} of {trained['estimator_name']} trained with {', '.join(columns)} clean and with Laplace noise "
+            f"(privacy.features: epsilon {feats.epsilon:g} per row, bounds from privacy.bounds). At epsilon {feats.epsilon:g} it loses "
+            f"{at['loss']:.4f}. Computed by the data team from clean data: this table is not a private release.")
+    return PrivacyUtility(out, note)
+
+
+def _fit_and_score(train: pd.DataFrame, holdout: pd.DataFrame, *, task: str, name: str, params: dict[str, Any], seed: int, schema: Schema) -> float:
+    """The candidate's estimator fitted on ``train``, its primary metric on ``holdout``."""
+    pipeline = estimators.pipeline_for(task, name, params, seed, schema)
+    pipeline.fit(frames.features(train, schema), frames.target(train, schema, task))
+    y = frames.target(holdout, schema, task).to_numpy()
+    return float(metric_functions(task)[PRIMARY[task]](y, estimators.predict(pipeline, holdout, schema, task)))
 
 
 def _load(phase: PhaseContext, upstream: str) -> Any:

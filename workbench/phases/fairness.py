@@ -4,6 +4,14 @@ Per-group rates with intervals, disparity checks and bias drift come from
 :mod:`workbench.analyses.fairness`; this phase reads what the score phase stored and writes
 tables (Parquet/JSON) the apps and reviews read. Fairness needs a binary task and 0/1 labels of
 both classes; without them the phase records ``"not assessable"`` and the reason, and fails nothing.
+
+With ``privacy.releases.fairness`` the batch's group table is published from Laplace-noised
+confusion counts (:func:`workbench.phases._privacy.private_groups`), spent from the batch file's
+budget before anything is written and recorded in ``privacy.json``; the disparity checks are
+computed from that table (post-processing), and the results that would need the exact rows are
+not published: bias drift (its intervals are sampling intervals) and the threshold suggestion
+(fitted on the rows). The reference holdout's tables stay exact (another dataset, the data
+team's). A refused spend fails the phase: no exact table is published in place of the private one.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workbench.analyses import fairness
+from workbench.phases import _privacy
 from workbench.phases._inputs import Reference, reference, scored_batch
 from workbench.reports import catalog
 
@@ -48,20 +57,26 @@ def audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, min_group
     reference = ref.scored
     ref_table = fairness.group_table(fairness.binary_labels(reference["y"]), None, reference[sensitive], scores=reference["score"], **kw)
     t = cfg.thresholds
+    released = _private(phase, table, ref_table, min_group=min_group)
+    if released is not None:
+        table = released["groups"]
     disparity = fairness.disparity(table, di_threshold=t.disparate_impact, eo_threshold=t.equalized_odds)
     drift = fairness.bias_drift(ref_table, table, metric="tpr", di_threshold=t.disparate_impact, eo_threshold=t.equalized_odds)
     phase.save_table(catalog.GROUPS_FILE, table)
     phase.save_table(catalog.REFERENCE_GROUPS_FILE, ref_table)
     phase.save_table(catalog.DISPARITY_FILE, disparity)
-    phase.save_table(catalog.BIAS_DRIFT_FILE, drift)
+    if released is None:
+        phase.save_table(catalog.BIAS_DRIFT_FILE, drift)
+    else:
+        phase.save_json(catalog.PRIVACY_FILE, released["record"])
     ref_disparity = fairness.disparity(ref_table, di_threshold=t.disparate_impact, eo_threshold=t.equalized_odds)
     phase.save_table(catalog.REFERENCE_DISPARITY_FILE, ref_disparity)
     failed = disparity[disparity["passed"].eq(False).fillna(False).astype(bool)]  # NA = not assessable: neither
-    moved = drift[drift["moved"]] if "moved" in drift else drift.iloc[0:0]
+    moved = drift[drift["moved"]] if "moved" in drift and released is None else drift.iloc[0:0]
     newly = _newly_failing(disparity, ref_disparity)
     target = _suggestion_target(failed, newly, moved)
     suggestion = None
-    if target is not None and target[0] in labelled.columns:
+    if target is not None and target[0] in labelled.columns and released is None:
         suggestion = fairness.threshold_suggestion(labelled["y"], labelled["score"], labelled[target[0]], constraint=target[1],
                                                    min_group=min_group, seed=cfg.model.seed)
         phase.save_table(catalog.THRESHOLD_FILE, suggestion)
@@ -71,11 +86,30 @@ def audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, min_group
            "failing_since_reference": _failing_since(disparity, ref_disparity),
            "bias_drift": [f"{r.attribute}={r.group}" for r in moved.itertuples()],
            "threshold_suggestion_for": target[0] if suggestion is not None else None,
-           "threshold_suggestion_constraint": target[1] if suggestion is not None else None}
+           "threshold_suggestion_constraint": target[1] if suggestion is not None else None,
+           "private": released is not None}
+    if released is not None:
+        out["rows"] = int(table.loc[table["attribute"] == sensitive[0], "count"].sum())  # the noisy count: the exact one is not released
+        out["not_published"] = released["record"]["not_published"]
     phase.save_json(catalog.FAIRNESS_FILE, out)
     phase.log_metrics({"fairness_failed_attributes": len(failed), "bias_drift_groups": len(moved)})
     phase.save_table(catalog.BIAS_HISTORY_FILE, bias_history(phase))
     return out
+
+
+def _private(phase: PhaseContext, table: pd.DataFrame, ref_table: pd.DataFrame, *, min_group: int) -> dict[str, Any] | None:
+    """The private group table of the batch and its record, spent but not yet written (None: ``privacy.releases.fairness`` not set)."""
+    epsilon = _privacy.release_epsilon(phase.config, "fairness")
+    if epsilon is None:
+        return None
+    groups, release = _privacy.private_groups(table, ref_table, epsilon=epsilon, min_group=min_group)
+    facts = phase.input_result("score")["batch"]
+    spent = _privacy.spend(phase.config, dataset=facts["name"], sha256=facts["sha256"], release="fairness", epsilon=epsilon, run_id=phase.run_id)
+    record = _privacy.record("fairness", [release], spent, tables=[catalog.GROUPS_FILE, catalog.DISPARITY_FILE],
+                             not_published=[catalog.BIAS_DRIFT_FILE, catalog.THRESHOLD_FILE],
+                             not_private=["the reference holdout's tables", "the batch's row count in the score phase"])
+    phase.log_metrics({"privacy_fairness_epsilon": epsilon, "privacy_budget_remaining": spent["remaining"]})
+    return {"groups": groups, "record": record}
 
 
 CHECK_CONSTRAINT = {"equalized_odds": "equalized_odds", "disparate_impact": "demographic_parity"}  # the failing check -> ThresholdOptimizer's constraint

@@ -7,6 +7,11 @@ cross-validated selection on the training split only (:func:`choose`,
 :mod:`workbench.analyses.selection`); the leaderboard is saved as ``leaderboard.parquet`` and
 logged to MLflow. The baseline phase (``25_baseline``) fits the static baseline on the same
 split with the same functions.
+
+With ``privacy.features`` both fit on private features: the configured columns of the training
+split carry the Laplace noise of one release of the reference (:mod:`workbench.phases._privacy`,
+spent once in the privacy ledger); the holdout stays clean, so the evaluate phase measures the
+model on the features it will score.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from workbench import data
 from workbench.analyses import selection as selection_
 from workbench.data import frames, sources
+from workbench.phases import _privacy
 from workbench.registry import estimators, models
 from workbench.reports import catalog
 
@@ -38,10 +44,11 @@ class Trained:
     rows: int
     name: str = ""  # the estimator table's name for the fitted estimator
     selection: dict[str, Any] | None = None  # the cross-validated selection that chose it (model.estimator auto)
+    params: dict[str, Any] | None = None  # the estimator's parameters (the evaluate phase refits it for the privacy utility table)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe summary for ``result.json``."""
-        out = {"role": self.role, "model": self.logged.to_dict(), "estimator_name": self.name,
+        out = {"role": self.role, "model": self.logged.to_dict(), "estimator_name": self.name, "params": self.params or {},
                "fit_seconds": round(self.fit_seconds, 3), "rows": self.rows}
         return out | ({"selection": self.selection} if self.selection else {})
 
@@ -105,7 +112,7 @@ def fit_and_log(phase: PhaseContext, train: pd.DataFrame, schema: Schema, *, rol
     logged = models.log_model(pipeline, name=role, input_example=x.head(5))
     phase.log_metrics({f"{role}_fit_seconds": elapsed})
     picked = choice.selection.summary() if choice.selection else None
-    return Trained(role, logged, elapsed, len(train), choice.name, picked)
+    return Trained(role, logged, elapsed, len(train), choice.name, picked, dict(choice.params))
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,7 @@ class Prepared:
     holdout: pd.DataFrame
     schema: Schema
     data: dict[str, Any]
+    privacy: dict[str, Any] | None = None  # the private-features release the training split carries (privacy.features)
 
     def _repr_html_(self) -> str:
         import pandas as pd
@@ -123,16 +131,29 @@ class Prepared:
         facts = {"file": self.data["path"], "sha256": self.data["sha256"][:16] + "…", "rows": self.data["rows"],
                  "train rows": len(self.train), "holdout rows": len(self.holdout),
                  "features": ", ".join(self.schema.features), "target": self.schema.target}
+        if self.privacy:
+            p = self.privacy
+            facts["private features"] = (f"{', '.join(p['columns'])}: Laplace noise, epsilon {p['epsilon']:g} per row "
+                                         f"({'released before, reused' if p['reused'] else 'released now'}; {p['remaining']:g} left of "
+                                         f"{p['dataset']}'s budget when released); holdout clean")
         return pd.Series(facts).to_frame("value")._repr_html_()
 
 
 def prepare(phase: PhaseContext) -> Prepared:
-    """Read the reference, refuse it on data errors, split it and save the holdout."""
+    """Read the reference, refuse it on data errors, split it and save the holdout.
+
+    With ``privacy.features`` the configured columns of the training split are replaced by their
+    private release (made and spent on first use, see :func:`workbench.phases._privacy.private_training`);
+    a refused spend (``BudgetExceeded``) fails the phase before anything is trained.
+    """
     table = sources.read_reference(phase.config)
     schema = sources.schema(phase.config, table.frame, source=str(table.path))
     data.check_quality(table.frame, schema, source=str(table.path), require_target=True).raise_for_errors()
     frames.check_target(table.frame, schema, phase.config.model.task, source=str(table.path))
     train, holdout = frames.split(table.frame, schema, phase.config, source=str(table.path))
+    private = None
+    if phase.config.privacy is not None and phase.config.privacy.features is not None:  # before any write: a refused spend leaves nothing
+        train, private = _privacy.private_training(phase.config, table, train, run_id=phase.run_id)
     phase.save_table(catalog.HOLDOUT_FILE, holdout)
     facts = {"path": str(table.path), "sha256": table.sha256, "rows": table.rows}
     if table.features and table.features.get("fetched"):  # the feature views (and versions) the model's inputs came from
@@ -140,10 +161,11 @@ def prepare(phase: PhaseContext) -> Prepared:
         shas = table.features.get("sources", {})
         facts["feature_views"] = {n: v | ({"source_sha256": shas[n]} if n in shas else {}) for n, v in table.features["views"].items() if n in used}
         facts["rows_without_features"] = {n: c for n, c in table.features["rows_without_features"].items() if n in used}
-    return Prepared(train, holdout, schema, facts)
+    return Prepared(train, holdout, schema, facts, private)
 
 
 def summary(prepared: Prepared, trained: Trained) -> dict[str, Any]:
     """What ``result.json`` records for a training phase."""
-    return {**trained.summary(), "schema": prepared.schema.to_dict(), "data": prepared.data,
-            "train_rows": len(prepared.train), "holdout_rows": len(prepared.holdout)}
+    out = {**trained.summary(), "schema": prepared.schema.to_dict(), "data": prepared.data,
+           "train_rows": len(prepared.train), "holdout_rows": len(prepared.holdout)}
+    return out | ({"privacy": prepared.privacy} if prepared.privacy else {})

@@ -16,7 +16,7 @@ from workbench.exceptions import WorkbenchError
 from workbench.governance import audit
 from workbench.registry import changelog, confidence
 from workbench.registry.store import client_for
-from workbench.reports import catalog, manifest
+from workbench.reports import catalog, manifest, privacy
 from workbench.reports.catalog import BatchRun
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +46,7 @@ def collect(config: Config, version: str, *, previous: dict[str, Any] | None, in
         "features": _features(tags),
         "metrics": _metrics(config, run_id),
         "calibration": _calibration(config, tags),
+        "privacy": privacy.card_section(config, run_id, monitored),
         "fairness": fairness,
         "explanations": _explanations(config, run_id),
         "drift": drift,

@@ -36,6 +36,7 @@ LEADERBOARD_FILE = "leaderboard.parquet"  # train, model.estimator auto: cross-v
 METRICS_PLOT = "metrics.png"
 UNSEEN_FILE = "unseen.json"  # challenger vs champion on rows the champion never trained on (retrain runs)
 CONFIDENCE_FILE = "confidence.json"  # evaluate: calibration map and conformal quantile of candidate and baseline (runs since issue 16)
+PRIVACY_UTILITY_FILE = "privacy_utility.parquet"  # evaluate: holdout metric with clean vs private features per epsilon (privacy.features)
 # responsible (holdout audit of a newly registered version)
 AUDIT_FILE = "audit.json"
 # score
@@ -58,6 +59,8 @@ ESTIMATE_FILE = "estimate.json"  # drift: performance estimated without labels, 
 RELIABILITY_FILE = "reliability.parquet"  # drift: is the model right as often as it says, by confidence bucket (labelled batches)
 ESTIMATE_HISTORY_FILE = "estimate_history.parquet"  # drift: estimated and realised performance of every monitored batch
 ESTIMATE_PLOT = "estimate.png"  # drift: that history as a chart
+PRIVATE_MEANS_FILE = "private_means.parquet"  # drift: noisy means of the bounded columns (privacy.releases.drift with privacy.bounds)
+PRIVACY_FILE = "privacy.json"  # drift, fairness: the private release of this phase (mechanism, epsilon, scale, ledger spend)
 # fairness (also on the holdout in responsible/)
 FAIRNESS_FILE = "fairness.json"
 GROUPS_FILE = "groups.parquet"

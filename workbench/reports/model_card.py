@@ -215,6 +215,16 @@ def summary(card: dict[str, Any]) -> Any:
             ("fairness", f"{card['fairness']['status']}; failed: {', '.join(card['fairness']['failed_attributes']) or 'none'}"),
             ("top SHAP features", ", ".join(f["feature"] for f in card["explanations"]["top_features"])),
             ("drift", d["status"] + (f" (batch {d['batch']})" if d.get("batch") else "")),
+            *_privacy_row(card.get("privacy")),
             ("limitations", f"{len(card['limitations'])} listed"), ("approvals", f"{len(card['approvals'])} event(s)")]
     body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{escape(v)}</td></tr>" for k, v in rows)
     return HTML(f"<table>{body}</table>")
+
+
+def _privacy_row(section: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The summary's privacy line: the features' epsilon and loss, and the private releases (none without a privacy section)."""
+    if not section:
+        return []
+    private = [f"{r['release']} ε {_num(r['epsilon'])}" for r in section["releases"] if r["private"]]
+    loss = f", {section['metric']} loss {_num(section['loss'], 3)}" if section.get("loss") is not None else ""
+    return [("privacy", f"private: {', '.join(private) or 'nothing'}{loss}")]
