@@ -108,3 +108,28 @@ def test_skewed_sites_report_their_gap_to_pooled_training_through_the_cli(tmp_pa
           f"pooled {result['comparison']['pooled']['roc_auc']:.4f}, gap {gap:+.4f}")
     assert math.isfinite(gap) and result["comparison"]["federated"]["roc_auc"] > 0.8
     assert f"registered 1.0.0 as version {result['registered']['version']}" in out.stdout
+
+
+@pytest.mark.slow
+def test_bagging_pools_the_sites_forests_through_flower_into_a_registered_random_forest(tmp_path, site_files) -> None:  # noqa: ANN001
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    from workbench.data import frames
+
+    two = {s: site_files["iid"][s] for s in ("a", "b")}
+    config = load_config(federated_project(tmp_path, two, strategy="bagging"))
+    result = federated.train(config, compare_pooled=True)
+
+    assert (result["rounds"], result["rounds_planned"]) == (1, 1)  # trees are not averaged: one round
+    (round_,) = result["history"]
+    assert sum(round_["trees"].values()) == 200 and round_["trees"]["a"] == round(200 * result["sites"]["a"]["rows"] / round_["rows"])
+    loaded = registry.load(config, result["registered"]["version"])
+    assert type(loaded.model[-1]).__name__ == "RandomForestClassifier" and len(loaded.model[-1].estimators_) == 200
+    assert loaded.tags[registry.TAG + "estimator"] == "random_forest"
+    parts = {s: site_split(config, p) for s, p in two.items()}
+    holdout = pd.concat([p[1] for p in parts.values()], ignore_index=True)
+    schema = parts["a"][2]
+    auc = roc_auc_score(holdout["churned"], loaded.model.predict_proba(frames.features(holdout, schema))[:, 1])
+    assert auc == pytest.approx(result["comparison"]["federated"]["roc_auc"], abs=1e-12)
+    assert abs(result["comparison"]["gap"]["roc_auc"]) < 0.02  # one forest of the same size on the pooled rows
