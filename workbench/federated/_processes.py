@@ -29,7 +29,8 @@ from workbench.federated import _protocol
 
 SERVER = "workbench.federated._server"
 SITE = "workbench.federated._client"
-GRACE_S = 10.0  # how long sites get to leave after the server ended
+GRACE_S = 10.0  # how long sites get to leave after the server finished
+FAILED_GRACE_S = 2.0  # after a failed server: the sites it admitted were told to leave, any other one would wait in vain
 
 
 @dataclass
@@ -142,7 +143,7 @@ def _stop(fleet: Fleet) -> None:
     """Let the sites leave after the server ended; kill what is left (the server first when it is still running)."""
     if fleet.server is not None and fleet.server.poll() is None:
         fleet.server.kill()
-    end = time.monotonic() + GRACE_S
+    end = time.monotonic() + (GRACE_S if fleet.server is not None and fleet.server.returncode == 0 else FAILED_GRACE_S)
     for proc in fleet.all():
         try:
             proc.wait(timeout=max(0.1, end - time.monotonic()))

@@ -36,14 +36,14 @@ def serve(job: dict[str, Any], strategy: Federation, admission: Admission) -> tu
     try:
         flwr.server.start_server(server_address=job["address"], server=server, certificates=certificates(job),
                                  config=flwr.server.ServerConfig(num_rounds=int(job["rounds"]), round_timeout=float(job["round_timeout_s"])))
-    except Exception as exc:  # noqa: BLE001 - any failure ends the run with its message; the sites are sent away
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure ends the run with its message (Flower exits on a busy port); the sites are sent away
         try:
             server.disconnect_all_clients(timeout=5)
         except Exception:  # noqa: BLE001, S110 - a site that is gone cannot be told to leave
             pass
         message = str(exc) if str(exc) else type(exc).__name__
         if "bind" in message.lower() or "in use" in message.lower():
-            message += f". Fix: set federated.address to a free port (now {job['address']})."
+            message = f"{message.rstrip('.')}. Fix: set federated.address to a free port (now {job['address']}), or stop what listens there."
         return 1, message
     return 0, None
 

@@ -118,12 +118,12 @@ class Admission(ClientManager):
     def all(self) -> dict[str, Any]:
         return dict(self._admitted)
 
-    def wait_for(self, num_clients: int, timeout: int = 86400) -> bool:
+    def wait_for(self, num_clients: int, timeout: float = 86400) -> bool:
         with self._cv:
             return self._cv.wait_for(lambda: len(self._admitted) >= num_clients, timeout=timeout)
 
     def sample(self, num_clients: int, min_num_clients: int | None = None, criterion: Any = None) -> list[Any]:
-        self.wait_for(min_num_clients or num_clients, timeout=int(self._timeout))
+        self.wait_for(min_num_clients or num_clients, timeout=self._timeout)
         return list(self.all().values())[:num_clients]
 
 
@@ -139,7 +139,7 @@ class Federation(Strategy):
 
     def gather(self) -> None:
         """Wait (``round_timeout_s`` at most) for every site to be admitted; fail below ``min_sites``."""
-        self.admission.wait_for(len(self.expected), timeout=int(self.job["round_timeout_s"]))
+        self.admission.wait_for(len(self.expected), timeout=float(self.job["round_timeout_s"]))
         self.ready_at = time.time()
         _protocol.emit("ready", sites=sorted(self.admission.sites()))
         self.participants(0, "admission")
