@@ -97,3 +97,7 @@ class FeedbackError(DataError):
     def __init__(self, message: str, problems: list | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+
+
+class BudgetExceeded(WorkbenchError):
+    """A private release would spend more than the dataset's privacy budget; it was refused and nothing was released."""

@@ -7,6 +7,7 @@
 - :mod:`~workbench.cli.deploy` — ``deploy-files``;
 - :mod:`~workbench.cli.features` — ``features apply|materialize|status``;
 - :mod:`~workbench.cli.feedback` — ``feedback import|queue|status``;
+- :mod:`~workbench.cli.privacy` — ``privacy budget``;
 - :mod:`~workbench.cli.governance` — ``audit``, ``approvals``, ``approve``, ``reject``, ``promote``, ``rollback``,
   ``retrain``, ``aliases``, ``whoami``.
 
@@ -25,10 +26,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from workbench.cli import api, deploy, features, feedback, governance, review, run, serve
+from workbench.cli import api, deploy, features, feedback, governance, privacy, review, run, serve
 from workbench.exceptions import WorkbenchError
 
-GROUPS = (run, review, serve, api, deploy, features, feedback, governance)
+GROUPS = (run, review, serve, api, deploy, features, feedback, privacy, governance)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:

@@ -37,6 +37,13 @@ class PrivacyConfig(_Strict):
     features: PrivateFeatures | None = None
     utility_epsilons: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 8.0], min_length=1)
 
+    def budget_for(self, dataset: str) -> Budget:
+        """The budget of a dataset: its ``datasets`` entry (by name, or by the file name of a path), else ``budget``."""
+        name = str(dataset)
+        if name in self.datasets:
+            return self.datasets[name]
+        return self.datasets.get(Path(name).name, self.budget)
+
     @field_validator("releases")
     @classmethod
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:
