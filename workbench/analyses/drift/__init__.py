@@ -54,12 +54,22 @@ from __future__ import annotations
 from workbench.analyses.drift._batch import BatchStats, ColumnStats, batch_stats, batch_stats_from_parquet
 from workbench.analyses.drift._decide import compare
 from workbench.analyses.drift._distributions import distribution_table
-from workbench.analyses.drift._partials import check_sums, merge_sites, stats_from_arrays, stats_to_arrays
+from workbench.analyses.drift._partials import (
+    check_sums,
+    count_vectors,
+    merge_sites,
+    profile_from_arrays,
+    profile_to_arrays,
+    stats_from_arrays,
+    stats_to_arrays,
+    with_counts,
+)
 from workbench.analyses.drift._profile import CategoricalProfile, NumericProfile, ReferenceProfile, build_profile
 from workbench.analyses.drift._result import COLUMNS, STATUSES, DriftResult
 
 __all__ = [
     "build_profile", "ReferenceProfile", "NumericProfile", "CategoricalProfile", "BatchStats", "ColumnStats",
     "batch_stats", "batch_stats_from_parquet", "compare", "DriftResult", "COLUMNS", "STATUSES", "distribution_table",
-    "stats_to_arrays", "stats_from_arrays", "merge_sites", "check_sums",
+    "stats_to_arrays", "stats_from_arrays", "merge_sites", "check_sums", "profile_to_arrays", "profile_from_arrays",
+    "count_vectors", "with_counts",
 ]

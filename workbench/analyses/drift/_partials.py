@@ -28,11 +28,57 @@ from dataclasses import replace
 import numpy as np
 
 from workbench.analyses.drift._batch import ABSENT, PRESENT, TYPE_CHANGED, BatchStats, ColumnStats, empty_stats
-from workbench.analyses.drift._profile import ReferenceProfile
+from workbench.analyses.drift._profile import CategoricalProfile, NumericProfile, ReferenceProfile
+from workbench.analyses.privacy import OTHER
 from workbench.exceptions import DataError, ParameterError
 
 LAYOUT_KEY = "drift_stats"  # the scalar holding the JSON layout of the arrays
+PROFILE_KEY = "drift_profile"
 LAYOUT_VERSION = 1
+_PROFILE_ARRAYS = ("psi_edges", "psi_counts", "values", "edges", "counts")
+
+
+def profile_to_arrays(profile: ReferenceProfile) -> tuple[list[np.ndarray], dict[str, str]]:
+    """A reference profile as numpy arrays plus one JSON scalar (the server sends it to the sites).
+
+    :func:`profile_from_arrays` rebuilds it exactly, ``profile_id`` included, so the sites'
+    statistics merge and compare against it. An exact-mode profile holds the reference's sorted
+    values, a sketch-mode profile its bin edges (reference quantiles) and counts.
+    """
+    arrays: list[np.ndarray] = []
+    numeric = []
+    for col in profile.numeric.values():
+        entry = {"name": col.name, "count": int(col.count), "missing": int(col.missing), "moments": len(arrays)}
+        arrays.append(np.array([col.mean, col.std], dtype=np.float64))  # floats in arrays: NaN and every bit kept
+        for key in _PROFILE_ARRAYS:
+            if getattr(col, key) is not None:
+                entry[key] = len(arrays)
+                arrays.append(np.asarray(getattr(col, key)))
+        numeric.append(entry)
+    categorical = [{"name": c.name, "missing": int(c.missing), "levels": list(c.counts), "counts": [int(v) for v in c.counts.values()]}
+                   for c in profile.categorical.values()]
+    layout = {"version": LAYOUT_VERSION, "profile_id": profile.profile_id, "mode": profile.mode, "bins": int(profile.bins),
+              "rows": int(profile.rows), "arrays": len(arrays), "numeric": numeric, "categorical": categorical}
+    return arrays, {PROFILE_KEY: json.dumps(layout)}
+
+
+def profile_from_arrays(arrays: Sequence[np.ndarray], scalars: Mapping[str, object]) -> ReferenceProfile:
+    """The :class:`ReferenceProfile` :func:`profile_to_arrays` sent; :class:`DataError` when malformed."""
+    try:
+        layout = json.loads(str(scalars[PROFILE_KEY]))
+        if layout.get("version") != LAYOUT_VERSION or layout["arrays"] != len(arrays):
+            raise ValueError(f"layout version {layout.get('version')!r} with {layout.get('arrays')} arrays, got {len(arrays)}")
+        numeric = {}
+        for e in layout["numeric"]:
+            mean, std = np.asarray(arrays[e["moments"]], dtype=np.float64).tolist()
+            got = {key: np.asarray(arrays[e[key]]) for key in _PROFILE_ARRAYS if key in e}
+            numeric[e["name"]] = NumericProfile(e["name"], int(e["count"]), int(e["missing"]), mean, std, **got)
+        categorical = {e["name"]: CategoricalProfile(e["name"], dict(zip(e["levels"], map(int, e["counts"]), strict=True)), int(e["missing"]))
+                       for e in layout["categorical"]}
+        return ReferenceProfile(layout["mode"], int(layout["bins"]), int(layout["rows"]), numeric, categorical, layout["profile_id"])
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise DataError(f"the drift profile from the server is malformed ({exc}). Fix: send what profile_to_arrays returns, "
+                        "unchanged, from the same workbench version.") from exc
 
 
 def stats_to_arrays(stats: BatchStats) -> tuple[list[np.ndarray], dict[str, str]]:
@@ -195,3 +241,57 @@ def check_sums(stats: BatchStats) -> None:
         if not (math.isfinite(col.below_sum) and math.isfinite(col.above_sum)):
             raise DataError(f"drift statistics of column {name!r}: the sums outside the reference range are not finite. "
                             "Fix: resend the site's statistics.")
+
+
+def count_vectors(stats: BatchStats, profile: ReferenceProfile) -> dict[str, np.ndarray]:
+    """Every count of ``stats`` as one histogram per column that is not absent: what per-site noise goes on.
+
+    A numeric column gives its bin counts then its missing count (sketch mode; exact mode keeps
+    values, not counts, and is refused), a categorical column its counts over the profile's levels,
+    one count of every other level, and the missing count; a column whose type changed, its counts
+    of values and missing values. Each row of the batch adds one to exactly one count of each
+    histogram. Rebuild the statistics from (noisy) histograms with :func:`with_counts`.
+    """
+    if profile.mode != "sketch":
+        raise ParameterError("count_vectors needs sketch-mode statistics: exact mode keeps each column's sorted values, "
+                             "which are not counts. Build the profile with mode='sketch'.")
+    out = {}
+    for name, col in stats.columns.items():
+        if col.state == ABSENT:
+            continue
+        if col.state == TYPE_CHANGED:
+            out[name] = np.array([col.count, col.missing], dtype=np.int64)
+        elif col.kind == "numeric":
+            out[name] = np.append(np.asarray(col.bins, dtype=np.int64), col.missing)
+        else:
+            known = profile.categorical[name].counts
+            out[name] = np.array([*(col.levels.get(k, 0) for k in known), sum(v for k, v in col.levels.items() if k not in known),
+                                  col.missing], dtype=np.int64)
+    return out
+
+
+def with_counts(stats: BatchStats, profile: ReferenceProfile, vectors: Mapping[str, np.ndarray], *, rows: int,
+                clip: bool = False) -> BatchStats:
+    """The statistics holding :func:`count_vectors`' histograms ``vectors`` (e.g. after noise) and ``rows`` rows.
+
+    Counts are rounded; with ``clip`` negative ones become 0 (noisy counts: clip once, after the
+    sites' counts are added, so that the noise of the sites cancels rather than piles up). A
+    column's count of values is the sum of its bins or levels; levels outside the profile's come
+    back as one level ``"(other levels)"``. The sums of values outside the reference range are
+    taken as if every such value sat at the range's edge (they are not counts: the Wasserstein
+    part beyond the reference range is left out).
+    """
+    columns = dict(stats.columns)
+    for name, vec in vectors.items():
+        col, vec = columns[name], np.rint(np.asarray(vec, dtype=np.float64)).astype(np.int64)
+        vec = np.maximum(vec, 0) if clip else vec
+        if col.state == TYPE_CHANGED:
+            columns[name] = replace(col, count=int(vec[0]), missing=int(vec[1]))
+        elif col.kind == "numeric":
+            edges, bins = profile.numeric[name].edges, vec[:-1]
+            lo, hi = (float(edges[0]) * int(bins[0]), float(edges[-1]) * int(bins[-1])) if edges is not None and edges.size else (0.0, 0.0)
+            columns[name] = replace(col, count=int(bins.sum()), missing=int(vec[-1]), bins=bins, below_sum=lo, above_sum=hi)
+        else:
+            levels = {k: v for k, v in zip([*profile.categorical[name].counts, OTHER], vec[:-1].tolist(), strict=True) if v != 0}
+            columns[name] = replace(col, count=sum(levels.values()), missing=int(vec[-1]), levels=levels)
+    return replace(stats, rows=max(int(rows), 0) if clip else int(rows), columns=columns)

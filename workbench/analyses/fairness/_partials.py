@@ -8,7 +8,7 @@ and of their intersection; :meth:`GroupCounts.merge` adds sites' counts; and
 :func:`counts_to_arrays` / :func:`counts_from_arrays` carry them as plain arrays (no pickle).
 
 With a ``domain`` (the levels known beforehand, e.g. from the reference data) the groups are
-fixed in advance: values outside it are counted in an ``"(other)"`` group and every combination
+fixed in advance: values outside it are counted in an ``"(other levels)"`` group and every combination
 of the intersection is kept, zeros included, so that noise can be added to every count without
 revealing which groups a site has (see ``workbench.federated.monitoring``).
 """
@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
 
-OTHER = "(other)"
+OTHER = "(other levels)"  # the label workbench.analyses.privacy gives levels outside a fixed domain
 LAYOUT_KEY = "fairness_counts"
 LAYOUT_VERSION = 1
 
@@ -37,7 +37,7 @@ class GroupCounts:
     """Confusion counts (TN, FP, FN, TP) per group; merge sites with :meth:`merge`.
 
     ``levels[i]`` holds the sorted non-missing levels of ``columns[i]`` (raw values, as pandas
-    sorts them); ``counts[i]`` has one row per level, then ``"(other)"``, then ``"(missing)"``.
+    sorts them); ``counts[i]`` has one row per level, then ``"(other levels)"``, then ``"(missing)"``.
     With two or more columns, ``combos`` holds the level index per column of each combination
     (``len(levels[i])`` is other, ``+1`` missing) and ``combo_counts`` its four cells.
     """
@@ -52,6 +52,13 @@ class GroupCounts:
     def rows(self) -> int:
         """Rows counted (labelled rows with a decision)."""
         return int(self.counts[0].sum()) if self.counts else 0
+
+    def clipped(self) -> GroupCounts:
+        """The counts with negative ones (noise) set to 0."""
+        import numpy as np
+
+        return GroupCounts(self.columns, self.levels, tuple(np.maximum(c, 0) for c in self.counts), self.combos,
+                           np.maximum(self.combo_counts, 0))
 
     def merge(self, other: GroupCounts) -> GroupCounts:
         """The counts of both together, as if counted in one pass over all the rows."""
@@ -89,7 +96,7 @@ def group_counts(y_true: Any, y_pred: Any, sensitive: pd.DataFrame | pd.Series, 
     y_true, y_pred, sensitive, scores, threshold, missing
         As :func:`~workbench.analyses.fairness.group_table`.
     domain : mapping of column to levels, optional
-        Fixed levels per sensitive column: values outside them count in an ``"(other)"`` group,
+        Fixed levels per sensitive column: values outside them count in an ``"(other levels)"`` group,
         and every combination of the intersection is kept (zeros too).
 
     Returns
@@ -132,7 +139,7 @@ def group_table_from_counts(counts: GroupCounts, *, min_group: int = 30, n_boots
     """The :func:`group_table` of the rows these counts came from (the same table as on the pooled rows).
 
     Groups, their order, the rates and (with the same ``seed``) the bootstrap intervals equal
-    ``group_table(..., sensitive=<pooled frame>)``; an ``"(other)"`` group appears only when a
+    ``group_table(..., sensitive=<pooled frame>)``; an ``"(other levels)"`` group appears only when a
     ``domain`` left values out. Parameters as :func:`group_table`.
     """
     import numpy as np
@@ -165,8 +172,11 @@ def counts_to_arrays(counts: GroupCounts) -> tuple[list[np.ndarray], dict[str, s
     return arrays, {LAYOUT_KEY: json.dumps(layout)}
 
 
-def counts_from_arrays(arrays: Sequence[np.ndarray], scalars: Mapping[str, object]) -> GroupCounts:
-    """The :class:`GroupCounts` :func:`counts_to_arrays` sent; :class:`DataError` when they do not fit together."""
+def counts_from_arrays(arrays: Sequence[np.ndarray], scalars: Mapping[str, object], *, noisy: bool = False) -> GroupCounts:
+    """The :class:`GroupCounts` :func:`counts_to_arrays` sent; :class:`DataError` when they do not fit together.
+
+    Negative counts are refused unless ``noisy`` (counts with noise added, clipped after merging).
+    """
     import numpy as np
 
     try:
@@ -180,9 +190,9 @@ def counts_from_arrays(arrays: Sequence[np.ndarray], scalars: Mapping[str, objec
         combos = np.asarray(arrays[-2], dtype=np.int64).reshape(-1, k)
         combo_counts = np.asarray(arrays[-1], dtype=np.int64).reshape(-1, 4)
         for lev, c in zip(levels, counts, strict=True):
-            if len(c) != lev.size + 2 or (c < 0).any():
+            if len(c) != lev.size + 2 or (not noisy and (c < 0).any()):
                 raise ValueError("counts do not match the levels, or are negative")
-        if len(combos) != len(combo_counts) or (combo_counts < 0).any() or (
+        if len(combos) != len(combo_counts) or (not noisy and (combo_counts < 0).any()) or (
                 len(combos) and ((combos < 0).any() or (combos >= np.array([lev.size + 2 for lev in levels])).any())):
             raise ValueError("intersection counts do not match the levels")
         return GroupCounts(tuple(layout["columns"]), levels, counts, combos, combo_counts)
@@ -193,7 +203,6 @@ def counts_from_arrays(arrays: Sequence[np.ndarray], scalars: Mapping[str, objec
 
 def _portable(levels: np.ndarray) -> np.ndarray:
     """Levels as an array ``np.save`` stores without pickle: text as fixed-width unicode."""
-    import numpy as np
 
     return levels.astype(str) if levels.dtype == object else levels
 
