@@ -100,7 +100,7 @@ class FederatedResult:
         return {"drift": self.drift.to_dict()["dataset"], "sites": self.stats.sites, "mode": self.stats.drift.mode,
                 "dp_epsilon": self.stats.dp_epsilon, "noise_scale": self.stats.noise_scale,
                 "merged_variance_per_count": None if self.stats.noise_scale is None else
-                len(self.stats.sites) * 2 * self.stats.noise_scale ** 2,
+                sum(2 * x["noise_scale"] ** 2 for x in self.stats.sites),  # each site adds Laplace(b) noise: variance 2 b^2
                 "fairness": {**self.fairness_status, "failed_attributes": failed}}
 
 
@@ -229,7 +229,7 @@ def site_payload(config: Config, site: str, batch: str | Path, champ: Champion, 
                      "profile_id": profile.profile_id, "dp_epsilon": 0.0, "noise_scale": 0.0, "fairness": status}
     if dp_epsilon is not None:
         budget = (config.privacy or PrivacyConfig()).budget_for(path.name)
-        privacy_ledger.spend(config.store, dataset=f"{site}:{path.name}", sha256=table.sha256, release="federated monitoring",
+        privacy_ledger.spend(config.store, dataset=path.name, sha256=table.sha256, release=f"federated monitoring at site {site}",
                              epsilon=float(dp_epsilon), budget_epsilon=budget.epsilon, budget_delta=budget.delta)
         stats, counts, scale = _privatize(stats, counts, profile, float(dp_epsilon))
         infinite = {}
@@ -267,24 +267,14 @@ def merge_payloads(payloads: list[tuple[Arrays, Scalars]], champ: Champion) -> F
                                  f"{s.get('profile_id')}, not v{champ.version} / {champ.profile.profile_id}. Fix: resend the champion to it.")
         if site in (x["site"] for x in sites):
             raise ParameterError(f"site {site!r} sent its statistics twice. Fix: one payload per site.")
-        try:
-            parts = json.loads(str(s[_PARTS]))
-            n_drift, n_fair = int(parts["drift"]), int(parts["fairness"])
-            if n_drift + n_fair != len(arrays):
-                raise ValueError(f"{len(arrays)} arrays, expected {n_drift + n_fair}")
-            infinite.append({str(k): int(v) for k, v in json.loads(str(s["wbmon.infinite"])).items()})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"the payload of site {site!r} is malformed ({exc}). Fix: send what site_payload returns.") from exc
-        part = drift.stats_from_arrays(arrays[:n_drift], s)
-        if dp is None:
-            drift.check_sums(part)
+        part, group_counts = read_payload(arrays, s)
         stats.append(part)
-        if n_fair:
-            counts.append(fairness.counts_from_arrays(arrays[n_drift:], s, noisy=dp is not None))
+        counts += [group_counts] if group_counts is not None else []
+        infinite.append({str(k): int(v) for k, v in json.loads(str(s["wbmon.infinite"])).items()})
         problems = {n: ("missing column" if c.state == "absent" else "type changed") for n, c in part.columns.items()
                     if c.state != "present" or c.retyped}
         sites.append({"site": site, "batch": str(s.get("batch")), "sha256": str(s.get("sha256")), "rows": part.rows,
-                      "fairness": str(s.get("fairness")), "problems": problems})
+                      "fairness": str(s.get("fairness")), "noise_scale": float(s.get("noise_scale", 0.0)), "problems": problems})
     merged = drift.merge_sites(stats, champ.profile, infinite=infinite)
     total = None
     for c in counts:
@@ -292,8 +282,26 @@ def merge_payloads(payloads: list[tuple[Arrays, Scalars]], champ: Champion) -> F
     if dp is not None:  # post-processing of the noisy sums: clip once, after the sites' noise had the chance to cancel
         merged = drift.with_counts(merged, champ.profile, drift.count_vectors(merged, champ.profile), rows=merged.rows, clip=True)
         total = None if total is None else total.clipped()
-    scale = float(payloads[0][1].get("noise_scale", 0.0)) or None
-    return FederatedStats(merged, total, sites, dp, scale)
+    return FederatedStats(merged, total, sites, dp, max(x["noise_scale"] for x in sites) or None)
+
+
+def read_payload(arrays: Arrays, scalars: Scalars) -> tuple[drift.BatchStats, fairness.GroupCounts | None]:
+    """One site's drift statistics and fairness counts (None: not counted) from its payload, checked.
+
+    Raises :class:`DataError` when the payload is malformed or, without noise, its counts do not add up.
+    """
+    noisy = bool(float(scalars.get("dp_epsilon", 0.0)))
+    try:
+        parts = json.loads(str(scalars[_PARTS]))
+        n_drift, n_fair = int(parts["drift"]), int(parts["fairness"])
+        if n_drift + n_fair != len(arrays):
+            raise ValueError(f"{len(arrays)} arrays, expected {n_drift + n_fair}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"the payload of site {scalars.get('site')!r} is malformed ({exc}). Fix: send what site_payload returns.") from exc
+    stats = drift.stats_from_arrays(arrays[:n_drift], scalars)
+    if not noisy:
+        drift.check_sums(stats)
+    return stats, fairness.counts_from_arrays(arrays[n_drift:], scalars, noisy=noisy) if n_fair else None
 
 
 def compare(config: Config, merged: FederatedStats, champ: Champion) -> FederatedResult:
@@ -311,8 +319,8 @@ def compare(config: Config, merged: FederatedStats, champ: Champion) -> Federate
         return FederatedResult(result, None, None, merged, {"status": fairness.NOT_ASSESSABLE,
                                                             "reason": "every labelled row has one label (one class)"})
     min_group = MIN_GROUP
-    if merged.noise_scale:  # a group's noisy count sums 4 cells x n_sites Laplace(b): sd b * sqrt(8 n); below 4 sd it may be noise
-        min_group += math.ceil(4 * merged.noise_scale * math.sqrt(8 * len(merged.sites)))
+    if merged.noise_scale:  # a group's count sums 4 cells' Laplace(b) noise per site: sd sqrt(8 sum b^2); below 4 sd it may be noise alone
+        min_group += math.ceil(4 * math.sqrt(8 * sum(x["noise_scale"] ** 2 for x in merged.sites)))
     groups = fairness.group_table_from_counts(c, min_group=min_group, n_bootstrap=200, seed=config.model.seed)  # as the fairness phase
     disparity = fairness.disparity(groups, di_threshold=t.disparate_impact, eo_threshold=t.equalized_odds)
     return FederatedResult(result, groups, disparity, merged, {"status": "assessed", "rows": c.rows, "attributes": list(c.columns),
