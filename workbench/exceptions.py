@@ -91,6 +91,13 @@ class FeatureStoreError(WorkbenchError):
     """The feature store (online or offline) could not answer: unreachable, not materialized, or a failed read."""
 
 
+class FederatedError(WorkbenchError):
+    """A federated run could not finish: too few sites (``federated.min_sites``), a refused or dead site, a failed process.
+
+    Nothing was registered and no result was written; the message names the sites and the key to change.
+    """
+
+
 class FeedbackError(DataError):
     """Feedback with problems — unknown prediction ids, duplicates, labels of the wrong type — each in ``problems``; nothing was stored."""
 

@@ -8,6 +8,7 @@
 - :mod:`~workbench.cli.features` — ``features apply|materialize|status``;
 - :mod:`~workbench.cli.feedback` — ``feedback import|queue|status``;
 - :mod:`~workbench.cli.privacy` — ``privacy budget``;
+- :mod:`~workbench.cli.federated` — ``federated train|monitor`` (data sites, Flower);
 - :mod:`~workbench.cli.governance` — ``audit``, ``approvals``, ``approve``, ``reject``, ``promote``, ``rollback``,
   ``retrain``, ``aliases``, ``whoami``.
 
@@ -26,10 +27,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from workbench.cli import api, deploy, features, feedback, governance, privacy, review, run, serve
+from workbench.cli import api, deploy, features, federated, feedback, governance, privacy, review, run, serve
 from workbench.exceptions import WorkbenchError
 
-GROUPS = (run, review, serve, api, deploy, features, feedback, privacy, governance)
+GROUPS = (run, review, serve, api, deploy, features, feedback, privacy, governance, federated)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:

@@ -1,0 +1,18 @@
+"""Federated learning and monitoring across data sites, with Flower: rows stay at their site, only updates travel.
+
+- :mod:`~workbench.federated.train` — ``workbench federated train``: one Flower server process and one
+  process per site (``sites:``), site admission by secret, TLS when configured, the encoder merged
+  from per-site summaries, FedAvg (logistic/linear) or bagging of per-site trees, federated
+  evaluation, and the aggregated model registered like any other version;
+- :mod:`~workbench.federated.watch` — ``workbench federated monitor``: the same processes run the
+  ``monitor`` task (statistics of :mod:`workbench.federated.monitoring`) on one batch per site.
+
+Process entry points (``python -m``): ``_server`` and ``_client`` (training), ``_monitor`` (monitoring).
+Flower is imported only inside those processes.
+"""
+
+from __future__ import annotations
+
+from workbench.federated.train import check, train
+
+__all__ = ["check", "train"]

@@ -1,0 +1,155 @@
+"""A site process (``python -m workbench.federated._client``): one per site, reading only its own data file.
+
+The process gets its job on standard input (config, site name, data file, secret, server address,
+CA file), reads and checks its file (hashed and recorded in the data-access log), splits it into
+training and holdout rows as every phase does (:func:`workbench.data.frames.split`), then connects
+to the Flower server and answers its tasks. No task returns a row: admission returns a proof,
+``summary`` aggregate statistics, ``fit`` model parameters and a loss, ``evaluate`` metrics and
+score histograms.
+
+:class:`Site` is the generic part (admission and dispatch by task name); a task is a method
+``task_<name>(parameters, config) -> (arrays, rows, metrics)`` that subclasses add, which is how
+the monitoring site (``workbench.federated._monitor``) adds ``monitor``. Imported only inside
+site processes, so Flower is imported at module top.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import flwr
+import numpy as np
+
+from workbench import data
+from workbench._io import apply_safe_env
+from workbench.config import Config, load_config
+from workbench.data import frames, sources
+from workbench.exceptions import FederatedError, WorkbenchError
+from workbench.federated import _encoding, _model, _protocol
+
+
+class Site:
+    """A site's side of the protocol: admission, then tasks dispatched by name."""
+
+    def __init__(self, config: Config, name: str, secret: str) -> None:
+        self.config, self.name, self._secret = config, name, secret
+
+    def properties(self, ask: dict[str, Any]) -> dict[str, Any]:
+        """Answer a property request: the admission challenge, or a subclass's summary."""
+        if ask.get(_protocol.TASK) == _protocol.ADMIT:
+            return {_protocol.SITE: self.name, _protocol.PROOF: _protocol.proof(self._secret, self.name, str(ask[_protocol.NONCE]))}
+        return self.describe(ask)
+
+    def describe(self, ask: dict[str, Any]) -> dict[str, Any]:
+        raise FederatedError(f"site {self.name!r}: unknown property request {ask.get(_protocol.TASK)!r}")
+
+    def run(self, parameters: list[np.ndarray], ask: dict[str, Any]) -> tuple[list[np.ndarray], int, dict[str, Any]]:
+        """Run the task ``ask`` names (a ``task_<name>`` method)."""
+        task = str(ask.get(_protocol.TASK, ""))
+        handler = getattr(self, f"task_{task}", None)
+        if handler is None:
+            raise FederatedError(f"site {self.name!r} has no task {task!r}")
+        return handler(parameters, ask)
+
+
+class TrainingSite(Site):
+    """A site that trains: its file read once, split into training and holdout rows, encoded by the server's spec."""
+
+    def __init__(self, config: Config, name: str, secret: str, path: Path) -> None:
+        super().__init__(config, name, secret)
+        table = sources.read(config, path, purpose=f"federated training at site {name}")
+        source = f"site {name!r} ({table.path})"
+        self.schema = sources.schema(config, table.frame, source=source)
+        data.check_quality(table.frame, self.schema, source=source, require_target=True).raise_for_errors()
+        frames.check_target(table.frame, self.schema, config.model.task, source=source)
+        self.train, self.holdout = frames.split(table.frame, self.schema, config, source=source)
+        self.facts = {"sha256": table.sha256, "file_rows": table.rows, "holdout_rows": len(self.holdout)}
+        self._encoded: tuple[str, Any, np.ndarray, np.ndarray] | None = None
+
+    def describe(self, ask: dict[str, Any]) -> dict[str, Any]:
+        if ask.get(_protocol.TASK) != "summary":
+            return super().describe(ask)
+        summary = _encoding.site_summary(self.train, self.schema, self.config.model.task) | self.facts
+        return {_protocol.SUMMARY: json.dumps(summary)}
+
+    def _xy(self, ask: dict[str, Any], part: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+        """The spec, and ``part`` (train or holdout) encoded with it (cached while the spec stays the same)."""
+        text = str(ask[_protocol.SPEC])
+        if self._encoded is None or self._encoded[0] != text:
+            spec = json.loads(text)
+            pre = _encoding.preprocessor(spec)
+            self._encoded = (text, spec, *(pre.transform(frames.features(f, self.schema)) for f in (self.train, self.holdout)))
+        _, spec, x_train, x_holdout = self._encoded
+        frame = self.train if part == "train" else self.holdout
+        return spec, (x_train if part == "train" else x_holdout), frames.target(frame, self.schema, self.config.model.task).to_numpy()
+
+    def task_fit(self, parameters: list[np.ndarray], ask: dict[str, Any]) -> tuple[list[np.ndarray], int, dict[str, Any]]:
+        """A local FedAvg step from the global parameters, or (bagging) this site's forest."""
+        spec, x, y = self._xy(ask, "train")
+        seed = int(ask.get("wb.seed", 0))
+        if spec["strategy"] == "bagging":
+            return [_model.local_forest(spec, x, y, trees=int(ask[_protocol.TREES]), seed=seed)], len(y), {_protocol.SITE: self.name}
+        params, start = _model.local_step(spec, parameters, x, y, epochs=int(ask[_protocol.EPOCHS]), seed=seed)
+        return params, len(y), {_protocol.SITE: self.name, "loss": start}
+
+    def evaluate(self, parameters: list[np.ndarray], ask: dict[str, Any]) -> tuple[float, int, dict[str, Any]]:
+        """The global model's metrics on this site's holdout rows."""
+        spec, x, y = self._xy(ask, "holdout")
+        estimator = _model.load_forest(parameters[0]) if spec["strategy"] == "bagging" else _model.linear_model(spec, parameters)
+        score = estimator.predict_proba(x)[:, 1] if spec["task"] == "binary" else estimator.predict(x)
+        value, metrics = _model.site_metrics(spec["task"], y.astype(float), score)
+        return value, len(y), metrics | {_protocol.SITE: self.name}
+
+
+def as_flower_client(site: Site) -> Any:
+    """The Flower client that hands every message to ``site``."""
+
+    class _Client(flwr.client.NumPyClient):
+        def get_properties(self, config: dict[str, Any]) -> dict[str, Any]:
+            return site.properties(config)
+
+        def fit(self, parameters: list[np.ndarray], config: dict[str, Any]) -> tuple[list[np.ndarray], int, dict[str, Any]]:
+            return site.run(parameters, config)
+
+        def evaluate(self, parameters: list[np.ndarray], config: dict[str, Any]) -> tuple[float, int, dict[str, Any]]:
+            evaluate = getattr(site, "evaluate", None)
+            if evaluate is None:
+                raise FederatedError(f"site {site.name!r} does not evaluate")
+            return evaluate(parameters, config)
+
+    return _Client().to_client()
+
+
+def connect(site: Site, job: dict[str, Any]) -> None:
+    """Serve the Flower server at ``job["address"]`` until it says the run is over."""
+    tls = {"root_certificates": Path(job["ca"]).read_bytes()} if job.get("ca") else {"insecure": True}
+    _protocol.emit("site_ready", site=site.name)
+    flwr.client.start_client(server_address=job["address"], client=as_flower_client(site), max_wait_time=float(job["timeout"]), **tls)
+
+
+def run_site(job: dict[str, Any], make: Any) -> int:
+    """Open the site ``make(config, job)`` builds and serve; ``error: ...`` on standard error and 1 on a workbench error."""
+    apply_safe_env()
+    try:
+        config = load_config(job["config"])
+        connect(make(config, job), job)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def main() -> int:
+    """Entry point of a training site."""
+    return run_site(_protocol.read_job(), _training_site)
+
+
+def _training_site(config: Config, job: dict[str, Any]) -> Site:
+    return TrainingSite(config, job["site"], job["secret"], Path(job["data"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
