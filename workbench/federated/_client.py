@@ -16,7 +16,10 @@ site processes, so Flower is imported at module top.
 from __future__ import annotations
 
 import json
+import socket
 import sys
+import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -123,21 +126,41 @@ def as_flower_client(site: Site) -> Any:
     return _Client().to_client()
 
 
+def wait_for_server(address: str, timeout: float) -> None:
+    """Wait until the server accepts TCP connections (Flower's legacy client gives up on a refused stream instead of retrying)."""
+    host, port = address.rsplit(":", 1)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise FederatedError(f"no Flower server answered at {address} within {timeout:g} s (federated.address, "
+                                     "federated.round_timeout_s). Fix: start the server, or check the address and the firewall.") from None
+            time.sleep(0.1)
+
+
 def connect(site: Site, job: dict[str, Any]) -> None:
     """Serve the Flower server at ``job["address"]`` until it says the run is over."""
     tls = {"root_certificates": Path(job["ca"]).read_bytes()} if job.get("ca") else {"insecure": True}
     _protocol.emit("site_ready", site=site.name)
+    wait_for_server(job["address"], float(job["timeout"]))
     flwr.client.start_client(server_address=job["address"], client=as_flower_client(site), max_wait_time=float(job["timeout"]), **tls)
 
 
 def run_site(job: dict[str, Any], make: Any) -> int:
-    """Open the site ``make(config, job)`` builds and serve; ``error: ...`` on standard error and 1 on a workbench error."""
+    """Open the site ``make(config, job)`` builds and serve; on any error ``error: ...`` on standard error and exit code 1."""
     apply_safe_env()
     try:
         config = load_config(job["config"])
         connect(make(config, job), job)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a crash is reported on one line the orchestrator shows (the traceback is in the log)
+        traceback.print_exc()
+        print(f"error: site {job.get('site')!r}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
     return 0
 

@@ -124,11 +124,10 @@ def run(server_job: dict[str, Any], site_jobs: dict[str, dict[str, Any]], *, log
 def _watch(fleet: Fleet, *, min_sites: int, deadline: float) -> None:
     assert fleet.server is not None
     while fleet.server.poll() is None:
-        failed = {s: p.returncode for s, p in fleet.sites.items() if p.poll() is not None and p.returncode}
+        failed = {s: p.returncode for s, p in fleet.sites.items() if p.poll() is not None and p.returncode > 0}  # killed ones: the server sees them
         running = sum(p.poll() is None for p in fleet.sites.values())
-        errors = {s: fleet.site_error(s) for s in failed}
-        if running < min_sites and any(errors.values()) and fleet.first("done") is None:
-            named = "; ".join(f"site {s!r}: {e}" for s, e in errors.items() if e)
+        if failed and running < min_sites and fleet.first("done") is None:
+            named = "; ".join(f"site {s!r}: {fleet.site_error(s) or f'exit code {code} (see its log)'}" for s, code in failed.items())
             raise FederatedError(f"{named}. Only {running} site process(es) left, but federated.min_sites is {min_sites}; "
                                  "nothing was registered. Fix the site's problem and run again.")
         if time.monotonic() > deadline:
