@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import workbench, write_config
+from tests.conftest import free_port, workbench, write_config
 from workbench import registry
 from workbench.analyses import drift, fairness
 from workbench.config import load_config
@@ -53,7 +54,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
         part.to_parquet(folder / "train.parquet", index=False)
         sites[name] = {"data": f"sites/{name}/train.parquet", "batches": f"sites/{name}/batches"}
     config = yaml.safe_load((project / "workbench.yaml").read_text())
-    config |= {"sites": sites, "privacy": {"budget": {"epsilon": 1000}, "datasets": {"tiny.parquet": {"epsilon": 0.5}}}}
+    config |= {"sites": sites, "privacy": {"budget": {"epsilon": 1000}, "datasets": {"tiny.parquet": {"epsilon": 0.5}}},
+               "federated": {"address": f"127.0.0.1:{free_port()}", "round_timeout_s": 60}}
     (project / "workbench.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return project
 
@@ -76,22 +78,27 @@ def _payloads(config, champ, **kw) -> list[tuple[list[np.ndarray], dict]]:
     return [(_wire(a), s) for a, s in (monitoring.site_payload(config, site, BATCH, at_site, model=model, **kw) for site in SITES)]
 
 
-def test_three_sites_give_the_pooled_drift_and_fairness_exactly(project: Path, tmp_path: Path) -> None:
-    config = load_config(project / "workbench.yaml")
-    champ = monitoring.champion(config, mode="exact")
-    result = monitoring.compare(config, monitoring.merge_payloads(_payloads(config, champ), champ), champ)
-
+def _pooled_expectation(config, champ, project: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the drift and fairness phases give on the pooled batch: per-column drift rows and the group table."""
     pooled = pd.concat([pd.read_parquet(project / "sites" / s / "batches" / f"{BATCH}.parquet") for s in SITES], ignore_index=True)
     t = config.thresholds
     expected = drift.compare(champ.profile, pooled, alpha=t.data_drift, min_effect_numeric=t.drift_effect, min_effect_categorical=t.drift_effect,
                              min_rows=t.min_batch_rows, max_missing=t.max_missing_share, max_missing_increase=t.missing_share_increase,
                              drift_share=monitoring.DRIFT_SHARE)
-    pd.testing.assert_frame_equal(result.drift.columns, expected.columns, check_exact=True)
-    assert result.drift.dataset == expected.dataset
     model = registry.load(config, "champion")
     scores = estimators.predict(model.model, pooled, Schema.from_dict(model.schema), "binary")
     groups = fairness.group_table(pooled["churned"], None, pooled[["gender", "age_band"]], scores=scores, seed=config.model.seed)
-    pd.testing.assert_frame_equal(result.groups, groups, check_exact=True)
+    return expected.columns, groups
+
+
+def test_three_sites_give_the_pooled_drift_and_fairness_exactly(project: Path, tmp_path: Path) -> None:
+    config = load_config(project / "workbench.yaml")
+    champ = monitoring.champion(config, mode="exact")
+    result = monitoring.compare(config, monitoring.merge_payloads(_payloads(config, champ), champ), champ)
+
+    columns, groups = _pooled_expectation(config, champ, project)
+    pd.testing.assert_frame_equal(result.drift.columns, columns, check_exact=True)  # bit for bit: every statistic and status
+    pd.testing.assert_frame_equal(result.groups, groups, check_exact=True)  # the fairness phase's table, intervals included
 
     status = result.drift.columns.set_index("column")["status"]
     assert status["tenure_months"] == "type changed" and status["support_calls"] == "missing share increased"
@@ -100,7 +107,20 @@ def test_three_sites_give_the_pooled_drift_and_fairness_exactly(project: Path, t
     assert summary["fairness"]["status"] == "assessed" and summary["dp_epsilon"] is None
     written = monitoring.save(result, tmp_path / "out")
     assert sorted(written) == ["columns.parquet", "data_drift.json", "disparity.parquet", "federated.json", "groups.parquet"]
-    pd.testing.assert_frame_equal(pd.read_parquet(written["columns.parquet"]), expected.columns)
+    pd.testing.assert_frame_equal(pd.read_parquet(written["columns.parquet"]), columns)
+
+
+def test_through_real_flower_processes_the_merge_is_the_pooled_batch(project: Path) -> None:
+    """Acceptance: the batch split over three sites, one Flower server and one process per site, exact mode."""
+    proc = workbench("federated", "monitor", "--batch", BATCH, "--json", cwd=project, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["mode"] == "exact" and [s["site"] for s in out["sites"]] == sorted(SITES) and out["dropped"] == []
+    folder = project / "reports" / out["run_id"] / "federated"
+    config = load_config(project / "workbench.yaml")
+    columns, groups = _pooled_expectation(config, monitoring.champion(config, mode="exact"), project)
+    pd.testing.assert_frame_equal(pd.read_parquet(folder / "columns.parquet"), columns, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(folder / "groups.parquet"), groups, check_exact=True)
 
 
 def test_dp_refuses_exact_mode_and_an_exhausted_budget(project: Path) -> None:

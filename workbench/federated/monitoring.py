@@ -17,13 +17,13 @@ What a site sends, per profiled column: counts of values and missing values, and
   four confusion counts TN, FP, FN, TP of the champion's decisions on the site's labelled rows.
 
 With ``federated.dp_epsilon`` every site adds Laplace noise (OpenDP) to every count before
-sending: the ``k`` histograms it releases (one per present column, one per fairness attribute)
-each change by one count when one row is added or removed, so the whole vector has L1
-sensitivity ``k`` and each count gets noise of scale ``b = k / epsilon`` (variance ``2 b^2``); a
-merged count sums ``n_sites`` such noises: variance ``n_sites * 2 b^2``. Exact mode is refused with
-DP (sorted values cannot be noised). Under DP, categorical levels and groups outside the
-reference's are counted as one ``"(other levels)"`` level, and the sums outside the reference
-range are not sent (the Wasserstein part beyond the reference range is then left out).
+sending: its row count and ``k - 1`` histograms (one per column it has, one per fairness
+attribute) each change by one count when one row is added or removed, so the release has L1
+sensitivity ``k`` and each count gets noise of scale ``b = k / epsilon`` (variance ``2 b^2``). The
+server adds the sites' counts, so a merged count carries every site's noise (``n_sites`` times the
+variance), then clips negative counts to 0. Exact mode is refused with DP (sorted values cannot be
+noised); levels and groups outside the reference's count as one ``"(other levels)"``, and the sums
+beyond the reference range are not sent (the Wasserstein part there is left out).
 """
 
 from __future__ import annotations
