@@ -112,12 +112,12 @@ def champion(config: Config, *, mode: str = "exact", bins: int | None = None, al
     column there (the fixed groups of DP fairness counts). ``bins``: sketch bins per numeric
     column (default 1000, or 50 when ``federated.dp_epsilon`` is set: each bin gets noise).
     """
-    if mode not in ("exact", "sketch"):
-        raise ParameterError(f"The 'mode' parameter of champion must be 'exact' or 'sketch'. Got {mode!r} instead.")
-    bins = bins or (DP_BINS if config.federated.dp_epsilon is not None else 1000)
     import numpy as np
     from filelock import FileLock
 
+    if mode not in ("exact", "sketch"):
+        raise ParameterError(f"The 'mode' parameter of champion must be 'exact' or 'sketch'. Got {mode!r} instead.")
+    bins = bins or (DP_BINS if config.federated.dp_epsilon is not None else 1000)
     mv = registry.alias_version(config, alias)
     if mv is None:
         raise PhaseError(f"model {config.project!r} has no {alias} version. Fix: run `workbench run` first.")
@@ -209,12 +209,9 @@ def site_payload(config: Config, site: str, batch: str | Path, champ: Champion, 
     Returns
     -------
     arrays, scalars
-        Numeric and unicode numpy arrays, and scalars (``site``, ``batch``, ``sha256``, ``rows``,
-        ``version``, ``profile_id``, ``dp_epsilon`` and ``noise_scale`` (0.0: none), ``fairness``
-        (counted, or why not), and the layouts).
+        Numeric and unicode arrays; scalars ``site``, ``batch``, ``sha256``, ``rows``, ``version``, ``profile_id``,
+        ``dp_epsilon`` and ``noise_scale`` (0.0: none), ``fairness`` (counted, or why not), and the layouts.
     """
-    import numpy as np
-
     if dp_epsilon is not None and champ.profile.mode == "exact":
         raise ParameterError("federated.dp_epsilon is set, but the drift profile is in exact mode, which ships each column's sorted "
                              "values: values cannot be noised. Fix: monitor in sketch mode (bin counts), or unset federated.dp_epsilon.")
@@ -222,8 +219,8 @@ def site_payload(config: Config, site: str, batch: str | Path, champ: Champion, 
     table = sources.read(config, path, purpose=f"federated monitoring at site {site}")
     frame, profile = table.frame, champ.profile
     stats = drift.batch_stats(frame, profile)
-    infinite = {n: int(np.isinf(drift_values).sum()) for n in profile.numeric
-                if stats.columns[n].state == "present" and (drift_values := _floats(frame[n])) is not None}
+    # +/-inf per numeric column: missing here, but values if another site's text makes the pooled column text
+    infinite = {n: _infinite(frame[n]) for n in profile.numeric if stats.columns[n].state == "present"}
     counts, status = _group_counts(config, frame, champ, model, domain=dp_epsilon is not None)
     meta: Scalars = {"site": site, "batch": path.name, "sha256": table.sha256, "version": champ.version,
                      "profile_id": profile.profile_id, "dp_epsilon": 0.0, "noise_scale": 0.0, "fairness": status}
@@ -235,12 +232,10 @@ def site_payload(config: Config, site: str, batch: str | Path, champ: Champion, 
         infinite = {}
         meta.update(dp_epsilon=float(dp_epsilon), noise_scale=scale)
     arrays, scalars = drift.stats_to_arrays(stats)
-    parts = {"drift": len(arrays), "fairness": 0}
-    if counts is not None:
-        more, layout = fairness.counts_to_arrays(counts)
-        arrays += more
-        scalars.update(layout)
-        parts["fairness"] = len(more)
+    more, layout = fairness.counts_to_arrays(counts) if counts is not None else ([], {})
+    parts = {"drift": len(arrays), "fairness": len(more)}
+    arrays += more
+    scalars.update(layout)
     scalars.update(meta, rows=int(stats.rows), **{"wbmon.infinite": json.dumps(infinite), _PARTS: json.dumps(parts)})
     return arrays, scalars
 
@@ -343,15 +338,16 @@ def save(result: FederatedResult, folder: str | Path) -> dict[str, Path]:
     return written
 
 
-def _floats(series: pd.Series) -> np.ndarray | None:
-    """The column as float64 (as the drift statistics read it), None when it is text."""
+def _infinite(series: pd.Series) -> int:
+    """How many +/-inf values (or texts that parse as such) a numeric column holds."""
     import numpy as np
     import pandas as pd
 
-    try:
-        return pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError):
-        return None
+    if pd.api.types.is_float_dtype(series.dtype):
+        return int(np.isinf(series.to_numpy()).sum())
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        return 0
+    return int(np.isinf(pd.to_numeric(series.astype(object), errors="coerce").to_numpy(dtype=float, na_value=np.nan)).sum())
 
 
 def _group_counts(config: Config, frame: pd.DataFrame, champ: Champion, model: Any, *,
@@ -364,9 +360,9 @@ def _group_counts(config: Config, frame: pd.DataFrame, champ: Champion, model: A
         raise ParameterError(f"the site scored with model version {model.version}, but the champion is v{champ.version}. "
                              "Fix: load the champion the server sent.")
     lacking = [c for c in [*sensitive, target] if c not in frame.columns]
+    why = ("fairness metrics are defined for binary tasks" if config.model.task != "binary" else
+           "no sensitive columns configured (data.sensitive)" if not sensitive else f"the batch lacks column(s) {', '.join(lacking)}")
     if config.model.task != "binary" or not sensitive or lacking:
-        why = (f"the batch lacks column(s) {', '.join(lacking)}" if lacking else "no sensitive columns configured (data.sensitive)"
-               ) if config.model.task == "binary" else "fairness metrics are defined for binary tasks"
         return None, f"not counted: {why}"
     labelled = frame[frame[target].notna()]
     if labelled.empty:

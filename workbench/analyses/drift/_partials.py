@@ -66,7 +66,7 @@ def profile_from_arrays(arrays: Sequence[np.ndarray], scalars: Mapping[str, obje
     """The :class:`ReferenceProfile` :func:`profile_to_arrays` sent; :class:`DataError` when malformed."""
     try:
         layout = json.loads(str(scalars[PROFILE_KEY]))
-        if layout.get("version") != LAYOUT_VERSION or layout["arrays"] != len(arrays):
+        if layout.get("version") != LAYOUT_VERSION or layout["arrays"] != len(arrays) or layout["mode"] not in ("exact", "sketch"):
             raise ValueError(f"layout version {layout.get('version')!r} with {layout.get('arrays')} arrays, got {len(arrays)}")
         numeric = {}
         for e in layout["numeric"]:
