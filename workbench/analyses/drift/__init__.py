@@ -43,7 +43,10 @@ Modes: ``"exact"`` keeps each numeric reference column sorted (KS and Wasserstei
 the largest reference bin mass (~1/bins) below the exact one, its p-value is computed from that
 binned statistic with the true sample sizes, and its Wasserstein error is bounded by the bin
 widths (details in :func:`compare`). Batch statistics merge across chunks (:meth:`BatchStats.merge`,
-:func:`batch_stats_from_parquet`), so a batch larger than memory is read in pieces.
+:func:`batch_stats_from_parquet`), so a batch larger than memory is read in pieces, and across data
+sites without pooling rows: :func:`stats_to_arrays` / :func:`stats_from_arrays` carry them as plain
+arrays (no pickle) and :func:`merge_sites` gives what the pooled rows would (exact mode ships each
+column's sorted values; sketch mode only counts).
 """
 
 from __future__ import annotations
@@ -51,10 +54,22 @@ from __future__ import annotations
 from workbench.analyses.drift._batch import BatchStats, ColumnStats, batch_stats, batch_stats_from_parquet
 from workbench.analyses.drift._decide import compare
 from workbench.analyses.drift._distributions import distribution_table
+from workbench.analyses.drift._partials import (
+    check_sums,
+    count_vectors,
+    merge_sites,
+    profile_from_arrays,
+    profile_to_arrays,
+    stats_from_arrays,
+    stats_to_arrays,
+    with_counts,
+)
 from workbench.analyses.drift._profile import CategoricalProfile, NumericProfile, ReferenceProfile, build_profile
 from workbench.analyses.drift._result import COLUMNS, STATUSES, DriftResult
 
 __all__ = [
     "build_profile", "ReferenceProfile", "NumericProfile", "CategoricalProfile", "BatchStats", "ColumnStats",
     "batch_stats", "batch_stats_from_parquet", "compare", "DriftResult", "COLUMNS", "STATUSES", "distribution_table",
+    "stats_to_arrays", "stats_from_arrays", "merge_sites", "check_sums", "profile_to_arrays", "profile_from_arrays",
+    "count_vectors", "with_counts",
 ]

@@ -142,9 +142,17 @@ def _attribute_rows(name: str, code: np.ndarray, labels: list[str], cells: np.nd
                     n_bootstrap: int, confidence: float, rng: np.random.Generator) -> pd.DataFrame:
     """One row per observed group of one attribute."""
     import numpy as np
-    import pandas as pd
 
     counts = np.bincount(code * 4 + cells, minlength=4 * len(labels)).reshape(len(labels), 4)
+    return count_rows(name, counts, labels, min_group, n_bootstrap, confidence, rng)
+
+
+def count_rows(name: str, counts: np.ndarray, labels: list[str], min_group: int, n_bootstrap: int, confidence: float,
+               rng: np.random.Generator) -> pd.DataFrame:
+    """One row per group of ``counts`` (TN, FP, FN, TP per group, groups in label order) that has rows."""
+    import numpy as np
+    import pandas as pd
+
     seen = counts.sum(axis=1) > 0
     counts, labels = counts[seen], [lab for lab, s in zip(labels, seen, strict=True) if s]
     n, pos = counts.sum(axis=1), counts[:, 2] + counts[:, 3]
