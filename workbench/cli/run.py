@@ -70,6 +70,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         raise DataError(f"batch file {args.batch} does not exist. Fix: pass an existing CSV or Parquet file (--batch).")
     if "batch" in values:
         raise ParameterError("parameter 'batch' is set by --batch. Fix: pass the file with --batch FILE.")
+    runner.refuse_federated_champion(config)  # before anything runs or is written
     batches = [Path(args.batch).resolve()] if args.batch else sources.list_batches(config)
     if not batches:
         raise DataError(f"{config.source}: no batch files found under data.batches ({config.data.batches}). "
