@@ -25,7 +25,8 @@ def register(sub: Any) -> dict[str, Any]:
     config_arg(monitor)
     monitor.add_argument("--batch", required=True, help="batch file name inside each site's batches folder (sites.<name>.batches)")
     monitor.add_argument("--mode", choices=("exact", "sketch"), default=None,
-                         help="exact (sorted values travel) or sketch (bin counts only); default: sketch with federated.dp_epsilon, else exact")
+                         help="exact (sorted values travel) or sketch (bin counts only); default: sketch with federated.dp_epsilon "
+                              "or a champion trained across sites (sketch only), else exact")
     monitor.add_argument("--json", action="store_true", help="print the result as JSON")
     return {"federated": _cmd_federated}
 

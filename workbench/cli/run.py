@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import runner
-from workbench.cli._common import config_arg, load
+from workbench.cli._common import check_config, config_arg, load
 from workbench.data import sources
 from workbench.exceptions import DataError, ParameterError
 from workbench.governance import roles
@@ -64,7 +64,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
-    config = load(args)
+    config = load(args, check=False)
+    runner.refuse_federated_champion(config)  # first: a federated project may have no central data for the checks to read
+    check_config(config)
     values = dict(params.parse_assignment(text) for text in args.param)
     if args.batch and not Path(args.batch).is_file():
         raise DataError(f"batch file {args.batch} does not exist. Fix: pass an existing CSV or Parquet file (--batch).")

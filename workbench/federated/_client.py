@@ -5,7 +5,8 @@ CA file), reads and checks its file (hashed and recorded in the data-access log)
 training and holdout rows as every phase does (:func:`workbench.data.frames.split`), then connects
 to the Flower server and answers its tasks. No task returns a row: admission returns a proof,
 ``summary`` aggregate statistics, ``fit`` model parameters and a loss, ``evaluate`` metrics and
-score histograms.
+score histograms, ``profile_quantiles`` and ``profile_counts`` the two passes of the reference
+profile (:mod:`workbench.federated._profile`).
 
 :class:`Site` is the generic part (admission and dispatch by task name); a task is a method
 ``task_<name>(parameters, config) -> (arrays, rows, metrics)`` that subclasses add, which is how
@@ -31,7 +32,7 @@ from workbench._io import apply_safe_env
 from workbench.config import Config, load_config
 from workbench.data import frames, sources
 from workbench.exceptions import FederatedError, WorkbenchError
-from workbench.federated import _encoding, _model, _protocol
+from workbench.federated import _encoding, _model, _profile, _protocol
 
 
 class Site:
@@ -69,6 +70,7 @@ class TrainingSite(Site):
         data.check_quality(table.frame, self.schema, source=source, require_target=True).raise_for_errors()
         frames.check_target(table.frame, self.schema, config.model.task, source=source)
         self.train, self.holdout = frames.split(table.frame, self.schema, config, source=source)
+        self.frame = table.frame  # the whole file: the reference a profile describes, as centrally
         self.facts = {"sha256": table.sha256, "file_rows": table.rows, "holdout_rows": len(self.holdout)}
         self._encoded: tuple[str, Any, np.ndarray, np.ndarray] | None = None
 
@@ -97,6 +99,17 @@ class TrainingSite(Site):
             return [_model.local_forest(spec, x, y, trees=int(ask[_protocol.TREES]), seed=seed)], len(y), {_protocol.SITE: self.name}
         params, start = _model.local_step(spec, parameters, x, y, epochs=int(ask[_protocol.EPOCHS]), seed=seed)
         return params, len(y), {_protocol.SITE: self.name, "loss": start}
+
+    def task_profile_quantiles(self, parameters: list[np.ndarray], ask: dict[str, Any]) -> tuple[list[np.ndarray], int, dict[str, Any]]:
+        """Pass 1 of the reference profile: per numeric column a quantile summary of this site's file."""
+        arrays, scalars = _profile.site_quantiles(self.frame, json.loads(str(ask[_profile.COLUMNS])), int(ask[_profile.BINS]), site=self.name)
+        return arrays, len(self.frame), scalars | {_protocol.SITE: self.name}
+
+    def task_profile_counts(self, parameters: list[np.ndarray], ask: dict[str, Any]) -> tuple[list[np.ndarray], int, dict[str, Any]]:
+        """Pass 2: exact counts over the edges the server sent, moments, level counts, the sensitive columns' levels."""
+        arrays, scalars = _profile.site_counts(self.frame, json.loads(str(ask[_profile.COLUMNS])), list(parameters),
+                                               list(self.config.data.sensitive), site=self.name)
+        return arrays, len(self.frame), scalars | {_protocol.SITE: self.name}
 
     def evaluate(self, parameters: list[np.ndarray], ask: dict[str, Any]) -> tuple[float, int, dict[str, Any]]:
         """The global model's metrics on this site's holdout rows."""

@@ -107,12 +107,14 @@ def log_run(config: Config, result: dict[str, Any], run_id: str) -> str:
 
 
 def register(config: Config, pipeline: Any, example: Any, result: dict[str, Any], run_id: str, mlflow_run_id: str,
-             publish: Callable[[dict[str, Any]], Path]) -> dict[str, Any]:
+             publish: Callable[[dict[str, Any]], Path], *, store: Callable[[str], Path] | None = None) -> dict[str, Any]:
     """Log ``pipeline`` to the active MLflow run and register it as a new version with alias ``challenger``.
 
-    ``publish(registered)`` writes the run's result (atomically) once the version exists and before
-    the alias moves; if publishing or the move fails, the version is deleted again and no alias
-    moved, so a failure leaves neither a version nor a result (the audit log shows the aborted intent).
+    ``store(version)`` writes what belongs to the version outside MLflow (its reference profile
+    folder), then ``publish(registered)`` the run's result (atomically), once the version exists and
+    before the alias moves; if either or the move fails, the version is deleted again with what
+    they wrote and no alias moved, so a failure leaves neither a version, nor a profile, nor a
+    result (the audit log shows the aborted intent).
     """
     config_log.note_config(config)
     logged = models.log_model(pipeline, name="candidate", input_example=example)
@@ -127,9 +129,11 @@ def register(config: Config, pipeline: Any, example: Any, result: dict[str, Any]
         with intents.intent(config, "register", None, [("challenger", "new")], semver=semver_, run_id=run_id, reason=entry["reason"]) as moving:
             mv = create_version(config, logged.uri, mlflow_run_id, tags | {TAG + "changelog": entry["text"]}, entry["text"])
             registered = {"model": logged.to_dict(), "version": str(mv.version), "semver": semver_, "bump": bump, "aliases": ["challenger"]}
-            written: Path | None = None
+            written: list[Path] = []
             try:
-                written = publish(registered)
+                if store is not None:
+                    written.append(store(str(mv.version)))
+                written.append(publish(registered))
                 moving.move("challenger", mv.version)
             except BaseException:
                 _withdraw(config, str(mv.version), written)
@@ -140,13 +144,18 @@ def register(config: Config, pipeline: Any, example: Any, result: dict[str, Any]
     return registered
 
 
-def _withdraw(config: Config, version: str, written: Path | None) -> None:
-    """Undo a registration that could not be completed: delete the version (its aliases go with it) and the result."""
+def _withdraw(config: Config, version: str, written: list[Path]) -> None:
+    """Undo a registration that could not be completed: delete the version (its aliases go with it), its profile and the result."""
+    import shutil
+
     from mlflow.exceptions import MlflowException
 
     try:
         client_for(config).delete_model_version(config.project, version)
     except MlflowException:  # the store is unreachable: the abort record names the version for a person to remove
         pass
-    if written is not None:
-        written.unlink(missing_ok=True)
+    for path in written:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)

@@ -2,8 +2,9 @@
 
 The job arrives on standard input (config, address, rounds, every site's secret, TLS files, where
 to write the outcome). The process runs the rounds (:class:`~workbench.federated._strategy.TrainStrategy`),
-then writes its outcome atomically: ``outcome.json`` (spec, sites, rounds, drop-outs, refusals,
-timings, and on failure the error) and ``outcome.npz`` (the final parameters, no pickle). On any
+and the two passes of the reference profile, then writes its outcome atomically: ``profile/`` (the
+federated reference profile), ``outcome.npz`` (the final parameters, no pickle) and ``outcome.json``
+(spec, sites, rounds, drop-outs, refusals, timings, and on failure the error), the JSON last. On any
 failure it tells the connected sites to leave and exits 1, so a dead site can never hang a run:
 every request to a site is bounded by ``federated.round_timeout_s``.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from workbench._io import apply_safe_env, atomic_path, write_json
 from workbench.config import load_config
-from workbench.federated import _protocol
+from workbench.federated import _profile, _protocol
 from workbench.federated._strategy import Admission, Federation, TrainStrategy
 
 
@@ -29,9 +30,18 @@ def certificates(job: dict[str, Any]) -> tuple[bytes, bytes, bytes] | None:
     return tuple(Path(tls[k]).read_bytes() for k in ("ca", "cert", "key")) if tls else None  # type: ignore[return-value]
 
 
+class Rounds(flwr.server.Server):
+    """Flower's server, with the strategy's :meth:`~Federation.after_rounds` step once the rounds are done (the sites still connected)."""
+
+    def fit(self, num_rounds: int, timeout: float | None) -> Any:
+        history = super().fit(num_rounds, timeout)
+        self.strategy.after_rounds()  # type: ignore[attr-defined]
+        return history
+
+
 def serve(job: dict[str, Any], strategy: Federation, admission: Admission) -> tuple[int, str | None]:
     """Run the rounds; return (exit code, error message)."""
-    server = flwr.server.Server(client_manager=admission, strategy=strategy)
+    server = Rounds(client_manager=admission, strategy=strategy)
     _protocol.emit("server_starting", address=job["address"])
     try:
         flwr.server.start_server(server_address=job["address"], server=server, certificates=certificates(job),
@@ -67,6 +77,8 @@ def main() -> None:
     code, error = serve(job, strategy, admission)
     outcome = strategy.outcome() | {"status": "succeeded" if code == 0 else "failed", "error": error,
                                     "started_at": started, "ended_at": time.time()}
+    if code == 0 and strategy.profile is not None:
+        _profile.save(strategy.profile, Path(job["outcome"]) / "profile")
     write_outcome(Path(job["outcome"]), outcome, strategy.final if code == 0 else [])
     _protocol.emit("done", status=outcome["status"], error=error)
     _protocol.exit_now(code)  # gRPC's worker threads must not keep a finished (or failed) server alive

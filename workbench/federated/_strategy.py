@@ -37,7 +37,7 @@ from flwr.server.client_manager import ClientManager
 from flwr.server.strategy import Strategy
 
 from workbench.exceptions import FederatedError, WorkbenchError
-from workbench.federated import _encoding, _model, _protocol
+from workbench.federated import _encoding, _model, _profile, _protocol
 from workbench.governance import audit
 
 
@@ -180,6 +180,19 @@ class Federation(Strategy):
     def evaluate(self, server_round: int, parameters: Parameters) -> None:
         return None  # no central data: evaluation is federated
 
+    def after_rounds(self) -> None:
+        """Called once every round finished, while the sites are still connected (:class:`workbench.federated._server.Rounds`)."""
+
+    def ask(self, round_: int, step: str, arrays: list[np.ndarray], config: dict[str, Any]) -> dict[str, tuple[list[np.ndarray], dict[str, Any]]]:
+        """Send one task to every participant at once (a Flower fit message); their answers (arrays, scalars) by site."""
+        sent = self.participants(round_, step)
+        ins = FitIns(ndarrays_to_parameters(arrays), config)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(sent)) as pool:
+            futures = {s: pool.submit(p.fit, ins, float(self.job["round_timeout_s"]), 0) for s, p in sent.items()}
+        answers = [(sent[s], f.result()) for s, f in futures.items() if f.exception() is None]
+        got = self.collect(round_, step, sent, answers)
+        return {s: (parameters_to_ndarrays(res.parameters), dict(res.metrics)) for s, res in got.items()}
+
 
 class TrainStrategy(Federation):
     """The summary step, then FedAvg (or one bagging round), each round evaluated on the sites' holdouts."""
@@ -193,6 +206,17 @@ class TrainStrategy(Federation):
         self._sent: dict[str, Any] = {}
         self._evaluated: list[np.ndarray] = []
         self._started = 0.0
+        self.profile: _profile.FederatedProfile | None = None
+
+    def after_rounds(self) -> None:
+        """The reference profile, in two passes over the sites (:mod:`workbench.federated._profile`); no row travels."""
+        started, round_ = time.time(), len(self.rounds) + 1
+        cols, bins = _profile.columns(self.spec), int(self.job["profile_bins"])
+        ask = {_protocol.TASK: "profile_quantiles", _profile.COLUMNS: json.dumps(cols), _profile.BINS: bins}
+        edges, psi = _profile.merge_quantiles(self.ask(round_, "profile (quantiles)", [], ask), cols, bins)
+        ask[_protocol.TASK] = "profile_counts"
+        self.profile = _profile.merge_counts(self.ask(round_, "profile (counts)", edges, ask), cols, edges, psi, bins)
+        _protocol.emit("profile", sites=self.profile.sites, bins=bins, seconds=round(time.time() - started, 4))
 
     def initialize_parameters(self, client_manager: Any) -> Parameters:
         self.gather()
@@ -260,5 +284,7 @@ class TrainStrategy(Federation):
 
     def outcome(self) -> dict[str, Any]:
         """What the orchestrator needs: the spec, the sites' facts, every round, drop-outs and refusals."""
-        return {"spec": self.spec, "sites": self.sites, "rounds": self.rounds, "dropped": list(self.dropped.values()),
+        profile = None if self.profile is None else {"sites": self.profile.sites, "bins": self.profile.profile.bins,
+                                                     "profile_id": self.profile.profile.profile_id}
+        return {"spec": self.spec, "sites": self.sites, "rounds": self.rounds, "dropped": list(self.dropped.values()), "profile": profile,
                 "refused": self.admission.refused, "admitted_at": self.admission.admitted_at, "ready_at": self.ready_at}

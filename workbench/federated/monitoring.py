@@ -43,6 +43,7 @@ from workbench.config import PrivacyConfig
 from workbench.data import sources
 from workbench.data.dataset import Schema
 from workbench.exceptions import ConfigError, DataError, ParameterError, PhaseError
+from workbench.federated import _profile
 from workbench.governance import privacy_ledger
 from workbench.registry import estimators
 from workbench.reports import catalog
@@ -57,7 +58,7 @@ Arrays = list["np.ndarray"]
 Scalars = dict[str, Any]
 DRIFT_SHARE = 0.5  # as the drift phase: the dataset drifts when at least this share of its columns drifted
 MIN_GROUP = 30  # as the fairness phase: smaller groups are reported but not judged
-DP_BINS = 50  # sketch bins per numeric column under DP: every bin gets noise, so fewer, fuller bins
+DP_BINS = _profile.DP_BINS  # sketch bins per numeric column under DP: every bin gets noise, so fewer, fuller bins
 FEDERATED_FILE = "federated.json"
 _PARTS = "wbmon.parts"  # scalar: JSON of how many arrays each part has, in the order the arrays come
 
@@ -111,17 +112,25 @@ def champion(config: Config, *, mode: str = "exact", bins: int | None = None, al
     its bytes changed since registration; ``groups`` are the sorted levels of each sensitive
     column there (the fixed groups of DP fairness counts). ``bins``: sketch bins per numeric
     column (default 1000, or 50 when ``federated.dp_epsilon`` is set: each bin gets noise).
+
+    A champion trained across sites (``workbench federated train``) has no reference file: its
+    sketch profile and sensitive levels were computed by the sites at training and stored with
+    the version (:mod:`workbench.federated._profile`), with the bins chosen then. Asking for
+    exact mode, or for other bins, is a :class:`ParameterError`.
     """
     import numpy as np
     from filelock import FileLock
 
     if mode not in ("exact", "sketch"):
         raise ParameterError(f"The 'mode' parameter of champion must be 'exact' or 'sketch'. Got {mode!r} instead.")
-    bins = bins or (DP_BINS if config.federated.dp_epsilon is not None else 1000)
     mv = registry.alias_version(config, alias)
     if mv is None:
         raise PhaseError(f"model {config.project!r} has no {alias} version. Fix: run `workbench run` first.")
     tags = dict(mv.tags)
+    if registry.federated_sites(tags) is not None:  # no reference file: the profile its sites computed at training
+        fed = _profile.for_version(config, mv, mode=mode, bins=bins)
+        return Champion(str(mv.version), fed.profile, [c for c in config.data.sensitive if c in fed.groups], fed.groups)
+    bins = bins or (DP_BINS if config.federated.dp_epsilon is not None else 1000)
     schema = Schema.from_dict(json.loads(tags[registry.TAG + "schema"]))
     path = Path(tags.get(registry.TAG + "data_path", str(config.data.reference)))
     table = sources.read(config, path, purpose="federated monitoring profile")

@@ -7,8 +7,12 @@ evaluation metrics (:mod:`~workbench.federated._model`). Sites are admitted only
 of their secret (``sites.<name>.token_env``, else a per-run secret this process generates and hands
 to the processes it starts), over TLS when ``federated.tls`` is set.
 
-Only after the server finished every round with at least ``federated.min_sites`` sites is the
-aggregated model logged to MLflow and registered (:mod:`~workbench.federated._register`); the
+After the rounds the sites compute the model's reference profile in two passes, sketch mode, no
+row sent (:mod:`~workbench.federated._profile`): the drift profile every monitor of the version
+compares with, since a federated version has no single reference file. Only after the server
+finished every round and the profile with at least ``federated.min_sites`` sites is the
+aggregated model logged to MLflow and registered (:mod:`~workbench.federated._register`), the
+profile stored with it before the version counts as registered; the
 run folder ``<reports>/<run_id>/`` gets the manifest (kind ``federated``) and
 ``federated/result.json``: sites with their data sha256 and rows, every round's loss and holdout
 metrics, dropped and refused sites, wall and start-up time, the version. A failure anywhere
@@ -27,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._io import read_json, write_json
 from workbench.exceptions import ConfigError
-from workbench.federated import _compare, _encoding, _model, _processes, _protocol, _register, _runs
+from workbench.federated import _compare, _encoding, _model, _processes, _profile, _protocol, _register, _runs
 from workbench.federated._runs import PHASE
 from workbench.governance import roles
 from workbench.registry.store import init_store
@@ -76,7 +80,8 @@ def jobs(config: Config, secrets: dict[str, str], *, rounds: int, outcome: Path,
               "min_sites": fed.min_sites or len(config.sites), "secrets": secrets, "outcome": str(outcome),
               "tls": {k: str(getattr(tls, k)) for k in ("ca", "cert", "key")} if tls else None, "task": config.model.task,
               "strategy": fed.strategy, "local_epochs": fed.local_epochs, "seed": config.model.seed, "trees": trees,
-              "penalty": _model.penalty(config.model.task, config.model.estimator, config.model.params)}
+              "penalty": _model.penalty(config.model.task, config.model.estimator, config.model.params),
+              "profile_bins": _profile.DP_BINS if fed.dp_epsilon is not None else _profile.DEFAULT_BINS}
     sites = {name: {"config": str(config.source), "site": name, "data": str(site.data), "secret": secrets[name], "address": fed.address,
                     "ca": str(tls.ca) if tls else None, "timeout": fed.round_timeout_s} for name, site in config.sites.items()}
     return server, sites
@@ -102,6 +107,7 @@ def _result(config: Config, outcome: dict[str, Any], fleet: _processes.Fleet, ru
             "local_epochs": fed.local_epochs, "min_sites": fed.min_sites or len(config.sites), "address": fed.address, "tls": fed.tls is not None,
             "sites": {s: v | {"error": fleet.site_error(s)} if fleet.site_error(s) else v for s, v in outcome["sites"].items()},
             "history": history, "evaluation": history[-1]["evaluation"], "dropped": outcome["dropped"], "refused": outcome["refused"],
+            "profile": outcome["profile"],  # the reference profile the sites computed (stored with the version)
             "spec": outcome["spec"],
             "timing": {"startup_s": round(ready - fleet.started, 3) if ready else None,  # spawn -> every site admitted
                        "federated_s": round(outcome["ended_at"] - fleet.started, 3),  # spawn -> the server finished its rounds
@@ -160,6 +166,7 @@ def _run(config: Config, run_dir: Path, run_id: str, *, rounds: int, compare_poo
         fleet = _processes.run(server_job, site_jobs, logs=run_dir / PHASE / "logs", min_sites=server_job["min_sites"],
                                deadline_s=deadline, on_event=on_event)
         outcome, arrays = _runs.outcome(work, fleet)
+        profile = _profile.load(work / "profile")
     result = _result(config, outcome, fleet, run_id, rounds)
     model = build(outcome, arrays)
     if compare_pooled:
@@ -173,7 +180,8 @@ def _run(config: Config, run_dir: Path, run_id: str, *, rounds: int, compare_poo
         return write_json(target, {"schema_version": 1, "phase": PHASE, **result, "timing": timing, "registered": registered})
 
     try:
-        _register.register(config, model, _encoding.example(outcome["spec"], 2), result, run_id, mlflow_run, publish)
+        _register.register(config, model, _encoding.example(outcome["spec"], 2), result, run_id, mlflow_run, publish,
+                           store=lambda version: _profile.store(config, version, profile))
         mlflow.log_artifact(str(target), artifact_path=PHASE)
     except BaseException:
         mlflow.end_run("FAILED")

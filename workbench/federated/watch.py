@@ -16,10 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workbench import registry
 from workbench._io import write_json
 from workbench.config import Config
 from workbench.exceptions import ConfigError
-from workbench.federated import _processes, _runs
+from workbench.federated import _processes, _profile, _runs
 from workbench.federated._runs import PHASE
 from workbench.federated.train import check, site_secrets
 from workbench.registry.store import init_store
@@ -41,14 +42,15 @@ def monitor(config: Config, *, batch: str, mode: str | None = None, run_id: str 
         The batch's file name (or stem) in each site's batches.
     mode : {"exact", "sketch"}, optional
         Exact ships each numeric column's sorted values (between trusting sites); sketch only bin
-        counts. Default: sketch when ``federated.dp_epsilon`` is set, else exact.
+        counts. Default: sketch when ``federated.dp_epsilon`` is set or the champion was trained
+        across sites (its profile is the sketch the sites computed at training), else exact.
     """
     check(config, need_data=False)
     missing = [name for name, site in config.sites.items() if not site.batches]
     if missing:
         raise ConfigError(f"{config.source}: key 'sites.{missing[0]}.batches' is not set. Fix: point it at the site's folder or glob of batches.")
-    mode = mode or ("sketch" if config.federated.dp_epsilon is not None else "exact")
     init_store(config)
+    mode = _mode(config, mode)
     run_id, run_dir, record = _runs.start(config, KIND, run_id, sites=sorted(config.sites), batch=batch)
     try:
         result = _run(config, run_dir, run_id, batch=batch, mode=mode, on_event=on_event)
@@ -57,6 +59,15 @@ def monitor(config: Config, *, batch: str, mode: str | None = None, run_id: str 
         raise
     _runs.finish(run_dir, record, "succeeded", None)
     return result
+
+
+def _mode(config: Config, mode: str | None) -> str:
+    """The monitoring mode; a champion trained across sites is refused exact mode here, before any process starts."""
+    champ = registry.alias_version(config, "champion")
+    if champ is not None and registry.federated_sites(dict(champ.tags)) is not None:
+        _profile.for_version(config, champ, mode=mode or "sketch")  # ParameterError for exact; DataError when the profile is missing
+        return "sketch"
+    return mode or ("sketch" if config.federated.dp_epsilon is not None else "exact")
 
 
 def _run(config: Config, run_dir: Path, run_id: str, *, batch: str, mode: str,

@@ -103,7 +103,11 @@ def reference(config: Config, *, mode: str = "exact", alias: str = "champion") -
 
 
 def reference_frame(config: Config, tags: dict[str, str]) -> pd.DataFrame:
-    """The training data of the version, refused if its bytes changed since registration."""
+    """The training data of the version, refused if its bytes changed since registration (or absent: trained across sites)."""
+    sites = registry.federated_sites(tags)
+    if sites is not None:
+        raise PhaseError(f"model {config.project!r} was trained across sites ({', '.join(sites)}) by `workbench federated train`: it has no "
+                         "reference file to compare a batch with. Fix: `workbench federated monitor --batch NAME --mode sketch`.")
     path = Path(tags.get(registry.TAG + "data_path", str(config.data.reference)))
     table = sources.read(config, path, purpose="reference profile")
     if table.sha256 != tags[registry.TAG + "data_sha256"]:

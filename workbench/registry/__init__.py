@@ -20,6 +20,7 @@ from workbench.registry.versions import (
     client_tags,
     create_baseline,
     create_version,
+    federated_sites,
     load,
     next_semver,
     resolve,
@@ -28,4 +29,4 @@ from workbench.registry.versions import (
 )
 
 __all__ = ["BUMPS", "TAG", "LoadedVersion", "alias_version", "baseline_for", "candidate_versions", "client_tags", "create_baseline",
-           "create_version", "load", "next_semver", "resolve", "set_alias", "try_load"]
+           "create_version", "federated_sites", "load", "next_semver", "resolve", "set_alias", "try_load"]

@@ -90,6 +90,12 @@ def alias_version(config: Config, alias: str) -> Any | None:
         return None
 
 
+def federated_sites(tags: dict[str, str]) -> list[str] | None:
+    """The sites a version was trained across (``workbench federated train``: lineage ``data_path`` ``federated:a,b``), else None."""
+    path = str(tags.get(TAG + "data_path", ""))
+    return [s for s in path.removeprefix("federated:").split(",") if s] if path.startswith("federated:") else None
+
+
 def load(config: Config, ref: str) -> LoadedVersion:
     """Load a version by alias (``champion``…) or number, refusing a tampered artifact."""
     ref = str(ref)

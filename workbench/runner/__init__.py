@@ -13,7 +13,7 @@ The runner runs notebooks; it does not do their work (no phase or analysis code 
 
 from __future__ import annotations
 
-from workbench.runner.execute import RunResult, execute_notebook, export_html, run
+from workbench.runner.execute import RunResult, execute_notebook, export_html, refuse_federated_champion, run
 from workbench.runner.summary import summary
 
-__all__ = ["RunResult", "execute_notebook", "export_html", "run", "summary"]
+__all__ = ["RunResult", "execute_notebook", "export_html", "refuse_federated_champion", "run", "summary"]

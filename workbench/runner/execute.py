@@ -28,7 +28,7 @@ from workbench._io import write_text
 from workbench.data import preflight, sources
 from workbench.exceptions import ParameterError, WorkbenchError
 from workbench.registry import estimators, store
-from workbench.registry.versions import alias_version
+from workbench.registry.versions import alias_version, federated_sites
 from workbench.reports import catalog, manifest
 from workbench.runner import dag as phases_mod
 from workbench.runner import interrupt
@@ -91,6 +91,8 @@ def run(config: Config, *, phases: list[str] | None = None, jobs: int | None = N
         params_mod.validate(p.path, per_phase[p.name], specs[p.name])
     preflight.check(config)
     estimators.check_config(config)
+    if kind == "monitor":
+        refuse_federated_champion(config)
     run_id = manifest.check_run_id(run_id) if run_id else manifest.new_run_id(kind)
     run_dir = config.reports / run_id
     if run_dir.exists():
@@ -111,6 +113,24 @@ def run(config: Config, *, phases: list[str] | None = None, jobs: int | None = N
         _share_cores(data["jobs"])
         _Executor(config, run_dir, data, planned, per_phase, out, stop).execute(data["jobs"])
     return RunResult(run_id, run_dir, data)
+
+
+def refuse_federated_champion(config: Config) -> None:
+    """Refuse (ParameterError, exit 2) to monitor centrally a champion trained across sites: it has no reference file.
+
+    The score and drift phases compare a batch with the champion's training data; a version from
+    ``workbench federated train`` has only the sketch profile its sites computed, which the
+    federated monitor uses. Checked before anything is written (no store yet: no champion).
+    """
+    if not config.tracking_uri and not (config.store / "mlflow.db").is_file():
+        return
+    mv = alias_version(config, "champion")
+    sites = federated_sites(dict(mv.tags)) if mv is not None else None
+    if sites is not None:
+        raise ParameterError(f"model {config.project!r} v{mv.version} (champion, {mv.tags.get('workbench.semver', '?')}) was trained across sites "
+                             f"({', '.join(sites)}) by `workbench federated train`: it has no reference file for the score and drift phases "
+                             "to compare a batch with, only the sketch profile its sites computed. Fix: monitor it where the data lives: "
+                             "`workbench federated monitor --batch NAME --mode sketch` (or promote a centrally trained version).")
 
 
 class _Executor:

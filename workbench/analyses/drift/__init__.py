@@ -46,7 +46,8 @@ widths (details in :func:`compare`). Batch statistics merge across chunks (:meth
 :func:`batch_stats_from_parquet`), so a batch larger than memory is read in pieces, and across data
 sites without pooling rows: :func:`stats_to_arrays` / :func:`stats_from_arrays` carry them as plain
 arrays (no pickle) and :func:`merge_sites` gives what the pooled rows would (exact mode ships each
-column's sorted values; sketch mode only counts).
+column's sorted values; sketch mode only counts). A sketch profile of reference data spread over sites is
+built from quantile summaries and exact counts (:func:`federated_edges`, :func:`numeric_from_counts`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ from __future__ import annotations
 from workbench.analyses.drift._batch import BatchStats, ColumnStats, batch_stats, batch_stats_from_parquet
 from workbench.analyses.drift._decide import compare
 from workbench.analyses.drift._distributions import distribution_table
+from workbench.analyses.drift._federated import (
+    QUANTILE_LEVELS,
+    federated_edges,
+    merge_moments,
+    numeric_from_counts,
+    pooled_quantiles,
+    quantile_summary,
+)
 from workbench.analyses.drift._partials import (
     check_sums,
     count_vectors,
@@ -71,5 +80,6 @@ __all__ = [
     "build_profile", "ReferenceProfile", "NumericProfile", "CategoricalProfile", "BatchStats", "ColumnStats",
     "batch_stats", "batch_stats_from_parquet", "compare", "DriftResult", "COLUMNS", "STATUSES", "distribution_table",
     "stats_to_arrays", "stats_from_arrays", "merge_sites", "check_sums", "profile_to_arrays", "profile_from_arrays",
-    "count_vectors", "with_counts",
+    "count_vectors", "with_counts", "QUANTILE_LEVELS", "quantile_summary", "pooled_quantiles", "federated_edges", "merge_moments",
+    "numeric_from_counts",
 ]

@@ -167,10 +167,17 @@ def sketch_edges(sorted_values: np.ndarray, bins: int) -> np.ndarray:
         return np.empty(0)
     values = distinct(sorted_values)
     if values.size <= bins:
-        heavy = values
-    else:
-        picked = quantile_values(sorted_values, bins)
-        values, heavy = distinct(picked), distinct(picked[1:][picked[1:] == picked[:-1]])
+        return edges_with_ties(values, values)
+    return edges_from_quantiles(quantile_values(sorted_values, bins))
+
+
+def edges_from_quantiles(picked: np.ndarray) -> np.ndarray:
+    """Sketch edges from ``bins + 1`` quantile values: each distinct one, and a bin of its own for a value repeated."""
+    return edges_with_ties(distinct(picked), distinct(picked[1:][picked[1:] == picked[:-1]]))
+
+
+def edges_with_ties(values: np.ndarray, heavy: np.ndarray) -> np.ndarray:
+    """``values`` as edges, plus the next float above each ``heavy`` value (which then fills a bin alone)."""
     split = np.nextafter(heavy, np.inf)
     return np.union1d(values, split[np.isfinite(split)])
 
