@@ -17,7 +17,7 @@ from workbench.analyses import drift
 from workbench.analyses.drift import _numeric as num
 from workbench.config import load_config
 from workbench.exceptions import ParameterError, PhaseError
-from workbench.federated import _profile, monitoring, watch
+from workbench.federated import _profile_store, monitoring, watch
 
 BATCH = "2026-08"
 K = drift.QUANTILE_LEVELS
@@ -77,7 +77,7 @@ def test_the_sites_profile_holds_the_pooled_counts_exactly_over_edges_near_the_p
     profile = champ.profile
     assert (champ.version, profile.mode, profile.bins) == (version, "sketch", 1000)
     assert result["profile"] == {"sites": list(SITES), "bins": 1000, "profile_id": profile.profile_id}
-    assert (_profile.folder(config, version) / "profile.json").is_file()  # where the drift phase's cache looks
+    assert (_profile_store.folder(config, version) / "profile.json").is_file()  # where the drift phase's cache looks
 
     pooled = pd.concat([pd.read_parquet(site_files["iid"][s]) for s in SITES], ignore_index=True)
     assert profile.rows == len(pooled)

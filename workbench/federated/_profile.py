@@ -25,16 +25,16 @@ not rows, as the encoder summary's levels are), and its categorical and sensitiv
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._io import read_json, write_json
+from workbench.analyses import drift
+from workbench.analyses.drift import _categorical as cat
+from workbench.analyses.drift import _numeric as num
 from workbench.exceptions import DataError, ParameterError
-from workbench.registry import federated_sites
+from workbench.federated import _profile_store
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -47,9 +47,7 @@ Arrays = list["np.ndarray"]
 COLUMNS = "wb.profile.columns"  # the server's ask: JSON {"numeric": [...], "categorical": [...]}
 BINS = "wb.profile.bins"  # sketch bins per numeric column
 META = "wb.profile"  # a site's answer: JSON of the scalars that go with its arrays
-FILE = "federated.json"  # beside profile.json: sensitive levels, sites, quantile levels
-DEFAULT_BINS = 1000  # as the drift phase's sketch profiles
-DP_BINS = 50  # with federated.dp_epsilon, as monitoring.champion's: every bin gets noise, so fewer, fuller bins
+FILE, DEFAULT_BINS, DP_BINS = _profile_store.FILE, _profile_store.DEFAULT_BINS, _profile_store.DP_BINS
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,7 +71,6 @@ def _sorted_values(frame: pd.DataFrame, col: str, site: str) -> tuple[np.ndarray
     """A numeric column's finite values, sorted, and its missing count (NaN and +/-inf), as build_profile reads them."""
     import numpy as np
 
-    from workbench.analyses.drift import _numeric as num
 
     if col not in frame.columns:
         raise DataError(f"site {site!r}: its data has no column {col!r}, a feature of the model. Fix: give every site file the model's columns.")
@@ -89,7 +86,6 @@ def site_quantiles(frame: pd.DataFrame, cols: dict[str, list[str]], bins: int, *
     """Pass 1 at a site: per numeric column its quantile summary and (few) distinct values; counts in the scalars."""
     import numpy as np
 
-    from workbench.analyses import drift
 
     arrays, count, few = [], [], []
     for col in cols["numeric"]:
@@ -106,8 +102,6 @@ def site_counts(frame: pd.DataFrame, cols: dict[str, list[str]], edges: Arrays, 
     """Pass 2 at a site: exact counts over the agreed edges, moments, level counts and sensitive levels."""
     import numpy as np
 
-    from workbench.analyses.drift import _categorical as cat
-    from workbench.analyses.drift import _numeric as num
 
     if len(edges) != len(cols["numeric"]):
         raise DataError(f"site {site!r}: the server sent {len(edges)} edge arrays for {len(cols['numeric'])} numeric columns.")
@@ -147,7 +141,6 @@ def _meta(site: str, scalars: dict[str, Any]) -> dict[str, Any]:
 
 def merge_quantiles(answers: dict[str, tuple[Arrays, dict[str, Any]]], cols: dict[str, list[str]], bins: int) -> tuple[Arrays, Arrays]:
     """Pass 1 at the server: per numeric column the sketch edges and the PSI edges (a subset of them)."""
-    from workbench.analyses import drift
 
     per_site = {}
     for site, (arrays, scalars) in answers.items():
@@ -171,8 +164,6 @@ def merge_counts(answers: dict[str, tuple[Arrays, dict[str, Any]]], cols: dict[s
 
     import numpy as np
 
-    from workbench.analyses import drift
-    from workbench.analyses.drift import _categorical as cat
 
     n_num, n_cat = len(cols["numeric"]), len(cols["categorical"])
     counts = [np.zeros(e.size + 1, dtype=np.int64) for e in edges]
@@ -234,11 +225,8 @@ def load(folder: Path) -> FederatedProfile:
     """Read what :func:`save` wrote; :class:`DataError` naming the missing file."""
     import numpy as np
 
-    from workbench.analyses import drift
 
-    if not (folder / FILE).is_file() or not (folder / "profile.json").is_file():
-        raise DataError(f"{folder}: no federated reference profile there ({FILE} and profile.json). Fix: it is written by "
-                        "`workbench federated train` at registration; train the federated model again.")
+    _profile_store.require_files(folder)
     meta = read_json(folder / FILE)
     profile = drift.ReferenceProfile.load(folder)
     if meta.get("profile_id") != profile.profile_id:
@@ -247,44 +235,15 @@ def load(folder: Path) -> FederatedProfile:
     return FederatedProfile(profile, list(meta["sensitive"]), groups, list(meta["sites"]))
 
 
-def folder(config: Config, version: str) -> Path:
-    """Where the drift phase and monitoring.champion look for version ``version``'s sketch profile."""
-    return config.store / "profiles" / config.project / f"v{version}" / "sketch"
-
-
-def store(config: Config, version: str, fed: FederatedProfile) -> Path:
-    """Write the profile for ``version`` as one folder renamed into place (a reader sees it whole or not at all); return it."""
-    from filelock import FileLock
-
-    target = folder(config, version)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.parent / ".lock")):  # the lock the drift phase and monitoring.champion take
-        tmp = Path(tempfile.mkdtemp(prefix=".sketch-", dir=target.parent))
-        try:
-            save(fed, tmp)
-            if target.exists():  # left by a withdrawn registration of the same number
-                shutil.rmtree(target)
-            os.rename(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return target
-
-
 def for_version(config: Config, mv: Any, *, mode: str, bins: int | None = None) -> FederatedProfile:
     """The stored profile of a version trained across sites; sketch mode only (:class:`ParameterError` naming the fix otherwise)."""
     from filelock import FileLock
 
-    sites = ", ".join(federated_sites(dict(mv.tags)) or [])
-    if mode != "sketch":
-        raise ParameterError(f"model {config.project!r} v{mv.version} was trained across sites ({sites}): it has no reference file, only the "
-                             f"sketch-mode profile its sites computed at training, so mode {mode!r} is not available. "
-                             "Fix: monitor it in sketch mode (`workbench federated monitor --batch NAME --mode sketch`).")
-    where = folder(config, str(mv.version))
-    where.parent.mkdir(parents=True, exist_ok=True)
+    where = _profile_store.check_mode(config, mv, mode)
     with FileLock(str(where.parent / ".lock")):
         fed = load(where)
     if bins is not None and bins != fed.profile.bins:
+        sites = ", ".join(fed.sites)
         raise ParameterError(f"model {config.project!r} v{mv.version} was trained across sites ({sites}): its profile has {fed.profile.bins} "
                              f"bins per numeric column, computed by the sites at training, and {bins} cannot be rebuilt without a reference "
                              "file. Fix: leave bins unset.")

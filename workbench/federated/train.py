@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench._io import read_json, write_json
 from workbench.exceptions import ConfigError
-from workbench.federated import _compare, _encoding, _model, _processes, _profile, _protocol, _register, _runs
+from workbench.federated import _compare, _encoding, _model, _processes, _profile_store, _protocol, _register, _runs
 from workbench.federated._runs import PHASE
 from workbench.governance import roles
 from workbench.registry.store import init_store
@@ -81,7 +81,7 @@ def jobs(config: Config, secrets: dict[str, str], *, rounds: int, outcome: Path,
               "tls": {k: str(getattr(tls, k)) for k in ("ca", "cert", "key")} if tls else None, "task": config.model.task,
               "strategy": fed.strategy, "local_epochs": fed.local_epochs, "seed": config.model.seed, "trees": trees,
               "penalty": _model.penalty(config.model.task, config.model.estimator, config.model.params),
-              "profile_bins": _profile.DP_BINS if fed.dp_epsilon is not None else _profile.DEFAULT_BINS}
+              "profile_bins": _profile_store.DP_BINS if fed.dp_epsilon is not None else _profile_store.DEFAULT_BINS}
     sites = {name: {"config": str(config.source), "site": name, "data": str(site.data), "secret": secrets[name], "address": fed.address,
                     "ca": str(tls.ca) if tls else None, "timeout": fed.round_timeout_s} for name, site in config.sites.items()}
     return server, sites
@@ -165,27 +165,26 @@ def _run(config: Config, run_dir: Path, run_id: str, *, rounds: int, compare_poo
         deadline = fed.round_timeout_s * (2 * rounds + 3) + 60
         fleet = _processes.run(server_job, site_jobs, logs=run_dir / PHASE / "logs", min_sites=server_job["min_sites"],
                                deadline_s=deadline, on_event=on_event)
-        outcome, arrays = _runs.outcome(work, fleet)
-        profile = _profile.load(work / "profile")
-    result = _result(config, outcome, fleet, run_id, rounds)
-    model = build(outcome, arrays)
-    if compare_pooled:
-        result["comparison"] = _compare.compare(config, model, outcome["spec"], sorted(outcome["sites"]), trees=trees)
-    start = time.perf_counter()
-    mlflow_run = _register.log_run(config, result, run_id)
-    target = run_dir / PHASE / catalog.RESULT_FILE
+        outcome, arrays = _runs.outcome(work, fleet)  # the work folder (the sites' profile) lives until registered
+        result = _result(config, outcome, fleet, run_id, rounds)
+        model = build(outcome, arrays)
+        if compare_pooled:
+            result["comparison"] = _compare.compare(config, model, outcome["spec"], sorted(outcome["sites"]), trees=trees)
+        start = time.perf_counter()
+        mlflow_run = _register.log_run(config, result, run_id)
+        target = run_dir / PHASE / catalog.RESULT_FILE
 
-    def publish(registered: dict[str, Any]) -> Path:
-        timing = result["timing"] | {"register_s": round(time.perf_counter() - start, 3), "wall_s": round(time.time() - started, 3)}
-        return write_json(target, {"schema_version": 1, "phase": PHASE, **result, "timing": timing, "registered": registered})
+        def publish(registered: dict[str, Any]) -> Path:
+            timing = result["timing"] | {"register_s": round(time.perf_counter() - start, 3), "wall_s": round(time.time() - started, 3)}
+            return write_json(target, {"schema_version": 1, "phase": PHASE, **result, "timing": timing, "registered": registered})
 
-    try:
-        _register.register(config, model, _encoding.example(outcome["spec"], 2), result, run_id, mlflow_run, publish,
-                           store=lambda version: _profile.store(config, version, profile))
-        mlflow.log_artifact(str(target), artifact_path=PHASE)
-    except BaseException:
-        mlflow.end_run("FAILED")
-        raise
-    mlflow.end_run("FINISHED")
-    return read_json(target)
+        try:
+            _register.register(config, model, _encoding.example(outcome["spec"], 2), result, run_id, mlflow_run, publish,
+                               store=lambda version: _profile_store.install(config, version, work / "profile"))
+            mlflow.log_artifact(str(target), artifact_path=PHASE)
+        except BaseException:
+            mlflow.end_run("FAILED")
+            raise
+        mlflow.end_run("FINISHED")
+        return read_json(target)
 

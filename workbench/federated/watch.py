@@ -20,7 +20,7 @@ from workbench import registry
 from workbench._io import write_json
 from workbench.config import Config
 from workbench.exceptions import ConfigError
-from workbench.federated import _processes, _profile, _runs
+from workbench.federated import _processes, _profile_store, _runs
 from workbench.federated._runs import PHASE
 from workbench.federated.train import check, site_secrets
 from workbench.registry.store import init_store
@@ -65,7 +65,7 @@ def _mode(config: Config, mode: str | None) -> str:
     """The monitoring mode; a champion trained across sites is refused exact mode here, before any process starts."""
     champ = registry.alias_version(config, "champion")
     if champ is not None and registry.federated_sites(dict(champ.tags)) is not None:
-        _profile.for_version(config, champ, mode=mode or "sketch")  # ParameterError for exact; DataError when the profile is missing
+        _profile_store.check_mode(config, champ, mode or "sketch")  # ParameterError for exact; DataError when the profile is missing
         return "sketch"
     return mode or ("sketch" if config.federated.dp_epsilon is not None else "exact")
 
