@@ -22,25 +22,20 @@ SITES = ("a", "b", "c")
 def site_files(demo_files: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
     """The demo reference (every feature column joined) split into three sites, once: ``{"iid": {site: file}, "skewed": {...}}``.
 
-    IID: a seeded shuffle dealt in turn. Skewed by the target: site a gets 60 % of the churners and
-    20 % of the others, b 25 % / 40 %, c 15 % / 40 % (churn shares about 0.55, 0.21, 0.14).
+    :func:`workbench.data.demo.split_rows` (seed 17), as ``workbench demo --sites 3`` splits it. IID: a seeded
+    shuffle dealt in turn. Skewed by the target: site a gets 60 % of the churners and 20 % of the others,
+    b 25 % / 40 %, c 15 % / 40 % (churn shares about 0.55, 0.21, 0.14).
     """
-    import numpy as np
     import pandas as pd
+
+    from workbench.data import demo
 
     frame = pd.read_parquet(demo_files / "reference.parquet")
     folder = tmp_path_factory.mktemp("federated-sites")
-    rng = np.random.default_rng(17)
-    order = rng.permutation(len(frame))
-    iid = {s: np.sort(order[i::3]) for i, s in enumerate(SITES)}
-    draw = rng.random(len(frame))
-    churned = frame["churned"].to_numpy() == 1
-    site_of = np.where(churned, np.digitize(draw, [0.60, 0.85]), np.digitize(draw, [0.20, 0.60]))
-    skewed = {s: np.flatnonzero(site_of == i) for i, s in enumerate(SITES)}
     out: dict[str, dict[str, Path]] = {}
-    for split, rows in (("iid", iid), ("skewed", skewed)):
+    for split in ("iid", "skewed"):
         out[split] = {}
-        for site, index in rows.items():
+        for site, index in demo.split_rows(frame["churned"], len(SITES), split).items():
             path = folder / f"{split}-{site}.parquet"
             frame.iloc[index].to_parquet(path, index=False)
             out[split][site] = path

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench import runner
 from workbench.cli._common import check_config, config_arg, load
-from workbench.data import sources
+from workbench.data import demo, sources
 from workbench.exceptions import DataError, ParameterError
 from workbench.governance import roles
 from workbench.reports import catalog
 from workbench.runner import interrupt, params
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.config import Config
 
 
 def register(sub: Any) -> dict[str, Any]:
@@ -35,8 +40,14 @@ def register(sub: Any) -> dict[str, Any]:
     runs = sub.add_parser("runs", help="list recorded runs, oldest first; then run folders that cannot be read")
     config_arg(runs)
 
-    demo = sub.add_parser("demo", help="generate the demo data (if missing) for the config")
-    config_arg(demo)
+    demo_cmd = sub.add_parser("demo", help="generate the demo data (if missing) for the config; with --sites, split it over data sites")
+    config_arg(demo_cmd)
+    demo_cmd.add_argument("--sites", type=_sites, metavar="N",
+                      help=f"split the demo over N data sites (2 to {demo.MAX_SITES}) and write {demo.SITES_CONFIG} beside the config "
+                           "for `workbench federated train|monitor`")
+    demo_cmd.add_argument("--split", choices=demo.SPLITS, default=None, help="with --sites: iid (default; a seeded shuffle dealt in turn) "
+                      "or skewed (by the target: site a holds most churners)")
+    demo_cmd.add_argument("--force", action="store_true", help=f"with --sites: overwrite an existing {demo.SITES_CONFIG}")
     return {"run": _cmd_run, "monitor": _cmd_monitor, "runs": _cmd_runs, "demo": _cmd_demo}
 
 
@@ -49,6 +60,17 @@ def _jobs(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}. Fix: pass --jobs 1 or more, "
                                          "or leave it out (default: the number of cores)")
+    return value
+
+
+def _sites(text: str) -> int:
+    """``--sites``: a whole number from 2 to ``demo.MAX_SITES`` (argparse exits 2 with this message otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 2 <= value <= demo.MAX_SITES:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 2 to {demo.MAX_SITES}, got {text!r}. Fix: pass --sites 3, for example")
     return value
 
 
@@ -110,6 +132,25 @@ def _why(manifest: dict[str, Any]) -> str:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     config = load(args, check=False)
+    if args.sites is not None:
+        return _demo_sites(config, args)
+    if args.split or args.force:
+        raise ParameterError("--split and --force go with --sites. Fix: add --sites N (e.g. --sites 3), or leave them out.")
     made = sources.ensure_demo_data(config)
     print(f"demo data {'generated' if made else 'already present'} at {config.data.reference.parent}")
+    return 0
+
+
+def _demo_sites(config: Config, args: argparse.Namespace) -> int:
+    split = args.split or "iid"
+    path, files = demo.write_sites_config(config, args.sites, split, force=args.force)
+    shown = shlex.quote(os.path.relpath(path))
+    print(f"demo split over {len(files)} sites ({split}), batches {', '.join(demo.batch_months())}:")
+    for site, f in files.items():
+        print(f"  site {site}: {f.rows} training rows in {os.path.relpath(f.data)}, batches in {os.path.relpath(f.batches)}")
+    print(f"wrote {shown}. Next:")
+    print(f"  workbench federated train --config {shown}")
+    # federated train registers a challenger; monitoring watches the champion, so a person approves it first
+    print(f"  workbench approve VERSION --config {shown}   # VERSION: the one train registered; monitoring watches the champion")
+    print(f"  workbench federated monitor --config {shown} --batch {demo.batch_months()[-1]}.parquet --mode sketch")
     return 0

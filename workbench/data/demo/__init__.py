@@ -9,6 +9,11 @@ Each file is a pure function of ``(seed, month, n, first id)``: its generator is
 ``numpy.random.default_rng([seed, YYYYMM])`` (``[seed, 0]`` for the reference), so files are
 identical across runs (same bytes for CSV, same content for Parquet).
 
+Split over data sites (``write_sites``; ``split_rows`` says which rows, pure and seeded)::
+
+    <out_dir>/<site>/train.parquet            the reference's rows of site a, b, c, ...
+    <out_dir>/<site>/batches/2026-01.parquet  each batch split the same way, ... up to 2026-08
+
 Columns (:data:`COLUMNS`, levels in :data:`CATEGORIES`): ``customer_id`` str ``"C0000001"``,
 unique across the demo (reference first, then batches in month order, each in date order);
 ``snapshot_date`` datetime64 (midnight) inside its month; ints ``tenure_months`` (1..72),
@@ -77,8 +82,10 @@ from workbench.data.demo._generate import MONTHLY_CHARGES_SD as MONTHLY_CHARGES_
 from workbench.data.demo._generate import MONTHS as MONTHS
 from workbench.data.demo._generate import N_BATCH as N_BATCH
 from workbench.data.demo._generate import N_REFERENCE as N_REFERENCE
+from workbench.data.demo._sites import MAX_SITES, SITES_CONFIG, SPLITS, SiteFiles, site_names, skewed_shares, split_rows, write_sites, write_sites_config
 from workbench.exceptions import DemoFormatError
 
 __all__ = ["CATEGORIES", "COLUMNS", "DEFAULT_SEED", "FORMATS", "NUMERIC", "REFERENCE_MONTHS",
-           "SCENARIOS", "DemoFiles", "DemoFormatError", "batch_months", "ensure_demo", "ensure_feature_demo", "generate",
-           "make_frame", "scenario_state"]
+           "MAX_SITES", "SCENARIOS", "SITES_CONFIG", "SPLITS", "DemoFiles", "DemoFormatError", "SiteFiles", "batch_months", "ensure_demo",
+           "ensure_feature_demo", "generate", "make_frame", "scenario_state", "site_names", "skewed_shares", "split_rows",
+           "write_sites", "write_sites_config"]
