@@ -201,3 +201,13 @@ def test_merge_refuses_mixed_foreign_or_repeated_payloads(project: Path) -> None
         monitoring.site_payload(config, "east", BATCH, champ)
     with pytest.raises(DataError, match=r"site 'north': no batch file\(s\) named '2026-01' under"):
         monitoring.site_payload(config, "north", "2026-01", champ)
+
+
+def test_the_summary_says_whether_the_merged_batch_drifted() -> None:
+    from workbench.federated import watch
+
+    result = {"run_id": "r1", "batch": "2026-08.parquet", "mode": "sketch", "drift": {"drift": True, "drifted_columns": 3, "columns": 10},
+              "sites": [{"site": "a", "rows": 5, "batch": "2026-08.parquet", "sha256": "ab" * 32}], "fairness": {"status": "ok"}}
+    lines = watch.summary(result).splitlines()
+    assert lines[1] == "  drift: DRIFT: 3 of 10 columns drifted"
+    assert watch.summary(result | {"drift": {"drift": False, "drifted_columns": 0, "columns": 10}}).splitlines()[1] == "  drift: no drift: 0 of 10 columns drifted"

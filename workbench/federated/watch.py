@@ -98,7 +98,8 @@ def summary(result: dict[str, Any]) -> str:
     """A few lines for people: the verdict, the sites and their rows, noise, fairness."""
     drift = result.get("drift", {})
     lines = [f"run {result['run_id']}: batch {result['batch']} across {len(result.get('sites', []))} sites ({result['mode']} mode)",
-             f"  drift: {drift.get('verdict', drift.get('drifted', '?'))}"]
+             "  drift: " + (f"{'DRIFT' if drift['drift'] else 'no drift'}: {drift.get('drifted_columns', '?')} of {drift.get('columns', '?')} columns drifted"
+                           if "drift" in drift else "not computed")]
     lines += [f"  site {s['site']}: {s['rows']} rows of {s['batch']} (sha256 {str(s['sha256'])[:12]})" for s in result.get("sites", [])]
     if result.get("dp_epsilon"):
         lines.append(f"  DP: epsilon {result['dp_epsilon']} per site, noise scale {result['noise_scale']:.3g} per count")
