@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import shutil
@@ -13,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import free_port, workbench, write_config
+from tests.conftest import free_port, over_the_wire, workbench, write_config
 from workbench import registry
 from workbench.analyses import drift, fairness
 from workbench.config import load_config
@@ -60,22 +59,12 @@ def project(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
     return project
 
 
-def _wire(arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """Arrays as Flower's NumPy messages carry them: np.save without pickle, and back."""
-    out = []
-    for a in arrays:
-        buf = io.BytesIO()
-        np.save(buf, a, allow_pickle=False)
-        out.append(np.load(io.BytesIO(buf.getvalue()), allow_pickle=False))
-    return out
-
-
 def _payloads(config, champ, **kw) -> list[tuple[list[np.ndarray], dict]]:
     """Each site's payload, computed against the champion as the sites receive it."""
     arrays, scalars = monitoring.champion_to_arrays(champ)
-    at_site = monitoring.champion_from_arrays(_wire(arrays), dict(scalars))
+    at_site = monitoring.champion_from_arrays(over_the_wire(arrays), dict(scalars))
     model = registry.load(config, "champion")
-    return [(_wire(a), s) for a, s in (monitoring.site_payload(config, site, BATCH, at_site, model=model, **kw) for site in SITES)]
+    return [(over_the_wire(a), s) for a, s in (monitoring.site_payload(config, site, BATCH, at_site, model=model, **kw) for site in SITES)]
 
 
 def _pooled_expectation(config, champ, project: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.analyses.drift.conftest import CATEGORICAL, NUMERIC, frame
+from tests.conftest import over_the_wire
 from workbench.analyses import drift
 from workbench.exceptions import DataError, ParameterError
 
@@ -37,22 +37,12 @@ def _sites() -> list[pd.DataFrame]:
     return [a, b, c]
 
 
-def _wire(arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """The arrays as Flower's NumPy messages carry them (np.save without pickle, and back)."""
-    out = []
-    for a in arrays:
-        buf = io.BytesIO()
-        np.save(buf, a, allow_pickle=False)
-        out.append(np.load(io.BytesIO(buf.getvalue()), allow_pickle=False))
-    return out
-
-
 def _merged(sites: list[pd.DataFrame], profile: drift.ReferenceProfile) -> drift.BatchStats:
     parts = []
     for site in sites:
         arrays, scalars = drift.stats_to_arrays(drift.batch_stats(site, profile))
         assert all(isinstance(v, str) for v in scalars.values())
-        part = drift.stats_from_arrays(_wire(arrays), scalars)
+        part = drift.stats_from_arrays(over_the_wire(arrays), scalars)
         drift.check_sums(part)
         parts.append(part)
     infinite = [{n: int(np.isinf(pd.to_numeric(s[n], errors="coerce")).sum()) for n in NUMERIC if n in s} for s in sites]
@@ -88,7 +78,7 @@ def test_a_column_absent_at_every_site_stays_a_missing_column(profile: drift.Ref
 
 def test_the_profile_travels_losslessly(profile: drift.ReferenceProfile) -> None:
     arrays, scalars = drift.profile_to_arrays(profile)
-    copy = drift.profile_from_arrays(_wire(arrays), scalars)
+    copy = drift.profile_from_arrays(over_the_wire(arrays), scalars)
     assert copy.profile_id == profile.profile_id and copy.columns == profile.columns
     batch = _sites()[0]
     pd.testing.assert_frame_equal(drift.compare(copy, batch).columns, drift.compare(profile, batch).columns, check_exact=True)
