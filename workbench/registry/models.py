@@ -59,9 +59,6 @@ def log_model(model: Any, *, name: str, input_example: Any) -> LoggedModel:
         skops_trusted_types=list(TRUSTED_TYPES),
         pip_requirements=pip_requirements(),
         input_example=input_example,
-        # MLflow checks the example by loading the model, which MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false forbids:
-        # it could only ever print a warning. The workbench loads models itself, hash-checked (load_model).
-        validate_serving_input=False,
     )
     with _downloaded(info.model_uri) as folder:
         digest = sha256_file(folder / MODEL_FILE)
