@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,18 @@ def finish(run_dir: Path, record: dict[str, Any], status: str, error: str | None
                                 "duration_s": round(datetime.fromisoformat(ended).timestamp() - started, 3)}
     record |= {"status": status, "ended": ended}
     manifest.write(run_dir, record)
+
+
+def recorded(config: Config, kind: str, run_id: str | None, body: Callable[[Path, str], dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """Run ``body(run_dir, run_id)`` inside a run folder whose manifest says ``running``, then ``succeeded`` or ``failed`` with the error."""
+    run_id, run_dir, record = start(config, kind, run_id, **extra)
+    try:
+        result = body(run_dir, run_id)
+    except BaseException as exc:
+        finish(run_dir, record, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    finish(run_dir, record, "succeeded", None)
+    return result
 
 
 def outcome(work: Path, fleet: Fleet) -> tuple[dict[str, Any], list[Any]]:

@@ -144,14 +144,8 @@ def train(config: Config, *, rounds: int | None = None, compare_pooled: bool = F
     rounds = 1 if fed.strategy == "bagging" else (rounds or fed.rounds)
     started = time.time()
     init_store(config)  # once, before any process writes to the store
-    run_id, run_dir, record = _runs.start(config, KIND, run_id, sites=sorted(config.sites))
-    try:
-        result = _run(config, run_dir, run_id, rounds=rounds, compare_pooled=compare_pooled, on_event=on_event, started=started)
-    except BaseException as exc:
-        _runs.finish(run_dir, record, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    _runs.finish(run_dir, record, "succeeded", None)
-    return result
+    return _runs.recorded(config, KIND, run_id, lambda run_dir, rid: _run(config, run_dir, rid, rounds=rounds, compare_pooled=compare_pooled,
+                                                                          on_event=on_event, started=started), sites=sorted(config.sites))
 
 
 def _run(config: Config, run_dir: Path, run_id: str, *, rounds: int, compare_pooled: bool,

@@ -51,14 +51,8 @@ def monitor(config: Config, *, batch: str, mode: str | None = None, run_id: str 
         raise ConfigError(f"{config.source}: key 'sites.{missing[0]}.batches' is not set. Fix: point it at the site's folder or glob of batches.")
     init_store(config)
     mode = _mode(config, mode)
-    run_id, run_dir, record = _runs.start(config, KIND, run_id, sites=sorted(config.sites), batch=batch)
-    try:
-        result = _run(config, run_dir, run_id, batch=batch, mode=mode, on_event=on_event)
-    except BaseException as exc:
-        _runs.finish(run_dir, record, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    _runs.finish(run_dir, record, "succeeded", None)
-    return result
+    return _runs.recorded(config, KIND, run_id, lambda run_dir, rid: _run(config, run_dir, rid, batch=batch, mode=mode, on_event=on_event),
+                          sites=sorted(config.sites), batch=batch)
 
 
 def _mode(config: Config, mode: str | None) -> str:
