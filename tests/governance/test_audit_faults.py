@@ -249,7 +249,8 @@ def test_aliases_moved_outside_the_workbench_are_reported_and_governed_moves_sta
         assert workbench("audit", "reconcile", "--reason", "start clean", cwd=trained).returncode == 0
     before = _aliases(trained)
     elsewhere = next(v for v in ("1", "2", "3", "4") if v != before["baseline"])
-    MlflowClient(f"sqlite:///{store / 'mlflow.db'}").set_registered_model_alias("churn-demo", "baseline", elsewhere)
+    uri = f"sqlite:///{store / 'mlflow.db'}"  # both URIs: an earlier test in this process may have set another registry URI
+    MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias("churn-demo", "baseline", elsewhere)
     verify = workbench("audit", "verify", cwd=trained)
     assert verify.returncode == 1
     assert verify.stderr.splitlines() == [

@@ -26,7 +26,7 @@ def generate(phase: PhaseContext, *, intended_use: str = "", users: str = "", ou
     version = str(phase.input_result("register")["version"])
     card = model_card.generate(phase.config, version, intended_use=intended_use, users=users, out_of_scope=out_of_scope,
                                limitations=limitations)
-    if register.activate(phase)["activated"]:  # the card is in place: now it may serve; the card names its new alias
+    if register.activate(phase)["moved"]:  # the card is in place: now it may serve; the card names its aliases as they now are
         card = model_card.generate(phase.config, version)
     return card
 

@@ -90,22 +90,22 @@ def activate(phase: PhaseContext) -> dict[str, Any]:
     Called by the model-card phase, after the responsible-AI audit and the card: the first champion
     never exists without them. Its baseline (trained in the same run) is registered beside it. If a
     champion appeared meanwhile (a concurrent run), the version stays ``challenger``. Returns the
-    version's aliases afterwards and whether it became champion.
+    version's aliases afterwards, whether it became champion and whether any alias of it moved.
     """
     cfg, registered = phase.config, phase.input_result("register")
     version = str(registered["version"])
     if registered.get("pending") != "champion":
-        return {"aliases": list(registered["aliases"]), "activated": False}
+        return {"aliases": list(registered["aliases"]), "activated": False, "moved": False}
     with intents.registry_lock(cfg):
         if alias_version(cfg, "champion") is not None:  # a concurrent run's version became champion first
-            holder = alias_version(cfg, "challenger")
+            holder, moved = alias_version(cfg, "challenger"), False
             if holder is None:  # that run took the challenger alias from this version when it activated: give it back
                 reason = "a champion appeared while this version was audited: it stays challenger"
                 with intents.intent(cfg, "activate", version, [("challenger", version)], run_id=phase.run_id, reason=reason) as moving:
                     moving.move("challenger", version)
                     moving.commit("activate", f"{cfg.project}/{version}", aliases=["challenger"], run_id=phase.run_id, reason=reason)
-                holder = alias_version(cfg, "challenger")
-            return {"aliases": ["challenger"] if str(holder.version) == version else [], "activated": False}
+                holder, moved = alias_version(cfg, "challenger"), True
+            return {"aliases": ["challenger"] if str(holder.version) == version else [], "activated": False, "moved": moved}
         mv = resolve(cfg, version)
         semver_ = mv.tags[TAG + "semver"]
         holder = alias_version(cfg, "challenger")
@@ -120,7 +120,7 @@ def activate(phase: PhaseContext) -> dict[str, Any]:
             moving.move("baseline", baseline)
             moving.commit("activate", f"{cfg.project}/{version}", semver=semver_, aliases=["champion"], run_id=phase.run_id, reason=reason)
         changelog.append(cfg, changelog.event_entry("activate", dict(mv.tags), version, reason=reason, previous=None, aliases=["champion"]))
-    return {"aliases": ["champion"], "activated": True, "baseline_version": baseline}
+    return {"aliases": ["champion"], "activated": True, "moved": True, "baseline_version": baseline}
 
 
 def _confidence_record(phase: PhaseContext, role: str) -> dict[str, Any] | None:
