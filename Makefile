@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,federated]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,federated,dask]'
 	touch $(STAMP)
 
 # (Re)link the package when the venv was made for another checkout (CI caches the venv).

@@ -85,7 +85,7 @@ def test_the_cycle_check_finds_a_cycle() -> None:
         graphlib.TopologicalSorter(graph).prepare()
 
 
-@pytest.mark.parametrize("part", ["cli", "runner", "data", "registry", "analyses", "phases", "governance", "reports", "apps", "serving", "features"])
+@pytest.mark.parametrize("part", ["cli", "runner", "data", "registry", "analyses", "phases", "governance", "reports", "apps", "serving", "features", "federated", "scale"])
 def test_every_part_is_a_subpackage(part: str) -> None:
     assert (PACKAGE / part / "__init__.py").is_file()
 
@@ -94,7 +94,7 @@ def test_top_level_modules_are_only_the_shared_floor() -> None:
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert flat == ["__init__.py", "_io.py", "exceptions.py"]
     assert sorted(p.name for p in (PACKAGE / "config").glob("*.py")) == [  # the config floor, split by noun
-        "__init__.py", "_base.py", "_estimation.py", "_privacy.py", "_yaml.py"]
+        "__init__.py", "_base.py", "_estimation.py", "_privacy.py", "_scale.py", "_yaml.py"]
 
 
 def test_every_phase_notebook_has_its_phase_module() -> None:

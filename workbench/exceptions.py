@@ -91,6 +91,10 @@ class FeatureStoreError(WorkbenchError):
     """The feature store (online or offline) could not answer: unreachable, not materialized, or a failed read."""
 
 
+class ExecutorError(WorkbenchError):
+    """The configured executor cannot run the work: Dask not installed, or its scheduler unreachable (``executor:``)."""
+
+
 class FederatedError(WorkbenchError):
     """A federated run could not finish: too few sites (``federated.min_sites``), a refused or dead site, a failed process.
 

@@ -8,8 +8,9 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench import runner
+from workbench import runner, scale
 from workbench.cli._common import check_config, config_arg, load
+from workbench.config import DaskConfig, check_executor
 from workbench.data import demo, sources
 from workbench.exceptions import DataError, ParameterError
 from workbench.governance import roles
@@ -32,10 +33,14 @@ def register(sub: Any) -> dict[str, Any]:
 
     monitor = sub.add_parser("monitor", help="score and check drift on one batch (--batch) or on every configured batch in order")
     config_arg(monitor)
-    monitor.add_argument("--batch", help="one batch file (CSV or Parquet); default: every file in data.batches, in name order")
+    monitor.add_argument("--batch", help="one batch: a CSV or Parquet file, or a folder of parts; default: every batch in data.batches, in name order")
     monitor.add_argument("--jobs", type=_jobs, help="phases run in parallel, 1 or more (default: number of cores)")
     monitor.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                          help="notebook parameter (e.g. mode=sketch) for every phase that declares it")
+    monitor.add_argument("--all-projects", metavar="DIR", help="monitor every project under DIR (folders holding a workbench.yaml, "
+                         "two levels deep), one task per project on --executor")
+    monitor.add_argument("--executor", type=_executor, help="with --all-projects: where the projects' monitors run: local (default, "
+                         "one after the other), dask-local, or a Dask scheduler tcp://host:8786 (workers must see the project folders)")
 
     runs = sub.add_parser("runs", help="list recorded runs, oldest first; then run folders that cannot be read")
     config_arg(runs)
@@ -85,13 +90,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _executor(text: str) -> str:
+    """``--executor``: what the config's ``executor:`` key takes (argparse exits 2 with the choices otherwise)."""
+    try:
+        return check_executor(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
+
+
 def _cmd_monitor(args: argparse.Namespace) -> int:
+    if args.all_projects:
+        return _monitor_projects(args)
+    if args.executor:
+        raise ParameterError("--executor goes with --all-projects. Fix: set the project's executor in its config "
+                             "('executor:' key), or add --all-projects DIR.")
     config = load(args, check=False)
     runner.refuse_federated_champion(config)  # first: a federated project may have no central data for the checks to read
     check_config(config)
     values = dict(params.parse_assignment(text) for text in args.param)
-    if args.batch and not Path(args.batch).is_file():
-        raise DataError(f"batch file {args.batch} does not exist. Fix: pass an existing CSV or Parquet file (--batch).")
+    if args.batch and not Path(args.batch).exists():
+        raise DataError(f"batch file {args.batch} does not exist. Fix: pass an existing CSV or Parquet file, or a folder of parts (--batch).")
     if "batch" in values:
         raise ParameterError("parameter 'batch' is set by --batch. Fix: pass the file with --batch FILE.")
     batches = [Path(args.batch).resolve()] if args.batch else sources.list_batches(config)
@@ -99,13 +117,32 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         raise DataError(f"{config.source}: no batch files found under data.batches ({config.data.batches}). "
                         "Fix: add CSV or Parquet batches there, or pass --batch FILE.")
     code = 0
-    for path in batches:
-        result = runner.run(config, jobs=args.jobs, params={**values, "batch": str(path)}, kind="monitor")
-        print(runner.summary(result, config))
-        code = max(code, result.exit_code)
-        if result.manifest["status"] == "interrupted":  # a signal stops the whole command, not one batch
-            break
+    with scale.cluster(config.executor, config.dask):  # dask-local: one cluster for every batch and phase of this command
+        for path in batches:
+            result = runner.run(config, jobs=args.jobs, params={**values, "batch": str(path)}, kind="monitor")
+            print(runner.summary(result, config))
+            code = max(code, result.exit_code)
+            if result.manifest["status"] == "interrupted":  # a signal stops the whole command, not one batch
+                break
     return code
+
+
+def _monitor_projects(args: argparse.Namespace) -> int:
+    """``monitor --all-projects DIR``: every project's monitor, fanned out over ``--executor``; exit code the worst of them."""
+    if args.batch:
+        raise ParameterError("--batch names one project's batch; --all-projects monitors each project's data.batches. Fix: drop one of them.")
+    configs = scale.find_projects(args.all_projects)
+    forwarded = tuple(a for v in args.param for a in ("-p", v)) + (("--jobs", str(args.jobs)) if args.jobs else ())
+    spec = args.executor or "local"
+    with scale.open_executor(spec, DaskConfig()) as executor:
+        outcomes = scale.monitor_projects(executor, configs, forwarded)
+    for out in outcomes:
+        print(f"{'ok' if out.exit_code == 0 else f'exit {out.exit_code}':<7} {out.seconds:>7.1f}s  {out.config}")
+        if out.exit_code:
+            print("  " + "\n  ".join(out.output.strip().splitlines()[-6:]))
+    failed = sum(o.exit_code != 0 for o in outcomes)
+    print(f"{len(outcomes)} projects monitored on {spec}: {len(outcomes) - failed} succeeded, {failed} failed")
+    return max((o.exit_code for o in outcomes), default=0)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:

@@ -21,10 +21,12 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 from workbench.config._base import _Strict
 from workbench.config._estimation import EstimationConfig, FeedbackConfig
 from workbench.config._privacy import FederatedConfig, PrivacyConfig, SiteConfig, resolve_site_paths
+from workbench.config._scale import DaskConfig, check_executor
 from workbench.config._yaml import read_yaml as _read_yaml
 from workbench.exceptions import ConfigError
 
 DEFAULT_CONFIG = "workbench.yaml"
+OPERATIONAL = {"executor", "dask"}  # where the work runs, not what it computes: left out of the config hash (lineage)
 
 # Named scikit-learn estimators a config may ask for, per task. Kept here (not in the
 # training module) so a typo is refused at config time, before any kernel starts.
@@ -285,6 +287,9 @@ class Config(_Strict):
     privacy: PrivacyConfig | None = None  # differential privacy (README, 'Privacy: DP and federated sites')
     sites: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")], SiteConfig] = Field(default_factory=dict)  # data sites
     federated: FederatedConfig = Field(default_factory=FederatedConfig)
+    # where batch statistics and fan-outs run (README, 'Scale-out with Dask'): local | dask-local | tcp://host:8786
+    executor: Annotated[str, AfterValidator(check_executor)] = "local"
+    dask: DaskConfig = Field(default_factory=DaskConfig)
     source: Path = Field(default=Path(DEFAULT_CONFIG), exclude=True)
 
     @field_validator("store", "reports")
@@ -301,7 +306,7 @@ class Config(_Strict):
 
     def sha256(self) -> str:
         """Hash of the validated config (not the file's bytes), for lineage."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        payload = json.dumps(self.model_dump(mode="json", exclude=OPERATIONAL), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -52,3 +52,27 @@ def quoted(names: list[Any], limit: int = 10, quote: str = "'") -> str:
     """``'a', 'b' and 3 more``: at most ``limit`` names, then a count."""
     shown = ", ".join(f"{quote}{n}{quote}" for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def part_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The data files of a batch written as a folder of parts (``part-0.parquet``, ...), in name order.
+
+    One format per folder: a mix of CSV and Parquet parts, or a folder without data files, is a
+    :class:`DataError` naming the folder and the fix. Hidden files and Spark's ``_SUCCESS`` markers are skipped.
+    """
+    parts = sorted((p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(suffixes) and not p.name.startswith((".", "_"))),
+                   key=lambda p: p.name)
+    if not parts:
+        raise DataError(f"{folder}: a folder with no data files ({', '.join(suffixes)}). Fix: write the batch's parts there, "
+                        "or point at one file.")
+    kinds = {"CSV" if p.name.lower().endswith(suffixes[:2]) else "Parquet" for p in parts}
+    if len(kinds) > 1:
+        raise DataError(f"{folder}: parts in both CSV and Parquet. Fix: write every part of a batch in one format.")
+    return parts
+
+
+def parts_sha256(parts: list[Path], digest_of: Any) -> str:
+    """One sha256 for a folder of parts: over each part's name and sha256, in name order (renaming a part changes it)."""
+    import hashlib
+
+    return hashlib.sha256("".join(f"{p.name}\0{digest_of(p)}\n" for p in parts).encode()).hexdigest()

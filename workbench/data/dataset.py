@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench._io import _jsonable, sha256_file
-from workbench.data._files import csv_header, quoted, reading, refuse_repeated_names
+from workbench.data._files import csv_header, part_files, parts_sha256, quoted, reading, refuse_repeated_names
 from workbench.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ _KINDS = {**dict.fromkeys(["integer", "floating", "mixed-integer-float", "decima
 
 @dataclass(frozen=True, eq=False)
 class Table:
-    """A dataset read from one file, with the hex sha256 of the file's bytes."""
+    """A dataset read from one file (or a folder of parts), with the hex sha256 of its bytes (see :func:`load_table`)."""
 
     path: Path
     frame: pd.DataFrame = field(repr=False)
@@ -128,10 +128,16 @@ def load_table(path: str | os.PathLike[str], *, parse_dates: Iterable[str] = ())
     pandas infers CSV types (text stays text); only ``parse_dates`` columns become dates.
     The frame has a default index (named Parquet index levels become columns). Raises
     :class:`DataError` for an unsupported suffix, or a missing, unreadable or empty file.
+
+    A folder is one dataset written in parts (``part-0.parquet``, ...: what Spark, Dask and
+    partitioned exports write): its data files are read in name order and stacked, and its
+    sha256 is taken over each part's name and sha256 (:func:`~workbench.data._files.parts_sha256`).
     """
     import pandas as pd
     import pyarrow.parquet as pq
 
+    if Path(path).is_dir():
+        return _load_parts(Path(path), parse_dates)
     path, fmt = _checked_path(path)
     with reading(path, fmt):
         if fmt == "CSV":  # low_memory=False: chunked type inference warns on mixed columns
@@ -150,11 +156,28 @@ def load_table(path: str | os.PathLike[str], *, parse_dates: Iterable[str] = ())
                  columns=[str(c) for c in frame.columns])
 
 
+def _load_parts(folder: Path, parse_dates: Iterable[str]) -> Table:
+    """A folder of parts as one table (see :func:`load_table`)."""
+    import pandas as pd
+
+    parts = part_files(folder, SUFFIXES)
+    frames = [load_table(p, parse_dates=parse_dates).frame for p in parts]
+    for part, other in zip(parts[1:], frames[1:], strict=True):  # a column missing from some parts is not "missing values"
+        if list(other.columns) != list(frames[0].columns):
+            raise DataError(f"{part}: its columns differ from {parts[0].name}'s (only in one of them: "
+                            f"{quoted(sorted(set(map(str, other.columns)) ^ set(map(str, frames[0].columns))), 10)}; or in another order). "
+                            "Fix: write every part of the batch with the same columns, in the same order.")
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return Table(path=folder, frame=frame, sha256=parts_sha256(parts, sha256_file), rows=len(frame), columns=[str(c) for c in frame.columns])
+
+
 def read_columns(path: str | os.PathLike[str]) -> list[str]:
-    """Return a file's column names without reading its data; errors as :func:`load_table`."""
+    """Return a file's column names without reading its data; errors as :func:`load_table` (a folder: its first part's)."""
     import pandas as pd
     import pyarrow.parquet as pq
 
+    if Path(path).is_dir():
+        return read_columns(part_files(Path(path), SUFFIXES)[0])
     path, fmt = _checked_path(path)
     with reading(path, fmt):
         if fmt == "CSV":

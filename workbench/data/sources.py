@@ -67,15 +67,19 @@ def schema(config: Config, frame: pd.DataFrame, *, source: str) -> Schema:
     )
 
 
+def _has_parts(path: Path) -> bool:
+    return path.is_dir() and not path.name.startswith((".", "_")) and any(p.name.endswith(data.SUFFIXES) for p in path.iterdir())
+
+
 def list_batches(config: Config) -> list[Path]:
-    """Production batch files, ordered by name (a folder or a glob)."""
+    """Production batches, ordered by name (``data.batches``: a folder or a glob): files, and folders of parts in the folder."""
     ensure_demo_data(config)
     spec = config.data.batches
     if not spec:
         raise ConfigError(f"{config.source}: key 'data.batches' is not set. Fix: point it at a folder or glob of batches.")
     folder = Path(spec)
-    if folder.is_dir():
-        paths = [p for p in folder.iterdir() if p.name.endswith(data.SUFFIXES)]
+    if folder.is_dir():  # a file is a batch, and so is a folder of parts (one batch written by Spark or Dask)
+        paths = [p for p in folder.iterdir() if p.name.endswith(data.SUFFIXES) or _has_parts(p)]
     else:
         paths = [Path(p) for p in glob.glob(spec) if p.endswith(data.SUFFIXES)]
     return sorted(paths, key=lambda p: p.name)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.analyses import concept, drift, evidently_report, privacy
 from workbench.governance import audit, requests
-from workbench.phases import _estimate, _inputs, _privacy
+from workbench.phases import _estimate, _inputs, _privacy, _scale
 from workbench.phases._inputs import Reference, reference, reference_frame
 from workbench.registry import versions
 from workbench.reports import catalog, history
@@ -52,11 +52,13 @@ def scored_batch(phase: PhaseContext) -> tuple[pd.DataFrame, dict[str, Any]]:
 def data_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame) -> Any:
     """Per-column drift and the dataset verdict, saved as ``columns.parquet`` and ``data_drift.json``.
 
-    The reference vs batch distributions go to ``distributions.parquet``: private with
+    With a Dask ``executor:`` the batch statistics come from the cluster (:mod:`workbench.phases._scale`),
+    the same exactly in exact mode. The reference vs batch distributions go to ``distributions.parquet``: private with
     ``privacy.releases.drift`` (:func:`private_release`, spent before anything here is written).
     """
     t = phase.config.thresholds
-    result = drift.compare(ref.profile, batch, alpha=t.data_drift, min_effect_numeric=t.drift_effect,
+    stats = _scale.drift_stats(phase, ref.profile)  # None: executor local, the frame below
+    result = drift.compare(ref.profile, batch if stats is None else stats, alpha=t.data_drift, min_effect_numeric=t.drift_effect,
                            min_effect_categorical=t.drift_effect, min_rows=t.min_batch_rows, max_missing=t.max_missing_share,
                            max_missing_increase=t.missing_share_increase, drift_share=DRIFT_SHARE)
     # reference vs batch share per bin or category, for the drift app's feature picker
@@ -70,7 +72,7 @@ def data_drift(phase: PhaseContext, ref: Reference, batch: pd.DataFrame) -> Any:
         if released["means"] is not None:
             phase.save_table(catalog.PRIVATE_MEANS_FILE, released["means"])
         phase.save_json(catalog.PRIVACY_FILE, released["record"])  # last: a record means its tables are in place
-    phase.save_json(catalog.DATA_DRIFT_FILE, {**result.to_dict(), "drift_share": DRIFT_SHARE})
+    phase.save_json(catalog.DATA_DRIFT_FILE, {**result.to_dict(), "drift_share": DRIFT_SHARE, "executor": _scale.where(phase.config)})
     phase.log_metrics({"drifted_columns": result.dataset["drifted_columns"], "drifted_share": result.dataset["drifted_share"]})
     return result
 

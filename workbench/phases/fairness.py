@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workbench.analyses import fairness
-from workbench.phases import _privacy
+from workbench.phases import _privacy, _scale
 from workbench.phases._inputs import Reference, reference, scored_batch
 from workbench.reports import catalog
 
@@ -53,7 +53,9 @@ def audit(phase: PhaseContext, ref: Reference, batch: pd.DataFrame, *, min_group
     if problem:
         return _not_assessed(phase, f"batch labels: {problem}")
     kw = {"min_group": min_group, "missing": missing, "n_bootstrap": n_bootstrap, "seed": cfg.model.seed}
-    table = fairness.group_table(fairness.binary_labels(labelled["y"]), None, labelled[sensitive], scores=labelled["score"], **kw)
+    counts = _scale.group_counts(phase, sensitive, missing=missing)  # None: executor local, count on the frame
+    table = (fairness.group_table(fairness.binary_labels(labelled["y"]), None, labelled[sensitive], scores=labelled["score"], **kw)
+             if counts is None else fairness.group_table_from_counts(counts, min_group=min_group, n_bootstrap=n_bootstrap, seed=cfg.model.seed))
     reference = ref.scored
     ref_table = fairness.group_table(fairness.binary_labels(reference["y"]), None, reference[sensitive], scores=reference["score"], **kw)
     t = cfg.thresholds

@@ -64,8 +64,8 @@ def pick_batch(config: Config, batch: str) -> Path:
     if batch:
         path = Path(batch).expanduser()
         path = path if path.is_absolute() else (config.source.parent / path)
-        if not path.is_file():
-            raise PhaseError(f"batch file {path} does not exist. Fix: pass an existing CSV or Parquet file (--batch).")
+        if not path.exists():
+            raise PhaseError(f"batch file {path} does not exist. Fix: pass an existing CSV or Parquet file, or a folder of parts (--batch).")
         return path.resolve()
 
     batches = sources.list_batches(config)

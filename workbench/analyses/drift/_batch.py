@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -135,8 +135,8 @@ def _merge_sorted(first: np.ndarray | None, second: np.ndarray | None) -> np.nda
 
 
 def batch_stats_from_parquet(path: str | os.PathLike[str], profile: ReferenceProfile, *,
-                             chunk_rows: int = 1_000_000) -> BatchStats:
-    """Statistics of a Parquet file read in record batches of at most ``chunk_rows`` rows.
+                             chunk_rows: int = 1_000_000, row_groups: Sequence[int] | None = None) -> BatchStats:
+    """Statistics of a Parquet file (or of its ``row_groups`` only) read in record batches of at most ``chunk_rows`` rows.
 
     Only the profiled columns are read, one row group at a time; text columns are read
     dictionary-encoded (no Python string per row), and each column goes to pandas on its own.
@@ -160,7 +160,7 @@ def batch_stats_from_parquet(path: str | os.PathLike[str], profile: ReferencePro
     wanted = [name for name in profile.columns if name in schema.names]
     total = empty_stats(profile, wanted)
     with source:
-        for group in range(source.num_row_groups):  # one at a time: a reader over all of them reads ahead
+        for group in range(source.num_row_groups) if row_groups is None else row_groups:  # one at a time: a reader over all reads ahead
             for record_batch in source.iter_batches(batch_size=chunk_rows, row_groups=[group], columns=wanted):
                 total = total.merge(_record_batch_stats(record_batch, profile, wanted))
                 del record_batch
