@@ -60,7 +60,7 @@ class DaskExecutor:
 
     def map(self, fn: Callable[..., R], items: Sequence[Any], *args: Any) -> list[R]:
         """``fn(item, *args)`` for every item on the cluster, results in item order."""
-        shared = [self.client.scatter(a, broadcast=True) for a in args]  # sent once, not once per task
+        shared = [self._share(a) for a in args]
         futures = self.client.map(fn, list(items), *[[s] * len(items) for s in shared], pure=False)
         return self.client.gather(futures)
 
@@ -68,12 +68,19 @@ class DaskExecutor:
         """``fn`` over ``items`` on the workers, merged pairwise in item order (a tree), gathered once."""
         if not items:
             raise ValueError("map_reduce needs at least one item")
-        shared = [self.client.scatter(a, broadcast=True) for a in args]
+        shared = [self._share(a) for a in args]
         level = self.client.map(fn, list(items), *[[s] * len(items) for s in shared], pure=False)
         while len(level) > 1:  # neighbours merge, so the result is the same fold order every time
             paired = [self.client.submit(merge, level[i], level[i + 1], pure=False) for i in range(0, len(level) - 1, 2)]
             level = paired + ([level[-1]] if len(level) % 2 else [])
         return self.client.gather(level[0])
+
+    def _share(self, arg: Any) -> Any:
+        """A large argument (a profile) goes to every worker once; small collections travel in the task graph.
+
+        distributed's scatter takes a list, tuple or dict as many items to scatter one by one, so those stay as they are.
+        """
+        return arg if isinstance(arg, list | tuple | dict | set | str) else self.client.scatter(arg, broadcast=True)
 
     def workers(self) -> int:
         """Worker threads in the cluster now."""

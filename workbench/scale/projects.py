@@ -1,7 +1,7 @@
 """Monitoring many projects at once: one ``workbench monitor`` per project, fanned out over the executor.
 
 Each project is a folder holding a ``workbench.yaml``; a task runs the project's monitor as a
-child process (``python -m workbench monitor --config ...``) on whichever worker Dask picks, so
+child process (``python -m workbench.cli monitor --config ...``) on whichever worker Dask picks, so
 projects monitor in parallel across the cluster. Every worker must see the project folders at
 the same paths (a shared file system) and have the workbench installed. A project's batches stay
 in name order inside its monitor: drift history and retrain requests follow the batches' order.
@@ -51,7 +51,7 @@ def monitor_project(config: str, args: tuple[str, ...]) -> ProjectOutcome:
     import time
 
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "workbench", "monitor", "--config", config, *args], cwd=Path(config).parent,
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "monitor", "--config", config, *args], cwd=Path(config).parent,
                           capture_output=True, text=True, check=False)
     return ProjectOutcome(config, proc.returncode, round(time.perf_counter() - started, 2), (proc.stdout + proc.stderr)[-TAIL:])
 
