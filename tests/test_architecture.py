@@ -85,7 +85,8 @@ def test_the_cycle_check_finds_a_cycle() -> None:
         graphlib.TopologicalSorter(graph).prepare()
 
 
-@pytest.mark.parametrize("part", ["cli", "runner", "data", "registry", "analyses", "phases", "governance", "reports", "apps", "serving", "features", "federated", "scale"])
+@pytest.mark.parametrize("part", [
+    "cli", "runner", "data", "registry", "analyses", "phases", "governance", "reports", "apps", "serving", "features", "federated", "scale"])
 def test_every_part_is_a_subpackage(part: str) -> None:
     assert (PACKAGE / part / "__init__.py").is_file()
 

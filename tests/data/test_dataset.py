@@ -184,13 +184,14 @@ def test_missing_file(tmp_path, read):
 
 
 @READERS
-def test_folder_instead_of_file(tmp_path, read):
+def test_an_empty_folder_is_a_batch_without_parts(tmp_path, read):  # a folder is a batch written in parts (tests/scale)
     path = tmp_path / "batch.csv"
     path.mkdir()
+    (path / "notes.txt").write_text("not data")
     with pytest.raises(DataError) as err:
         read(path)
-    assert str(err.value) == (f"{path}: is a folder, not a file. Fix: check the path, or create "
-                              "the file.")
+    assert str(err.value) == (f"{path}: a folder with no data files (.csv, .csv.gz, .parquet, .pq). Fix: write the batch's parts there, "
+                              "or point at one file.")
 
 
 @READERS

@@ -124,3 +124,16 @@ def test_an_unreachable_scheduler_is_named_with_the_fix() -> None:
     with pytest.raises(ExecutorError, match=rf"cannot reach the Dask scheduler at {address} .*Fix: start it \(`dask scheduler`"):
         with scale.open_executor(address, DaskConfig(connect_timeout_s=1)):
             pass
+
+
+def test_dask_local_starts_one_cluster_per_command_and_the_phases_join_it(batch: dict) -> None:
+    import os
+
+    with scale.cluster("dask-local", DaskConfig(workers=1)) as address:
+        assert os.environ[scale.ADDRESS_ENV] == address and address.startswith("tcp://127.0.0.1:")
+        with scale.open_executor("dask-local", DaskConfig()) as executor:  # what a phase's kernel does: joins, starts nothing
+            assert executor.client.scheduler.address == address and executor.workers() == 1
+            profile = drift.build_profile(batch["reference"], numeric=NUMERIC, categorical=CATEGORICAL)
+            merged = stats.drift_stats(executor, profile, batch["parts"], rows_per_task=40_000)
+    assert scale.ADDRESS_ENV not in os.environ
+    pd.testing.assert_frame_equal(drift.compare(profile, merged).columns, drift.compare(profile, batch["frame"]).columns, check_exact=True)

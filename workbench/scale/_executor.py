@@ -100,10 +100,11 @@ def _local_cluster(options: DaskConfig) -> Any:
     import logging
 
     distributed = _distributed()
-    # processes: one GIL per worker; 127.0.0.1: nothing listens beyond this machine; no dashboard (bokeh is optional)
+    # processes: one GIL per worker; 127.0.0.1: nothing listens beyond this machine; its HTTP endpoints (metrics, the
+    # dashboard when bokeh is installed) on a free loopback port: the default 8787 may be taken by another cluster
     return distributed.LocalCluster(n_workers=options.workers, threads_per_worker=options.threads_per_worker,
                                     memory_limit=options.memory_limit, processes=True, host="127.0.0.1",
-                                    dashboard_address=None, silence_logs=logging.ERROR)
+                                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
 
 
 @contextlib.contextmanager
