@@ -137,3 +137,15 @@ def test_dask_local_starts_one_cluster_per_command_and_the_phases_join_it(batch:
             merged = stats.drift_stats(executor, profile, batch["parts"], rows_per_task=40_000)
     assert scale.ADDRESS_ENV not in os.environ
     pd.testing.assert_frame_equal(drift.compare(profile, merged).columns, drift.compare(profile, batch["frame"]).columns, check_exact=True)
+
+
+def test_monitor_refuses_fan_out_arguments_that_do_not_fit(tmp_path: Path) -> None:
+    from tests.conftest import workbench
+
+    cases = [(("--executor", "dask-local"), "error: --executor goes with --all-projects. Fix: set the project's executor in its config"),
+             (("--all-projects", str(tmp_path), "--batch", "x.parquet"), "error: --batch names one project's batch; --all-projects monitors"),
+             (("--all-projects", str(tmp_path)), f"error: {tmp_path}: no project folder with a workbench.yaml in it or in its sub-folders"),
+             (("--all-projects", str(tmp_path), "--executor", "dask"), "argument --executor: must be 'local' (default), 'dask-local'")]
+    for args, message in cases:
+        proc = workbench("monitor", *args, cwd=tmp_path)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
