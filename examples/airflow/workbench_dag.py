@@ -17,7 +17,8 @@ Two styles for the phases, chosen by the environment variable ``WORKBENCH_AIRFLO
   in the kernel ``WORKBENCH_KERNEL``, with the parameters the runner gives it: ``config``,
   ``run_id`` (empty: the phase records a standalone run and reads its inputs from the latest run
   where the upstream phase succeeded) and, for ``score``, ``batch`` (the DAG parameter; empty: the
-  newest file under ``data.batches``). Executed notebooks go to ``WORKBENCH_PROJECT/airflow/``.
+  newest file under ``data.batches``). Executed notebooks go to ``WORKBENCH_PROJECT/airflow/DAG/RUN/``,
+  a folder the DAG's first task creates.
 - ``cli``: a ``BashOperator`` runs ``workbench run --phases NAME`` per lifecycle phase, so every
   phase gets the runner's parameter checks, run manifest, MLflow parent run and HTML report;
   monitoring is one task, ``workbench monitor`` (every batch under ``data.batches``), as the CLI
@@ -96,12 +97,22 @@ DEFAULT_ARGS = {
 Task = tuple[str, dict[str, Any], tuple[str, ...]]  # operator ("papermill" or "bash"), its keyword arguments, upstream task ids
 
 
+def outputs(dag_id: str) -> str:
+    """The folder of one DAG run's executed notebooks (templated by Airflow)."""
+    return f"{PROJECT}/airflow/{dag_id}/{{{{ run_id }}}}"
+
+
+def prepare_task(dag_id: str) -> dict[str, Any]:
+    """Keyword arguments of the ``BashOperator`` creating :func:`outputs` (papermill refuses to write into a missing folder)."""
+    return {"task_id": "prepare", "bash_command": shlex.join(["mkdir", "-p", outputs(dag_id)])}
+
+
 def papermill_task(dag_id: str, phase: str, notebook: str) -> dict[str, Any]:
     """Keyword arguments of the ``PapermillOperator`` running one phase notebook, with the parameters the runner passes."""
     return {
         "task_id": phase,
         "input_nb": str(NOTEBOOKS / notebook),
-        "output_nb": f"{PROJECT}/airflow/{dag_id}/{{{{ run_id }}}}/{notebook}",
+        "output_nb": f"{outputs(dag_id)}/{notebook}",
         "kernel_name": KERNEL,
         "parameters": {"config": CONFIG, "run_id": "", **PHASE_PARAMS.get(phase, {})},
     }
@@ -117,9 +128,11 @@ def tasks(style: str = STYLE) -> dict[str, list[Task]]:
     """Every DAG's tasks in ``style`` (``papermill`` or ``cli``), by DAG id."""
     if style not in STYLES:
         raise ValueError(f"WORKBENCH_AIRFLOW_STYLE is {style!r}; expected one of {', '.join(STYLES)}")
-    if style == "papermill":
-        lifecycle = [("papermill", papermill_task("workbench_lifecycle", p, nb), needs) for p, nb, needs in LIFECYCLE]
-        monitor = [("papermill", papermill_task("workbench_monitor", p, nb), needs) for p, nb, needs in MONITOR]
+    if style == "papermill":  # the roots wait for the task that creates the run's notebook folder
+        lifecycle = [("bash", prepare_task("workbench_lifecycle"), ())]
+        lifecycle += [("papermill", papermill_task("workbench_lifecycle", p, nb), needs or ("prepare",)) for p, nb, needs in LIFECYCLE]
+        monitor = [("bash", prepare_task("workbench_monitor"), ())]
+        monitor += [("papermill", papermill_task("workbench_monitor", p, nb), needs or ("prepare",)) for p, nb, needs in MONITOR]
     else:
         lifecycle = [("bash", cli_task(p, "run", "--phases", p), needs) for p, _, needs in LIFECYCLE]
         monitor = [("bash", cli_task("monitor", "monitor"), ())]

@@ -28,13 +28,13 @@ NOTEBOOKS = REPO / "notebooks"
 TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool}
 
 
-@pytest.fixture(scope="module")
-def example() -> ModuleType:
-    """The DAG file imported as a plain module, with the notebooks of this checkout."""
+def load_example(**env: str) -> ModuleType:
+    """The DAG file imported as a plain module, its settings read from ``env`` (the notebooks are this checkout's)."""
     if importlib.util.find_spec("airflow") is not None:
         pytest.skip("Airflow is installed here: this test reads the task tables the file keeps without Airflow")
     mp = pytest.MonkeyPatch()
-    mp.setenv("WORKBENCH_NOTEBOOKS", str(NOTEBOOKS))
+    for name, value in {"WORKBENCH_NOTEBOOKS": str(NOTEBOOKS), **env}.items():
+        mp.setenv(name, value)
     try:
         spec = importlib.util.spec_from_file_location("workbench_dag_example", DAG_FILE)
         module = importlib.util.module_from_spec(spec)
@@ -42,6 +42,12 @@ def example() -> ModuleType:
     finally:
         mp.undo()
     return module
+
+
+@pytest.fixture(scope="module")
+def example() -> ModuleType:
+    """The DAG file with its default settings."""
+    return load_example()
 
 
 def declared(notebook: Path) -> dict[str, str]:
@@ -79,10 +85,13 @@ def test_every_task_runs_something_real(example: ModuleType, style: str) -> None
         ids = [kwargs["task_id"] for _, kwargs, _ in tasks]
         assert len(ids) == len(set(ids)), dag_id
         assert all(u in ids for _, _, upstream in tasks for u in upstream), f"{dag_id}: an upstream task that does not exist"
-        for kind, kwargs, _ in tasks:
+        made = {c.args[-1] for _, kwargs, _ in tasks if "bash_command" in kwargs for c in commands(kwargs["bash_command"]) if c.program == "mkdir"}
+        for kind, kwargs, upstream in tasks:
             if kind == "papermill":
                 _check_papermill(kwargs)
-            else:
+                # papermill refuses to write into a missing folder: an earlier task of the run creates it
+                assert str(Path(kwargs["output_nb"]).parent) in made and upstream, f"{dag_id}: nothing creates {kwargs['output_nb']}'s folder"
+            elif kwargs["task_id"] != "prepare":
                 _check_cli(example, kwargs)
     kinds = {kind for tasks in dags.values() for kind, _, _ in tasks}
     assert kinds == ({"papermill", "bash"} if style == "papermill" else {"bash"})
@@ -142,3 +151,21 @@ def test_every_dag_has_one_active_run_at_a_time_and_retries(example: ModuleType)
         assert ast.literal_eval(keywords["catchup"]) is False
         assert ast.unparse(keywords["default_args"]) == "DEFAULT_ARGS"
     assert example.DEFAULT_ARGS["retries"] >= 1
+
+
+@pytest.mark.slow
+def test_a_papermill_task_runs_its_phase_as_the_operator_would(demo_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validate task's arguments, given to papermill as ``PapermillOperator.execute`` gives them (no cwd: the worker's)."""
+    import papermill
+
+    module = load_example(WORKBENCH_PROJECT=str(demo_project), WORKBENCH_KERNEL="python3")  # python3: the kernel the tests run
+    (kwargs,) = [kw for kind, kw, _ in module.tasks("papermill")["workbench_lifecycle"] if kw.get("task_id") == "validate"]
+    output = Path(kwargs["output_nb"].replace("{{ run_id }}", "manual__2026-11-28T00:00:00+00:00"))
+    output.parent.mkdir(parents=True)  # the DAG's prepare task
+    monkeypatch.chdir(tmp_path)  # an Airflow worker's folder, not the project's
+    papermill.execute_notebook(kwargs["input_nb"], str(output), parameters=kwargs["parameters"], progress_bar=False, report_mode=True,
+                               log_output=False, kernel_name=kwargs["kernel_name"], language=None, engine_name=None)
+    (run,) = (demo_project / "reports").iterdir()  # a standalone run, as with an empty run_id
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert (manifest["kind"], manifest["status"], manifest["phases"]["validate"]["status"]) == ("notebook", "succeeded", "succeeded")
+    assert (run / "validate" / "result.json").is_file() and output.is_file()
