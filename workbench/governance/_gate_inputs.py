@@ -58,6 +58,8 @@ class Holdout:
 
 def candidate(config: Config, ref: str | None) -> Any:
     """The version to gate: ``ref`` (number, semver or alias), else the ``challenger``, else the newest candidate version."""
+    if config.tracking_uri is None and not (config.store / "mlflow.db").is_file():  # asking MLflow would create an empty store
+        raise ParameterError(f"model {config.project!r} has no registered version to gate. Fix: run `workbench run` first.")
     if ref:
         try:
             mv = registry.resolve(config, ref)
@@ -73,7 +75,7 @@ def candidate(config: Config, ref: str | None) -> Any:
     if mv.tags.get(registry.TAG + "kind") != "candidate":
         raise ParameterError(f"--version {ref}: v{mv.version} ({mv.tags.get(registry.TAG + 'semver', '?')}) is a "
                              f"{mv.tags.get(registry.TAG + 'kind', 'foreign')} version, not a trained candidate. "
-                             "Fix: pass a candidate's version (`workbench aliases` lists them).")
+                             "Fix: pass a candidate's version number or semantic version.")
     return mv
 
 

@@ -296,8 +296,10 @@ def plan(config: Config, *, trigger: str = "manual", reason: str = "", request_i
     """
     if trigger not in TRIGGERS:
         raise ParameterError(f"unknown trigger {trigger!r}. Valid triggers: {', '.join(TRIGGERS)}.")
-    mv = registry.alias_version(config, "champion")
-    age = champion_age_days(config)
+    # an embedded store that does not exist yet holds no champion (and asking MLflow would create it)
+    fresh = config.tracking_uri is None and not (config.store / "mlflow.db").is_file()
+    mv = None if fresh else registry.alias_version(config, "champion")
+    age = champion_age_days(config) if mv is not None else None
     champion = f"v{mv.version} ({mv.tags.get(registry.TAG + 'semver', '?')}), {age:.1f} days old" if mv is not None else "none yet"
     role = roles.role_of(config)
     may = "may" if role in roles.allowed_roles("train") else "may NOT (needs data_scientist or above)"
