@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.gate.conftest import wb
+from tests.gate.conftest import REFERENCE_ROWS, wb
 from workbench import registry
 from workbench.governance import approvals, audit, requests
 
@@ -35,24 +35,6 @@ def test_a_failed_gate_files_no_approval_and_says_the_version_stays_with_the_fix
 
 
 @pytest.mark.slow
-def test_a_passed_gate_files_the_approval_with_the_gate_result_in_its_evidence(gated) -> None:
-    project, config, proc, reg = gated["project"], gated["config"], gated["good"], gated["good_reg"]
-    version = str(reg["version"])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert f"retrain (manual): gate passed: v{version} ({reg['semver']}) roc_auc " in proc.stdout
-    assert proc.stdout.rstrip().endswith(f"challenger v{version} ({reg['semver']}) awaits approval: `workbench approve {version}` or "
-                                         f"`workbench reject {version} --reason ...`")
-    approval = approvals.get_approval(config, version)
-    gate = approval["evidence"]["gate"]
-    assert approval["status"] == "pending" and gate["passed"] is True and gate["thresholds"]["max_fairness_gap"] == 0.3
-    assert gate["candidate"]["version"] == version and gate["reference"]["version"] == "1" and gate["comparison"]["verdict"] != "worse"
-    actions = [(e["action"], e["subject"]) for e in audit.read(config.store)]
-    assert actions.index(("gate", f"churn-demo/{version}")) < actions.index(("approval_requested", f"churn-demo/{version}"))
-    listing = wb(project, "approvals")
-    assert listing.returncode == 0 and f"v{version} ({reg['semver']})  pending" in listing.stdout
-
-
-@pytest.mark.slow
 def test_dry_run_prints_the_plan_and_changes_nothing(gated) -> None:
     project, config = gated["project"], gated["config"]
     drift = requests.request(config, trigger="drift", run_id="20260101T000000Z-monitor-dry1", reasons=["concept drift: roc_auc fell 0.12"],
@@ -65,9 +47,9 @@ def test_dry_run_prints_the_plan_and_changes_nothing(gated) -> None:
     assert lines[:2] == ["retrain dry run (event): due",
                          f"  pending drift request {drift['id']} (batch 2026-05.parquet): concept drift: roc_auc fell 0.12"]
     assert lines[2].startswith("  champion: v1 (1.0.0), ") and lines[3] == "  who: alice (role admin) may retrain"
-    assert lines[4:6] == ["  data window (training data of the challenger):", f"    reference {config.data.reference} (8000 rows)"]
+    assert lines[4:6] == ["  data window (training data of the challenger):", f"    reference {config.data.reference} ({REFERENCE_ROWS} rows)"]
     assert lines[-3] == ("  then: the gate against the champion: roc_auc improvement over the reference >= +0.010 (fails when the paired "
-                         "bootstrap interval lies entirely below it); equalized-odds gap <= 0.100 and disparate impact >= 0.80 on every "
+                         "bootstrap interval lies entirely below it); equalized-odds gap <= 0.100 and disparate impact >= 0.60 on every "
                          "sensitive attribute")
     assert lines[-1] == "dry run: nothing was run, written or recorded"
     requests.update(config, drift["id"], status="withdrawn")  # leave no pending request behind for other tests
