@@ -115,27 +115,22 @@ def check(config: Config, *, version: str | None = None, against: str = "champio
     ref_mv = _gate_inputs.reference(config, against)
     store.use_store(config)  # models:/ URIs of a run's baseline resolve through the global tracking URI
     rows = _gate_inputs.holdout(config, cand_mv)
-    cand = _gate_inputs.load(config, cand_mv)
-    itself = str(ref_mv.version) == str(cand_mv.version)
-    reference = cand if itself else _gate_inputs.load(config, ref_mv)
-    baseline = reference if against == "baseline" else _gate_inputs.run_baseline(config, cand_mv) or _registered_baseline(config)
-    models = {"candidate": cand, "baseline": baseline} | ({} if against == "baseline" or itself else {"champion": reference})
+    models = _models(config, cand_mv, ref_mv, against)
+    cand, task = models["candidate"], config.model.task
     scores = {role: _gate_inputs.scores(config, m, rows, role=role) for role, m in models.items()}
-    task = config.model.task
     kw = {"n_bootstrap": rows.n_bootstrap, "confidence": rows.confidence, "seed": config.model.seed}
     diffs = {role: paired_difference(rows.y, scores["candidate"], scores[role], task, **kw) for role in models if role != "candidate"}
-    sign = 1 if HIGHER_IS_BETTER[PRIMARY[task]] else -1
     judged = "champion" if "champion" in diffs else "baseline"  # the comparison min_delta applies to
+    sign = 1 if HIGHER_IS_BETTER[PRIMARY[task]] else -1
     required = {role: _shift(d, sign * limits.min_delta) if role == judged else d for role, d in diffs.items()}
     decision = decide(task, required["baseline"], required.get("champion"))
-    title = f"gate v{cand.version} vs {against} v{ref_mv.version}"
-    run_id, metrics = _gate_mlflow.evaluate(config, rows.y, scores, task=task, run_name=title,
+    run_id, metrics = _gate_mlflow.evaluate(config, rows.y, scores, task=task, run_name=f"gate v{cand.version} vs {against} v{ref_mv.version}",
                                             tags={"workbench.kind": "gate", "workbench.gate_version": cand.version, "workbench.gate_against": against})
     fair = _fairness(config, rows, scores["candidate"], limits, cand.label)
     parts = _Parts(cand, models, metrics, diffs, required, limits, rows, judged)
     failures = [*parts.failures(decision), *fair["failures"]]
-    note = (f"{cand.label} is the {against} itself: judged against its run's baseline only, as the evaluate phase judged the first champion"
-            if itself and against == "champion" else "")
+    note = (f"{cand.label} is the champion itself: judged against its run's baseline only, as the evaluate phase judged the first champion"
+            if against == "champion" and judged == "baseline" else "")
     line = (f"gate FAILED: {failures[0]}" + (f" (+{len(failures) - 1} more failed check(s): `workbench gate --json`)" if len(failures) > 1 else "")
             if failures else f"gate passed: {note + '; ' if note else ''}{parts.describe(judged)}; {fair['summary']}")
     evidence = {"candidate": {"version": cand.version, "semver": cand.semver, "run_id": cand_mv.tags.get(registry.TAG + "run_id")},
@@ -148,13 +143,18 @@ def check(config: Config, *, version: str | None = None, against: str = "champio
     _gate_mlflow.finish(config, run_id, result.to_dict())
     audit.record(config.store, "gate", f"{config.project}/{cand.version}", semver=cand.semver, passed=result.passed, against=against,
                  reference_version=str(ref_mv.version), min_delta=limits.min_delta, max_fairness_gap=limits.max_fairness_gap,
-                 reason=line[:500], mlflow_run_id=run_id, **(context or {}))
+                 reason=line, mlflow_run_id=run_id, **(context or {}))
     return result
 
 
-def _registered_baseline(config: Config) -> Model:
-    mv = _gate_inputs.reference(config, "baseline")
-    return _gate_inputs.load(config, mv)
+def _models(config: Config, cand_mv: Any, ref_mv: Any, against: str) -> dict[str, Model]:
+    """``candidate``, the ``baseline`` its evaluate phase compared with (or the baseline alias), and the ``champion`` unless it is the candidate."""
+    cand = _gate_inputs.load(config, cand_mv)
+    if against == "baseline":
+        return {"candidate": cand, "baseline": _gate_inputs.load(config, ref_mv)}
+    baseline = _gate_inputs.run_baseline(config, cand_mv) or _gate_inputs.load(config, _gate_inputs.reference(config, "baseline"))
+    itself = str(ref_mv.version) == str(cand_mv.version)
+    return {"candidate": cand, "baseline": baseline} | ({} if itself else {"champion": _gate_inputs.load(config, ref_mv)})
 
 
 def _shift(diff: dict[str, float], by: float) -> dict[str, float]:
