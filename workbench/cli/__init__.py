@@ -10,7 +10,8 @@
 - :mod:`~workbench.cli.privacy` — ``privacy budget``;
 - :mod:`~workbench.cli.federated` — ``federated train|monitor`` (data sites, Flower);
 - :mod:`~workbench.cli.governance` — ``audit``, ``approvals``, ``approve``, ``reject``, ``promote``, ``rollback``,
-  ``retrain``, ``aliases``, ``whoami``.
+  ``retrain`` (``--gate``, ``--dry-run``), ``aliases``, ``whoami``;
+- :mod:`~workbench.cli.gate` — ``gate`` (the model CI gate: 0 pass, 1 fail with one line saying why, 2 bad arguments).
 
 A command parses, calls one part, and maps errors to exit codes: 0 success, 1 a phase failed
 (or a file could not be written: disk full, read-only folder; one ``error:`` line), 2 bad config,
@@ -27,10 +28,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from workbench.cli import api, deploy, features, federated, feedback, governance, privacy, review, run, serve
+from workbench.cli import api, deploy, features, federated, feedback, gate, governance, privacy, review, run, serve
 from workbench.exceptions import WorkbenchError
 
-GROUPS = (run, review, serve, api, deploy, features, feedback, privacy, governance, federated)
+GROUPS = (run, review, serve, api, deploy, features, feedback, privacy, governance, gate, federated)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:

@@ -18,8 +18,9 @@ from typing import Any
 
 from workbench import runner
 from workbench.cli._common import config_arg, load
+from workbench.cli.gate import add_threshold_args
 from workbench.exceptions import AuditError, ParameterError
-from workbench.governance import actions, alias_history, approvals, audit, consistency, intents, roles
+from workbench.governance import actions, alias_history, approvals, audit, consistency, gate, intents, roles
 from workbench.runner import triggers
 
 # Longest value (characters) of each option that takes free text; a path may be as long as PATH_MAX.
@@ -72,6 +73,11 @@ def register(sub: Any) -> dict[str, Any]:
     retrain.add_argument("--reason", default="", help="why (manual trigger)")
     retrain.add_argument("--request", help="retrain for this request id (default: per trigger)")
     retrain.add_argument("--jobs", type=int, help="phases run in parallel (default: number of cores)")
+    retrain.add_argument("--gate", action="store_true", help="judge the new challenger with `workbench gate` (against the champion) "
+                                                             "before filing the approval; a failure files none and exits 1")
+    add_threshold_args(retrain)
+    retrain.add_argument("--dry-run", action="store_true", help="print what would run (due or not, why, the data window, the gate) "
+                                                                "and change nothing")
     aliases = sub.add_parser("aliases", help="alias history: which version held champion/challenger/baseline, and when")
     config_arg(aliases)
     aliases.add_argument("--on", help="only the version holding --alias on this ISO date or time (UTC)")
@@ -241,11 +247,40 @@ def _rollback(args: argparse.Namespace) -> int:
 
 def _retrain(args: argparse.Namespace) -> int:
     config = load(args)
-    outcome = triggers.retrain(config, trigger=args.trigger, reason=args.reason, request_id=args.request, jobs=args.jobs)
+    if not args.gate and (args.min_delta is not None or args.max_fairness_gap is not None):
+        raise ParameterError("--min-delta and --max-fairness-gap set the gate's thresholds. Fix: add --gate, or leave them out.")
+    limits = gate.thresholds(config, args.min_delta, args.max_fairness_gap) if args.gate else None  # refused before anything runs
+    if args.dry_run:
+        return _retrain_plan(config, args, limits)
+    judge = None if limits is None else functools.partial(_judge, config, limits)
+    outcome = triggers.retrain(config, trigger=args.trigger, reason=args.reason, request_id=args.request, jobs=args.jobs, gate=judge)
     if outcome.run is not None:
         print(runner.summary(outcome.run, config))
-    print(f"retrain ({args.trigger}): {outcome.message}")
+    if outcome.status == "gate failed":  # the gate's one line (and what became of the version) is the error
+        print(outcome.message, file=sys.stderr)
+    else:
+        print(f"retrain ({args.trigger}): {outcome.message}")
     return outcome.exit_code
+
+
+def _judge(config: Any, limits: gate.Thresholds, version: str, facts: dict[str, Any]) -> gate.GateResult:
+    return gate.check(config, version=version, against="champion", min_delta=limits.min_delta, max_fairness_gap=limits.max_fairness_gap,
+                      context=facts)
+
+
+def _retrain_plan(config: Any, args: argparse.Namespace, limits: gate.Thresholds | None) -> int:
+    """``--dry-run``: the plan, and nothing run, written or recorded."""
+    roles.require(config, "view", f"{config.project} (retrain dry run)")
+    plan = triggers.plan(config, trigger=args.trigger, reason=args.reason, request_id=args.request)
+    lines = plan.lines()
+    if plan.due and limits is not None:
+        lines += [f"  then: the gate against the champion: {limits.describe()}",
+                  "  then: passed -> a pending approval request carrying the gate's result (`workbench approvals`); "
+                  "failed -> no approval, exit 1"]
+    elif plan.due:
+        lines.append("  then: a pending approval request for the new challenger (`workbench approvals`); nothing is promoted")
+    print("\n".join([*lines, "dry run: nothing was run, written or recorded"]))
+    return 0
 
 
 def _aliases(args: argparse.Namespace) -> int:

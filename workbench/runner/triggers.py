@@ -10,12 +10,19 @@ monitored batches), by running the train DAG through :mod:`workbench.runner` on 
 config kept with the window in ``<store>/retrain/<run_id>/``. Evaluation compares it with
 the champion and the baseline; registration makes it ``challenger`` (never champion while
 one exists); then a pending approval is filed with the evidence. Nothing is promoted here.
+
+With a ``gate`` (``workbench retrain --gate``) the new challenger is judged first: it passes and
+the approval carries the gate's result, or it fails and no approval is filed (the version stays
+registered; the gate's audit event records why). :func:`plan` says what a trigger would do
+(``--dry-run``) without running, writing or recording anything. The gate itself is passed in by
+the caller: it scores models with :mod:`workbench.analyses`, which the runner does not import.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -40,17 +47,23 @@ WINDOW_FILE = "window.json"  # in <store>/retrain/<run_id>/, read by the evaluat
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a trigger did: ``status`` is ``not due``, ``failed`` or ``awaiting approval`` (or ``registered``)."""
+    """What a trigger did: ``status`` is ``not due``, ``failed``, ``gate failed`` or ``awaiting approval`` (or ``registered``)."""
 
     status: str
     message: str
     run: RunResult | None = None
     approval: dict[str, Any] | None = None
+    gate: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def exit_code(self) -> int:
-        """0 unless the retrain run failed."""
-        return 1 if self.status == "failed" else 0
+        """0 unless the retrain run failed or its challenger failed the gate."""
+        return 1 if self.status in ("failed", "gate failed") else 0
+
+
+# A gate: (version, facts for its audit event) -> a verdict with ``passed``, ``line`` and ``to_dict()``
+# (workbench.governance.gate.check with the thresholds bound, as the CLI passes it).
+Gate = Callable[[str, dict[str, Any]], Any]
 
 
 def champion_age_days(config: Config, now: datetime | None = None) -> float | None:
@@ -126,7 +139,7 @@ def derived_config(config: Config, folder: Path, training: Path) -> Config:
 
 
 def retrain(config: Config, *, trigger: str = "manual", reason: str = "", request_id: str | None = None, jobs: int | None = None,
-            out: TextIO = sys.stderr) -> Outcome:
+            out: TextIO = sys.stderr, gate: Gate | None = None) -> Outcome:
     """Run one trigger (see the module docstring); needs the ``train`` permission.
 
     Parameters
@@ -144,11 +157,13 @@ def retrain(config: Config, *, trigger: str = "manual", reason: str = "", reques
         Phases run in parallel.
     out : TextIO
         Where the runner's progress lines go.
+    gate : callable, optional
+        Judges the new challenger before an approval is filed (see :data:`Gate`); None files it unjudged.
 
     Returns
     -------
     Outcome
-        ``awaiting approval`` with the approval filed, ``not due``, ``registered`` or ``failed``.
+        ``awaiting approval`` with the approval filed, ``not due``, ``registered``, ``gate failed`` or ``failed``.
     """
     if trigger not in TRIGGERS:
         raise ParameterError(f"unknown trigger {trigger!r}. Valid triggers: {', '.join(TRIGGERS)}.")
@@ -178,7 +193,7 @@ def retrain(config: Config, *, trigger: str = "manual", reason: str = "", reques
         for rid in ids:
             requests.update(config, rid, status="failed", error=failed)
         return Outcome("failed", f"retrain run {run_id} failed ({failed}); requests {', '.join(ids)} marked failed", result)
-    return _file(config, result, trigger, chosen, window)
+    return _file(config, result, trigger, chosen, window, gate)
 
 
 def _requests(config: Config, trigger: str, reason: str, request_id: str | None, run_id: str) -> list[dict[str, Any]]:
@@ -196,8 +211,8 @@ def _requests(config: Config, trigger: str, reason: str, request_id: str | None,
     return [requests.request(config, trigger="manual", run_id=run_id, reasons=[reason.strip() or "manual retrain"])]
 
 
-def _file(config: Config, result: RunResult, trigger: str, chosen: list[dict[str, Any]], window: dict[str, Any]) -> Outcome:
-    """Tag the new version with its trigger and file the pending approval with the evidence."""
+def _file(config: Config, result: RunResult, trigger: str, chosen: list[dict[str, Any]], window: dict[str, Any], gate: Gate | None) -> Outcome:
+    """Tag the new version with its trigger, judge it (with a gate) and file the pending approval with the evidence."""
     reg = catalog.RunInfo(result.run_id, result.run_dir, result.manifest).read("register")
     version, ids = str(reg["version"]), [r["id"] for r in chosen]
     client = store.client_for(config)
@@ -211,12 +226,28 @@ def _file(config: Config, result: RunResult, trigger: str, chosen: list[dict[str
     proof = evidence(result.run_dir, chosen, window)
     unseen = catalog.get_run(config, result.run_id).read("evaluate", catalog.UNSEEN_FILE) or {"status": "not computed"}
     proof["unseen"] = {k: v for k, v in unseen.items() if k != "schema_version"}  # computed by the evaluate phase
+    if gate is not None:
+        try:
+            verdict = gate(version, {"trigger": trigger, "run_id": result.run_id, "requests": ids})
+        except WorkbenchError as exc:  # no verdict (e.g. the champion cannot score the new holdout): nothing is filed
+            for rid in ids:
+                requests.update(config, rid, status="failed", version=version, error=f"gate: {exc}")
+            raise
+        if not verdict.passed:
+            for rid in ids:
+                requests.update(config, rid, status="gate failed", version=version, error=verdict.line)
+            return Outcome("gate failed", f"{verdict.line}. v{version} ({reg['semver']}) stays registered as challenger; no approval was filed. "
+                                          f"Fix: `workbench reject {version} --reason ...` to retire it, or retrain once the data or model changed.",
+                           result, gate=verdict.to_dict())
+        proof["gate"] = verdict.to_dict()
     approval = approvals.file_approval(config, version=version, semver=reg["semver"], run_id=result.run_id, trigger=trigger,
                                         request_id=ids[0], evidence=proof)
     for rid in ids:
         requests.update(config, rid, status="awaiting approval", version=version)
-    return Outcome("awaiting approval", f"challenger v{version} ({reg['semver']}) awaits approval: "
-                                        f"`workbench approve {version}` or `workbench reject {version} --reason ...`", result, approval)
+    passed = f"{proof['gate']['line']}; " if gate is not None else ""
+    return Outcome("awaiting approval", f"{passed}challenger v{version} ({reg['semver']}) awaits approval: "
+                                        f"`workbench approve {version}` or `workbench reject {version} --reason ...`", result, approval,
+                   gate=proof.get("gate"))
 
 
 def evidence(run_dir: Path, chosen: list[dict[str, Any]], window: dict[str, Any]) -> dict[str, Any]:
@@ -234,3 +265,80 @@ def evidence(run_dir: Path, chosen: list[dict[str, Any]], window: dict[str, Any]
                    "batch": r["evidence"].get("batch")} for r in chosen],
         "window": window, "canary": [],
     }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`retrain` would do now (``workbench retrain --dry-run``); building it runs, writes and records nothing."""
+
+    trigger: str
+    due: bool
+    why: list[str]
+    window: list[str]
+    champion: str
+    may_train: str
+
+    def lines(self) -> list[str]:
+        """The plan for people, one step a line."""
+        head = f"retrain dry run ({self.trigger}): " + ("due" if self.due else "not due, nothing would run")
+        out = [head, *(f"  {w}" for w in self.why), f"  champion: {self.champion}", f"  who: {self.may_train}"]
+        if self.due:
+            out += ["  data window (training data of the challenger):", *(f"    {w}" for w in self.window),
+                    "  then: the train DAG on the window registers a challenger (never champion while one exists)"]
+        return out
+
+
+def plan(config: Config, *, trigger: str = "manual", reason: str = "", request_id: str | None = None) -> Plan:
+    """What :func:`retrain` would do with these arguments; reads the store, the run folders and file metadata only.
+
+    Nothing is audited (not even the data reads: file sizes come from Parquet metadata), no request
+    is filed and no role refusal is recorded: the plan says whether the actor may train.
+    """
+    if trigger not in TRIGGERS:
+        raise ParameterError(f"unknown trigger {trigger!r}. Valid triggers: {', '.join(TRIGGERS)}.")
+    # an embedded store that does not exist yet holds no champion (and asking MLflow would create it)
+    fresh = config.tracking_uri is None and not (config.store / "mlflow.db").is_file()
+    mv = None if fresh else registry.alias_version(config, "champion")
+    age = champion_age_days(config) if mv is not None else None
+    champion = f"v{mv.version} ({mv.tags.get(registry.TAG + 'semver', '?')}), {age:.1f} days old" if mv is not None else "none yet"
+    role = roles.role_of(config)
+    may = "may" if role in roles.allowed_roles("train") else "may NOT (needs data_scientist or above)"
+    who = f"{audit.actor()} (role {role or 'none'}) {may} retrain"
+    if request_id:
+        req = requests.get(config, request_id)
+        due, why = True, [f"request {req['id']} ({req['trigger']}, {req['status']}): {'; '.join(req['reasons'])}"]
+    elif trigger == "event":
+        pending = [r for r in requests.pending(config) if r["trigger"] == "drift"]
+        due = bool(pending)
+        why = [f"pending drift request {r['id']} (batch {r['evidence'].get('batch', '?')}): {'; '.join(r['reasons'])[:300]}" for r in pending] or \
+              ["no pending drift retrain request: monitoring has not crossed a threshold (a real run exits 1 with this)"]
+    elif trigger == "scheduled":
+        if config.retrain.max_age_days is None:
+            raise ConfigError(f"{config.source}: key 'retrain.max_age_days' is not set, so no retrain is ever scheduled. "
+                              "Fix: set it (e.g. 90), or use --trigger manual.")
+        if mv is None:
+            raise WorkbenchError(f"model {config.project!r} has no champion yet. Fix: run `workbench run` first.")
+        due = age > config.retrain.max_age_days
+        why = [f"the champion is {age:.1f} days old; retrain.max_age_days is {config.retrain.max_age_days}"]
+    else:
+        due, why = True, [f"manual: {reason.strip() or 'manual retrain'}"]
+    return Plan(trigger, due, why, _window_plan(config), champion, who)
+
+
+def _window_plan(config: Config) -> list[str]:
+    """The window :func:`build_window` would assemble, from file metadata and the score phases' records (nothing read or audited)."""
+    out = []
+    if config.retrain.reference:
+        out.append(f"reference {config.data.reference} ({_rows(config.data.reference)})")
+    for run in catalog.latest_per_batch(config, "score")[-config.retrain.window:] if config.retrain.window else []:
+        out.append(f"batch {run.batch['path']}: {run.score.get('labelled_rows', '?')} labelled of {run.batch['rows']} rows when monitored "
+                   f"(run {run.run_id})")
+    return out or ["empty: retrain.reference is false and no batch was monitored (a real run refuses this)"]
+
+
+def _rows(path: Path) -> str:
+    if path.suffix == ".parquet" and path.is_file():
+        import pyarrow.parquet as pq
+
+        return f"{pq.read_metadata(path).num_rows} rows"
+    return "rows counted when read" if path.exists() else "missing"
