@@ -147,7 +147,7 @@ BROKEN = {
     "unknown program": ("run: docker logs workbench-api", "run: dockr logs workbench-api", "program 'dockr'"),
     "moving tag": ("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1", "actions/checkout@v7", "not pinned"),
     "reports not uploaded": ("name: reports\n          path: reports/", "name: reports\n          path: logs/", "uploads reports/"),
-    "gate missing": ("      - name: Gate the candidate\n        run: workbench gate --config \"$WORKBENCH_CONFIG\" --against baseline\n", "",
+    "gate missing": ("      - name: Gate the candidate\n        run: workbench gate --config \"$WORKBENCH_CONFIG\" --against baseline --max-fairness-gap 0.15\n", "",
                      "no step runs `workbench gate`"),
     "push on pull requests": ("if: github.event_name == 'push' && github.ref == 'refs/heads/main'", "if: always()", "outside a push to main"),
     "step with run and uses": ("        run: make chromium prometheus redis\n", "        run: make chromium prometheus redis\n        uses: x/y@v1\n",
