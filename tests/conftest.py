@@ -107,6 +107,23 @@ def workbench(*args: str, cwd: Path, timeout: int = 600) -> subprocess.Completed
 
 
 @pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
+    """The flat demo trained once per session (champion v1, baseline v2), for tests that only ADD to it.
+
+    Allowed: monitor runs of batch files named by the test (tests/phases/test_batch_contract.py,
+    tests/phases/test_feedback_loop.py), review queues and feedback, served predictions and their log
+    (tests/serving/test_feedback_api.py, tests/serving/test_prometheus.py). Tests that move an alias, train
+    again, change the config or touch the store's files build their own project (e.g. ``trained_api_project``).
+    """
+    project = tmp_path_factory.mktemp("trained-demo")
+    shutil.copytree(demo_files, project / "data" / "demo")
+    write_config(project)
+    run = workbench("run", cwd=project)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return project
+
+
+@pytest.fixture(scope="session")
 def monitored_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The demo trained once, then every batch monitored in order: shared, READ-ONLY history.
 
