@@ -124,6 +124,17 @@ def trained_demo(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> 
 
 
 @pytest.fixture(scope="session")
+def shipped_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[subprocess.CompletedProcess[str]]]:
+    """The demo as shipped (features from the feature store) run twice, ``--run-id first`` then ``second``: v1 champion,
+    v2 its baseline, v3 challenger. Read by tests/cli/test_e2e.py and tests/features/test_lifecycle.py; the only writes
+    allowed are the online store's (``features materialize``) and a file tampered with and restored within one test.
+    """
+    from tests.cli.test_e2e import shipped_demo_run_twice
+
+    return shipped_demo_run_twice(tmp_path_factory.mktemp("shipped-demo"))
+
+
+@pytest.fixture(scope="session")
 def monitored_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The demo trained once, then every batch monitored in order: shared, READ-ONLY history.
 
