@@ -124,6 +124,16 @@ def trained_demo(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> 
 
 
 @pytest.fixture(scope="session")
+def own_regression(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A team's own regression CSV with only the contract keys (``other.yaml``), trained once per session from another
+    folder: tests/cli/test_e2e.py checks the training, tests/phases/test_estimate.py then monitors batches (``--batch``)."""
+    from tests.cli.test_e2e import own_csv_run
+
+    folder = tmp_path_factory.mktemp("own-regression")
+    return folder, own_csv_run(folder, "regression")
+
+
+@pytest.fixture(scope="session")
 def shipped_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[subprocess.CompletedProcess[str]]]:
     """The demo as shipped (features from the feature store) run twice, ``--run-id first`` then ``second``: v1 champion,
     v2 its baseline, v3 challenger. Read by tests/cli/test_e2e.py and tests/features/test_lifecycle.py; the only writes

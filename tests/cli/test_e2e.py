@@ -184,16 +184,24 @@ def _own_csv(folder: Path, *, regression: bool) -> Path:
     return path
 
 
-@pytest.mark.parametrize("task", ["binary", "regression"])
-def test_own_csv_data_with_only_contract_keys(tmp_path: Path, task: str) -> None:
-    _own_csv(tmp_path, regression=task == "regression")
+def own_csv_run(folder: Path, task: str) -> subprocess.CompletedProcess[str]:
+    """A team's own CSV (:func:`_own_csv`) with only the contract keys in ``folder/other.yaml``, run from another folder."""
+    _own_csv(folder, regression=task == "regression")
     config = {"project": f"own-{task}", "data": {"reference": "mydata.csv", "target": "spend" if task == "regression" else "defaulted"}}
     if task == "regression":
         config["model"] = {"task": "regression"}
-    (tmp_path / "other.yaml").write_text(yaml.safe_dump(config))
-    cwd = tmp_path / "somewhere-else"
+    (folder / "other.yaml").write_text(yaml.safe_dump(config))
+    cwd = folder / "somewhere-else"
     cwd.mkdir()
-    proc = _run_ok(cwd, "--config", str(tmp_path / "other.yaml"))
+    return _run_ok(cwd, "--config", str(folder / "other.yaml"))
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_own_csv_data_with_only_contract_keys(tmp_path: Path, task: str, request: pytest.FixtureRequest) -> None:
+    if task == "regression":  # trained once per session: tests/phases/test_estimate.py then monitors batches of its own on it
+        tmp_path, proc = request.getfixturevalue("own_regression")
+    else:
+        proc = own_csv_run(tmp_path, task)
     assert f"model:    own-{task} v1 (semver 1.0.0, champion)" in proc.stdout
     result = json.loads(next((tmp_path / "reports").glob("*/evaluate/result.json")).read_text())
     assert result["primary_metric"] == ("rmse" if task == "regression" else "roc_auc")
