@@ -107,6 +107,44 @@ def workbench(*args: str, cwd: Path, timeout: int = 600) -> subprocess.Completed
 
 
 @pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
+    """The flat demo trained once per session (champion v1, baseline v2), for tests that only ADD to it.
+
+    Allowed: monitor runs of batch files named by the test (tests/phases/test_batch_contract.py,
+    tests/phases/test_feedback_loop.py), review queues and feedback, served predictions and their log
+    (tests/serving/test_feedback_api.py, tests/serving/test_prometheus.py). Tests that move an alias, train
+    again, change the config or touch the store's files build their own project (e.g. ``trained_api_project``).
+    """
+    project = tmp_path_factory.mktemp("trained-demo")
+    shutil.copytree(demo_files, project / "data" / "demo")
+    write_config(project)
+    run = workbench("run", cwd=project)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return project
+
+
+@pytest.fixture(scope="session")
+def own_regression(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A team's own regression CSV with only the contract keys (``other.yaml``), trained once per session from another
+    folder: tests/cli/test_e2e.py checks the training, tests/phases/test_estimate.py then monitors batches (``--batch``)."""
+    from tests.cli.test_e2e import own_csv_run
+
+    folder = tmp_path_factory.mktemp("own-regression")
+    return folder, own_csv_run(folder, "regression")
+
+
+@pytest.fixture(scope="session")
+def shipped_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[subprocess.CompletedProcess[str]]]:
+    """The demo as shipped (features from the feature store) run twice, ``--run-id first`` then ``second``: v1 champion,
+    v2 its baseline, v3 challenger. Read by tests/cli/test_e2e.py and tests/features/test_lifecycle.py; the only writes
+    allowed are the online store's (``features materialize``) and a file tampered with and restored within one test.
+    """
+    from tests.cli.test_e2e import shipped_demo_run_twice
+
+    return shipped_demo_run_twice(tmp_path_factory.mktemp("shipped-demo"))
+
+
+@pytest.fixture(scope="session")
 def monitored_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The demo trained once, then every batch monitored in order: shared, READ-ONLY history.
 

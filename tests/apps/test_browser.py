@@ -56,10 +56,26 @@ def _third_party(url: str) -> bool:
     return parsed.scheme in ("http", "https", "ws", "wss") and parsed.hostname not in ("127.0.0.1", "localhost")
 
 
+@pytest.fixture(scope="module")
+def signed_in(browser, server) -> dict:
+    """The cookies a first visit with the token sets, taken once for the module: each test's tab starts signed in
+    rather than rendering the landing page (a kernel) before the app it is about (test_landing_page_links_every_app
+    still signs in with the token itself)."""
+    context = browser.new_context()
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.goto(f"{server.url}?token={TOKEN}")
+    tab.wait_for_selector(READY)
+    state = context.storage_state()
+    context.close()
+    assert state["cookies"], "the token set no cookie"
+    return state
+
+
 @pytest.fixture
-def page(browser, server):
-    """A fresh tab logged in with the token (the first request sets the cookie); collects JS errors."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def page(browser, server, signed_in):
+    """A fresh tab signed in (the cookies the token set, :func:`signed_in`); collects JS errors."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, storage_state=signed_in)
     tab = context.new_page()
     tab.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
@@ -71,8 +87,6 @@ def page(browser, server):
            if not _allowed(req.url) and "/voila/api/shutdown/" not in req.url else None)
     tab.on("response", lambda res: errors.append(f"HTTP {res.status}: {res.url}") if res.status >= 400 and not _allowed(res.url) else None)
     tab.on("request", lambda req: errors.append(f"third-party request: {req.url}") if _third_party(req.url) else None)
-    tab.goto(f"{server.url}?token={TOKEN}")
-    tab.wait_for_selector(READY)
     tab.errors = errors
     yield tab
     context.close()
@@ -115,6 +129,9 @@ def _shot(page, name: str) -> None:
 
 
 def test_landing_page_links_every_app(page, server):
+    page.context.clear_cookies()  # a first visit: the token in the address signs in
+    page.goto(f"{server.url}?token={TOKEN}")
+    page.wait_for_selector(READY)
     links = page.locator("a[href$='.ipynb']").evaluate_all("els => els.map(e => e.getAttribute('href'))")
     assert links == ["drift.ipynb", "fairness.ipynb", "explain.ipynb", "impact.ipynb", "card.ipynb"]
     _shot(page, "index")

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import copy_demo_config, workbench
+from tests.conftest import workbench
 from workbench import registry
 from workbench.config import load_config
 from workbench.governance import audit
@@ -25,12 +25,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = tmp_path_factory.mktemp("fs-demo")
-    copy_demo_config(project, features=True)
-    run = workbench("run", "--run-id", "first", cwd=project, timeout=900)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return project
+def trained(shipped_demo: tuple[Path, list]) -> Path:
+    """The shipped demo trained (``--run-id first``, then a second run registering a challenger): the session's
+    ``shipped_demo``. This module adds only the online store (materialize); the version test works on a copy."""
+    return shipped_demo[0]
 
 
 def test_the_demo_trains_on_features_from_the_store(trained: Path) -> None:

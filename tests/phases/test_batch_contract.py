@@ -7,7 +7,6 @@ demo's clean 2026-01 batch and runs the real ``workbench monitor`` on it.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,20 +16,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import without_kernel_shutdown_noise, workbench, write_config
+from tests.conftest import without_kernel_shutdown_noise, workbench
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
-    """The demo project after ``workbench run`` (a champion and its baseline registered)."""
-    project = tmp_path_factory.mktemp("contract-project")
-    shutil.copytree(demo_files, project / "data" / "demo")
-    write_config(project)
-    run = workbench("run", cwd=project)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return project
+def trained(trained_demo: Path) -> Path:
+    """The demo project after ``workbench run`` (a champion and its baseline registered): the session's shared
+    ``trained_demo``, to which each case only adds a monitor run of a batch file of its own name."""
+    return trained_demo
 
 
 @dataclass

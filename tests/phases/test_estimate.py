@@ -27,8 +27,8 @@ def project(monitored_demo: tuple[Path, subprocess.CompletedProcess[str]]) -> Pa
     return monitored_demo[0]
 
 
-def _estimates(project: Path) -> dict[str, dict]:
-    config = load_config(project / "workbench.yaml")
+def _estimates(project: Path, config_file: str = "workbench.yaml") -> dict[str, dict]:
+    config = load_config(project / config_file)
     return {b.name.split(".")[0]: b.read("drift", catalog.ESTIMATE_FILE)
             for b in catalog.latest_per_batch(config, "drift", name=catalog.ESTIMATE_FILE)}
 
@@ -103,31 +103,31 @@ def test_the_champion_records_its_calibration_and_coverage_in_evaluate_and_card(
     assert "Confidence and conformal sets" in model_card.render_body(card)
 
 
-def test_a_regression_model_is_estimated_by_dle_with_intervals_and_an_unlabelled_batch(tmp_path: Path) -> None:
-    """A team's own regression data: batches from the reference's distribution, one without labels, one whose labels moved."""
-    import yaml
+def test_a_regression_model_is_estimated_by_dle_with_intervals_and_an_unlabelled_batch(
+        own_regression: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    """A team's own regression data: batches from the reference's distribution, one without labels, one whose labels moved.
 
-    from tests.cli.test_e2e import _own_csv
+    The model is the session's ``own_regression`` (its config has only the contract keys): this test adds monitor runs
+    of two batch files of its own, in name order."""
     from tests.conftest import workbench
 
-    frame = pd.read_csv(_own_csv(tmp_path, regression=True))
-    (tmp_path / "batches").mkdir()
+    project, _ = own_regression
+    frame = pd.read_csv(project / "mydata.csv")
+    (project / "batches").mkdir()
     rng = np.random.default_rng(3)
-    frame.sample(600, random_state=2).assign(spend=np.nan).to_csv(tmp_path / "batches" / "2026-01.csv", index=False)
+    frame.sample(600, random_state=2).assign(spend=np.nan).to_csv(project / "batches" / "2026-01.csv", index=False)
     moved = frame.sample(600, random_state=3)
-    moved.assign(spend=moved["spend"] + rng.normal(0, 15, 600)).to_csv(tmp_path / "batches" / "2026-02.csv", index=False)
-    (tmp_path / "workbench.yaml").write_text(yaml.safe_dump({"project": "own-reg", "model": {"task": "regression"},
-                                                             "data": {"reference": "mydata.csv", "batches": "batches", "target": "spend"}}))
-    for args in (("run",), ("monitor",)):
-        proc = workbench(*args, cwd=tmp_path)
+    moved.assign(spend=moved["spend"] + rng.normal(0, 15, 600)).to_csv(project / "batches" / "2026-02.csv", index=False)
+    for batch in sorted((project / "batches").iterdir()):
+        proc = workbench("monitor", "--config", "other.yaml", "--batch", str(batch), cwd=project)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    estimates = _estimates(tmp_path)
+    estimates = _estimates(project, "other.yaml")
     unlabelled, moved_ = estimates["2026-01"], estimates["2026-02"]
     assert unlabelled["method"] == "DLE" and unlabelled["metric"] == "rmse" and unlabelled["realised"] is None
     assert set(unlabelled["estimated"]) == {"mae", "rmse"} and not unlabelled["concept_drift_likely"]
     assert moved_["realised"]["metrics"]["rmse"] > moved_["estimated"]["rmse"]["high"] and moved_["concept_drift_likely"]
     assert moved_["coverage"]["observed"] < 0.5 < moved_["coverage"]["target"]  # the intervals no longer hold the truth
-    config = load_config(tmp_path / "workbench.yaml")
+    config = load_config(project / "other.yaml")
     first = catalog.latest_per_batch(config)[0]
     predictions = pd.read_parquet(first.phase_dir("score") / catalog.PREDICTIONS_FILE)
     width = (predictions["interval_high"] - predictions["interval_low"]).round(9)

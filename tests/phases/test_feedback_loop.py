@@ -32,18 +32,10 @@ def _ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
-    """The flat demo trained once for this module; each test monitors batches of its own names."""
-    import shutil
-
-    from tests.conftest import write_config
-
-    project = tmp_path_factory.mktemp("feedback-loop")
-    shutil.copytree(demo_files, project / "data" / "demo")
-    write_config(project)
-    _ok(workbench("run", cwd=project))
-    (project / "incoming").mkdir()
-    return project
+def trained(trained_demo: Path) -> Path:
+    """The flat demo trained once (the session's shared ``trained_demo``); each test monitors batches of its own names."""
+    (trained_demo / "incoming").mkdir(exist_ok=True)
+    return trained_demo
 
 
 def _latest_estimate(project: Path, name: str) -> tuple[dict, pd.DataFrame]:

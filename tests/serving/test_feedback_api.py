@@ -98,22 +98,22 @@ def _stored(project: Path) -> int:
 
 
 @pytest.mark.slow
-def test_feedback_on_predictions_just_served_is_stored_and_bad_feedback_is_refused_whole(trained_api_project: Path,
+def test_feedback_on_predictions_just_served_is_stored_and_bad_feedback_is_refused_whole(trained_demo: Path,
                                                                                         api_factory: list[Api]) -> None:
-    api = start_api(trained_api_project)
+    api = start_api(trained_demo)
     api_factory.append(api)
-    records = _records(trained_api_project, 50)
+    records = _records(trained_demo, 50)
     served = api.post({"records": records}).json()["predictions"]
     ids = [p["prediction_id"] for p in served]
     answer = _send(api, {"feedback": [{"prediction_id": pid, "label": i % 2, "given_by": "crm"} for i, pid in enumerate(ids[:40])]})
     assert answer.status_code == 200 and answer.json() == {"stored": 40}
-    config = load_config(trained_api_project / "workbench.yaml")
+    config = load_config(trained_demo / "workbench.yaml")
     labels = feedback.labels_for(config, prediction_ids=ids)
     assert len(labels) == 40 and set(labels["given_by"]) == {"crm"} and labels["batch"].str.startswith("online-").all()
     by_id = dict(zip(ids, (str(r["customer_id"]) for r in records), strict=True))
     assert labels.set_index("prediction_id")["entity_id"].to_dict() == {pid: by_id[pid] for pid in labels["prediction_id"]}
     assert _send(api, {"prediction_id": ids[40], "rating": 2}).json() == {"stored": 1}  # one bare item, a rating, default given_by
-    before = _stored(trained_api_project)
+    before = _stored(trained_demo)
     bad = _send(api, [{"prediction_id": ids[41], "label": 1}, {"prediction_id": "nope", "label": 0}, {"prediction_id": ids[0], "label": 1,
                                                                                                      "given_by": "crm"},
                       {"prediction_id": ids[42], "label": "maybe"}])
@@ -124,7 +124,7 @@ def test_feedback_on_predictions_just_served_is_stored_and_bad_feedback_is_refus
         {"item": 2, "field": "prediction_id", "msg": f"label by 'crm' on prediction '{ids[0]}' is already stored. Fix: drop the row "
                                                      "(feedback is append-only: a second opinion comes from another given_by)"},
         {"item": 3, "field": "label", "msg": "'maybe' is not a binary label. Fix: write 0 or 1 (or false/true)"}]
-    assert _stored(trained_api_project) == before  # item 0 was fine, and was not stored either
+    assert _stored(trained_demo) == before  # item 0 was fine, and was not stored either
     assert _send(api, []).json()["detail"][0]["msg"] == 'no feedback items. Fix: send one item, a list of items or {"feedback": [...]}'
     not_json = httpx.post(api.url + "/feedback", content=b"{label: 1", headers={"content-type": "application/json"}, timeout=30)
     assert not_json.status_code == 400 and not_json.json()["detail"][0]["field"] == "body"
@@ -136,11 +136,11 @@ def test_feedback_on_predictions_just_served_is_stored_and_bad_feedback_is_refus
 
 
 @pytest.mark.slow
-def test_every_worker_accepts_feedback_on_what_any_worker_served_behind_the_token(trained_api_project: Path, api_factory: list[Api]) -> None:
-    api = start_api(trained_api_project, "--workers", "2", "--token", "s3cret")
+def test_every_worker_accepts_feedback_on_what_any_worker_served_behind_the_token(trained_demo: Path, api_factory: list[Api]) -> None:
+    api = start_api(trained_demo, "--workers", "2", "--token", "s3cret")
     api_factory.append(api)
     auth = {"authorization": "Bearer s3cret"}
-    records = _records(trained_api_project, 30)
+    records = _records(trained_demo, 30)
     with ThreadPoolExecutor(6) as pool:
         served = list(pool.map(lambda r: api.post(r, headers=auth).json()["predictions"][0]["prediction_id"], records))
         answers = list(pool.map(lambda pid: _send(api, {"prediction_id": pid, "label": 1}, headers=auth), served))
@@ -149,6 +149,6 @@ def test_every_worker_accepts_feedback_on_what_any_worker_served_behind_the_toke
     assert refused.status_code == 401 and refused.json()["detail"].startswith("missing or wrong token")
     stranger = _send(api, {"prediction_id": served[0], "label": 0}, headers={**auth, "host": "evil.example"})
     assert stranger.status_code == 400
-    config = load_config(trained_api_project / "workbench.yaml")
+    config = load_config(trained_demo / "workbench.yaml")
     assert len(feedback.labels_for(config, prediction_ids=served)) == 30
     assert feedback.labels_for(config, prediction_ids=served)["batch"].str.fullmatch(r"online-\d{4}-\d{2}-\d{2}").all()

@@ -58,10 +58,10 @@ def _query(base: str, promql: str, timeout: float = 45) -> list[dict]:
     raise AssertionError(f"Prometheus returned no series for {promql}")
 
 
-def test_prometheus_scrapes_the_service_metrics(trained_api_project: Path, api_factory: list[Api], prometheus) -> None:
-    api = start_api(trained_api_project)
+def test_prometheus_scrapes_the_service_metrics(trained_demo: Path, api_factory: list[Api], prometheus) -> None:
+    api = start_api(trained_demo)
     api_factory.append(api)
-    batch = pd.read_parquet(trained_api_project / "data/demo/batches/2026-01.parquet").head(50)
+    batch = pd.read_parquet(trained_demo / "data/demo/batches/2026-01.parquet").head(50)
     records = json.loads(batch.drop(columns=["churned"]).to_json(orient="records", date_format="iso"))
     for record in records[:20]:
         assert api.post(record).status_code == 200
