@@ -132,7 +132,12 @@ def first_files(folder: Path, out: Path, count: int) -> Path:
 # ---- the tcp:// cluster: processes started here, stopped by PID (the pattern of tests/scale/test_cluster.py) ----------
 
 class TcpCluster:
-    """``dask scheduler`` + ``workers`` single-thread ``dask worker`` processes on 127.0.0.1 (no nanny), in their own sessions."""
+    """``dask scheduler`` + ``workers`` single-thread ``dask worker`` processes on 127.0.0.1, in their own sessions.
+
+    Each worker runs under its nanny, as ``dask worker ADDRESS`` does by default on a team's
+    cluster (the test kills workers, so it runs them without); the nanny sets Dask's
+    ``pre-spawn-environ`` (``MALLOC_TRIM_THRESHOLD_``) in its worker as LocalCluster does.
+    """
 
     def __init__(self, logs: Path, workers: int, memory_limit: str) -> None:
         self.logs, self.workers, self.memory_limit = logs, workers, memory_limit
@@ -152,7 +157,7 @@ class TcpCluster:
         began = time.perf_counter()
         self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", self.address.rsplit(":", 1)[1], "--no-dashboard")
         for i in range(1, self.workers + 1):  # all at once: the workers retry until the scheduler listens
-            self._start(f"w{i}", "worker", self.address, "--name", f"w{i}", "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
+            self._start(f"w{i}", "worker", self.address, "--name", f"w{i}", "--nthreads", "1", "--host", "127.0.0.1",
                         "--no-dashboard", "--memory-limit", self.memory_limit)
         with Client(self.address, timeout="60s", set_as_default=False) as client:
             client.wait_for_workers(self.workers, timeout=120)
@@ -173,8 +178,14 @@ class TcpCluster:
 
 # ---- one measured run (a child process) -------------------------------------------------------------------------------
 
+def cpu_s() -> float:
+    """CPU seconds this process has used (user + system, every thread: Arrow decodes in its own threads)."""
+    times = os.times()
+    return times.user + times.system
+
+
 def child(spec: dict) -> dict:
-    """Time ``drift_stats`` of ``spec['batch']`` on ``spec['executor']``; peaks per process; Dask's per-task times."""
+    """Time ``drift_stats`` of ``spec['batch']`` on ``spec['executor']``; peaks and CPU per process; Dask's per-task times."""
     import pandas as pd
 
     from tests.scale.conftest import CATEGORICAL, NUMERIC
@@ -183,6 +194,10 @@ def child(spec: dict) -> dict:
     from workbench.config import DaskConfig
     from workbench.scale import stats
 
+    if spec.get("untrimmed"):  # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers; None removes it
+        import dask
+
+        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     profile = drift.build_profile(pd.read_parquet(spec["reference"]), numeric=NUMERIC, categorical=CATEGORICAL, mode=spec["mode"])
     began = time.perf_counter()
     listed = scale.partitions(scale.batch_files(spec["batch"]), spec["rows_per_task"])  # what drift_stats does first, on the client
@@ -192,34 +207,63 @@ def child(spec: dict) -> dict:
     with scale.open_executor(spec["executor"], DaskConfig(partition_rows=spec["rows_per_task"])) as executor:
         out["start_s"] = time.perf_counter() - began  # dask-local: the LocalCluster's start; tcp://: connecting
         client = getattr(executor, "client", None)
-        if client is not None:
-            began = time.perf_counter()
-            out["idle_mb"] = sorted(client.run(_warm).values())
-            out["warm_s"] = time.perf_counter() - began
-            client.run(reset_peak)  # each worker's peak during this run only (a tcp:// worker lives across runs)
-            if spec["executor"].startswith("tcp://"):
-                client.run_on_scheduler(reset_peak)
-        began = time.perf_counter()
-        if client is None:
-            merged = stats.drift_stats(executor, profile, spec["batch"], rows_per_task=spec["rows_per_task"])
-        else:
-            from distributed import get_task_stream
-
-            with get_task_stream(client=client) as stream:
-                merged = stats.drift_stats(executor, profile, spec["batch"], rows_per_task=spec["rows_per_task"])
-        out["compute_s"] = time.perf_counter() - began
-        out["client_peak_mb"] = peak_mb()
-        if client is not None:
-            out["worker_peak_mb"] = sorted(client.run(peak_mb).values())
-            if spec["executor"].startswith("tcp://"):
-                out["scheduler_peak_mb"] = client.run_on_scheduler(peak_mb)
-            out |= _task_times(stream.data)
+        remote = _prepare(client, spec["executor"].startswith("tcp://"), out) if client is not None else None
+        began, cpu = time.perf_counter(), cpu_s()
+        merged = stats.drift_stats(executor, profile, spec["batch"], rows_per_task=spec["rows_per_task"])
+        out["compute_s"], out["client_cpu_s"], out["client_peak_mb"] = time.perf_counter() - began, cpu_s() - cpu, peak_mb()
+        if remote is not None:
+            out |= _collect(client, remote)
         began = time.perf_counter()
     out["close_s"] = time.perf_counter() - began
+    if spec.get("tiny"):  # the fixed cost of a run: listing, profile scatter, one task's round trip, gather
+        out["fixed_s"] = statistics.median(_fixed(spec, profile) for _ in range(5))
     result = drift.compare(profile, merged).columns
     out["rows"] = merged.rows
     out["result"] = {"statistic": result["statistic"].tolist(), "p_value": result["p_value"].tolist(), "drifted": result["drifted"].tolist()}
     return out
+
+
+def _fixed(spec: dict, profile) -> float:  # noqa: ANN001
+    """Seconds of ``drift_stats`` on a one-task batch, on a client of its own (connecting not counted).
+
+    A client of its own as each monitor phase has: a second ``drift_stats`` with the same profile
+    on one executor hangs (its re-scatter reuses the released key; see the README's scale-out section).
+    """
+    from workbench import scale
+    from workbench.config import DaskConfig
+    from workbench.scale import stats
+
+    with scale.open_executor(spec["executor"], DaskConfig()) as executor:
+        began = time.perf_counter()
+        stats.drift_stats(executor, profile, spec["tiny"], rows_per_task=spec["rows_per_task"])
+        return time.perf_counter() - began
+
+
+def _prepare(client, tcp: bool, out: dict) -> dict:  # noqa: ANN001
+    """Warm the workers (imports), reset their peaks, note their CPU so far and start recording the task stream."""
+    from distributed import get_task_stream
+
+    began = time.perf_counter()
+    out["idle_mb"] = sorted(client.run(_warm).values())
+    out["trim"] = sorted({str(v) for v in client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()})
+    out["warm_s"] = time.perf_counter() - began
+    client.run(reset_peak)  # each worker's peak during this run only (a tcp:// worker lives across runs)
+    if tcp:
+        client.run_on_scheduler(reset_peak)
+    stream = get_task_stream(client=client)
+    stream.__enter__()
+    return {"stream": stream, "tcp": tcp, "cpu": client.run(cpu_s), "scheduler_cpu": client.run_on_scheduler(cpu_s) if tcp else 0.0}
+
+
+def _collect(client, remote: dict) -> dict:  # noqa: ANN001
+    """Per worker (and scheduler) peak RSS and CPU of the run, and the tasks' compute times."""
+    cpu = client.run(cpu_s)
+    remote["stream"].__exit__(None, None, None)
+    out = {"worker_peak_mb": sorted(client.run(peak_mb).values()), "worker_cpu_s": sum(cpu[w] - remote["cpu"][w] for w in cpu)}
+    if remote["tcp"]:
+        out["scheduler_peak_mb"] = client.run_on_scheduler(peak_mb)
+        out["scheduler_cpu_s"] = client.run_on_scheduler(cpu_s) - remote["scheduler_cpu"]
+    return out | _task_times(remote["stream"].data)
 
 
 def _task_times(records: list[dict]) -> dict:
@@ -267,55 +311,71 @@ def same_results(runs: list[dict]) -> float:
     return worst
 
 
+EXECUTORS = (("local", "local (in process)"), ("dask-local", "dask-local, 2 workers"),
+             ("untrimmed", "  same, MALLOC_TRIM unset"), ("tcp", "tcp://, scheduler + 2 workers"))
+
+
 def side_by_side(runs: dict[str, list[dict]], starts: list[float], rows: int, mode: str) -> None:
     local = med(runs["local"], "compute_s")
-    print(f"{'executor':<30} {'start s':>8} {'imports s':>9} {'stats s':>8} {'x local':>8} {'total s':>8} {'x local':>8} {'client peak MB':>15} "
-          f"{'worker peaks MB':>16} {'sched. MB':>9} {'M rows/s':>9}")
-    for name, label in (("local", "local (in process)"), ("dask-local", "dask-local, 2 workers"), ("tcp", "tcp://, scheduler + 2 workers")):
+    print(f"{'executor':<30} {'start s':>8} {'imports s':>9} {'stats s':>8} {'x local':>8} {'total s':>8} {'x local':>8} {'CPU s':>7} "
+          f"{'client peak MB':>15} {'worker peaks MB':>16} {'sched. MB':>9}")
+    for name, label in EXECUTORS:
         rs = runs[name]
         start = statistics.median(starts) if name == "tcp" else med(rs, "start_s")
         warm, compute = (med(rs, "warm_s") if name != "local" else 0.0), med(rs, "compute_s")
         total = (start if name != "tcp" else 0.0) + warm + compute
-        sched = f"{max(r['scheduler_peak_mb'] for r in rs):.0f}" if name == "tcp" else ("in client" if name == "dask-local" else "-")
-        print(f"{label:<30} {start:8.2f} {warm:9.2f} {compute:8.2f} {compute / local:8.2f} {total:8.2f} {total / local:8.2f} "
-              f"{max(r['client_peak_mb'] for r in rs):15.0f} {peaks(rs, 'worker_peak_mb'):>16} {sched:>9} {rows / 1e6 / compute:9.2f}")
+        cpu = statistics.median(r["client_cpu_s"] + r.get("worker_cpu_s", 0.0) + r.get("scheduler_cpu_s", 0.0) for r in rs)
+        sched = f"{max(r['scheduler_peak_mb'] for r in rs):.0f}" if name == "tcp" else ("-" if name == "local" else "in client")
+        print(f"{label:<30} {start:8.2f} {warm:9.2f} {compute:8.2f} {compute / local:8.2f} {total:8.2f} {total / local:8.2f} {cpu:7.1f} "
+              f"{max(r['client_peak_mb'] for r in rs):15.0f} {peaks(rs, 'worker_peak_mb'):>16} {sched:>9}")
+    trims = ", ".join(f"{name} {'/'.join(sorted({t for r in rs for t in r['trim']}))}" for name, rs in runs.items() if name != "local")
     diff = same_results([r for rs in runs.values() for r in rs])
-    print(f"  {mode}: the three executors flag the same columns; max |difference| of a statistic or p-value between runs: {diff:.3g}"
+    print(f"  MALLOC_TRIM_THRESHOLD_ in the workers: {trims}")
+    print(f"  {mode}: every executor flags the same columns; max |difference| of a statistic or p-value between runs: {diff:.3g}"
           f"{' (bit-identical)' if diff == 0 else ''}")
 
 
-def projection(tcp: list[dict], local: list[dict], start_s: float, rows: int, partition_rows: int, file_rows: int) -> None:
-    """Per-partition cost and merge time measured on the cluster, and the time for 1B rows on N workers."""
-    part = statistics.median(sum(r["partition_s"]) / (rows / 1e6) for r in tcp)  # seconds per 1M rows on one worker thread
+def projection(runs: dict[str, list[dict]], start_s: float, rows: int, partition_rows: int, file_rows: int) -> None:
+    """Per-partition cost measured on the cluster, and the time for 1B rows on N workers."""
+    tcp = runs["tcp"]
+    millions = rows / 1e6
+    cpu = statistics.median(r["worker_cpu_s"] for r in tcp) / millions  # per 1M rows: what a worker with its own core spends
+    wall = statistics.median(sum(r["partition_s"]) for r in tcp) / millions  # the tasks' time here, sharing 2 cores
+    lean = statistics.median(r["worker_cpu_s"] for r in runs["untrimmed"]) / millions
+    local_cpu, local_wall = (statistics.median(r[k] for r in runs["local"]) / millions for k in ("client_cpu_s", "compute_s"))
     merge = statistics.median(statistics.median(r["merge_s"]) for r in tcp)
-    local_cost = med(local, "compute_s") / (rows / 1e6)
     listing = statistics.median(r["listing_s"] / r["files"] for r in tcp)
-    tasks = math.ceil(rows / partition_rows)
-    model = rows / 1e6 * part / 2 + math.ceil(math.log2(tasks)) * merge
-    measured = med(tcp, "compute_s") - statistics.median(r["listing_s"] for r in tcp)
-    overhead = max(0.0, measured - model)
-    print(f"per-partition cost, from Dask's task stream on the tcp:// cluster (2 single-thread workers on 2 cores): {part:.3f} s per 1M rows "
-          f"per worker thread (local, one thread, merges included: {local_cost:.3f} s)")
-    print(f"merge of two partitions' statistics on a worker: {merge * 1000:.1f} ms (median); client-side listing of the Parquet "
-          f"metadata: {listing * 1000:.1f} ms per file")
-    print(f"check at {rows / 1e6:g}M rows on 2 workers: model {model:.2f} s vs measured {measured:.2f} s (stats minus listing) -> "
-          f"fixed overhead per run (scatter, scheduling, gather) {overhead:.2f} s")
+    fixed = med(tcp, "fixed_s")
+    print(f"per-partition cost, seconds per 1M rows per worker thread ({partition_rows / 1e6:g}M-row partitions, sketch):")
+    print(f"  tcp:// workers (Dask's defaults): CPU {cpu:.3f}, task wall time here {wall:.3f} (Dask's task stream; 2 workers, the "
+          "client and the scheduler share 2 cores)")
+    print(f"  dask-local workers with MALLOC_TRIM_THRESHOLD_ unset: CPU {lean:.3f}")
+    print(f"  local executor (one process, merges included): CPU {local_cpu:.3f}, wall {local_wall:.3f}")
+    print(f"merge of two partitions' statistics on a worker: {merge * 1000:.1f} ms; client-side listing of the Parquet metadata: "
+          f"{listing * 1000:.2f} ms per file; fixed cost of a run (a one-task batch: listing, profile scatter, round trip, gather): "
+          f"{fixed:.3f} s")
+    depth = math.ceil(math.log2(math.ceil(rows / partition_rows)))
+    model = math.ceil(rows / file_rows) * listing + millions * cpu / 2 + (depth + 1) * fixed
+    print(f"check, {millions:g}M rows on 2 workers: the model below gives {model:.2f} s, measured {med(tcp, 'compute_s'):.2f} s "
+          f"(the difference: the 2 cores are shared with the client, the scheduler and, today, other processes)")
     big = 1_000_000_000
     tasks = math.ceil(big / partition_rows)
     depth = math.ceil(math.log2(tasks))
     files = math.ceil(big / file_rows)
     print(f"\nprojection for 1B rows, sketch mode, {partition_rows / 1e6:g}M-row partitions ({tasks} tasks, tree depth {depth}), "
-          f"{file_rows / 1e6:g}M-row files ({files} files):")
-    print("  time = cluster start + files x listing + (rows / 1M) x cost_per_1M / N + depth x merge + overhead")
-    print(f"       = {start_s:.1f} + {files} x {listing:.4f} + 1000 x {part:.3f} / N + {depth} x {merge:.4f} + {overhead:.2f}")
-    print(f"  {'N workers':>10} {'seconds':>9} {'minutes':>8}   (cluster start: measured for 2 local processes; 0 for a running cluster)")
+          f"{file_rows / 1e6:g}M-row files ({files} files), N single-thread workers each on its own core:")
+    print("  time = cluster start + files x listing + (rows / 1M) x cost_per_1M / N + (tree depth + 1) x fixed cost of a round trip")
+    print(f"       = {start_s:.1f} + {files} x {listing:.5f} + {big // 1_000_000} x {cpu:.3f} / N + {depth + 1} x {fixed:.3f}")
+    print(f"  {'N workers':>10} {'seconds':>9} {'minutes':>8} {'cost ' + format(lean, '.3f') + ' (trim unset) s':>28} "
+          f"{'cost ' + format(wall, '.3f') + ' (wall here) s':>27}")
     for n in (1, 2, 8, 32, 128):
-        seconds = start_s + files * listing + 1000 * part / n + depth * merge + overhead
-        print(f"  {n:>10} {seconds:9.1f} {seconds / 60:8.2f}")
-    print(f"  local executor (one thread, no cluster): 1000 x {local_cost:.3f} = {1000 * local_cost:.0f} s "
-          f"({1000 * local_cost / 60:.1f} min)")
-    print("  assumes each worker has its own core and reads its files at the speed measured here (page cache; from object "
-          "storage add the transfer), the scheduler keeping up with ~2 tasks per partition")
+        rest = start_s + files * listing + (depth + 1) * fixed
+        seconds = rest + big / 1e6 * cpu / n
+        print(f"  {n:>10} {seconds:9.1f} {seconds / 60:8.2f} {rest + big / 1e6 * lean / n:28.1f} {rest + big / 1e6 * wall / n:27.1f}")
+    print(f"  local executor (one process, no cluster): {big // 1_000_000} x {local_wall:.3f} = {big / 1e6 * local_wall:.0f} s "
+          f"({big / 1e6 * local_wall / 60:.1f} min) at the wall time measured here")
+    print("  cluster start: as measured for 2 processes here (0 for a running cluster); assumes the files are read at the speed "
+          "measured here (page cache; from object storage add the transfer) and a scheduler that keeps up (2 tasks per partition)")
 
 
 # ---- main -------------------------------------------------------------------------------------------------------------
@@ -359,16 +419,17 @@ def main() -> None:  # noqa: PLR0915 (a script: one section per measurement)
         print(f"runs: each a fresh process; side by side in turns, median of {args.repeat}; partitions of {args.partition_rows:,} rows "
               "(dask.partition_rows); workers: 1 thread each\n")
         spec = {"reference": str(files.reference), "batch": str(batch), "rows_per_task": args.partition_rows}
-        runs = {mode: {"local": [], "dask-local": [], "tcp": []} for mode in modes}
+        runs = {mode: {name: [] for name, _ in EXECUTORS} for mode in modes}
         starts = []
         for _ in range(args.repeat):
             for mode in modes:
                 runs[mode]["local"].append(measure(spec | {"executor": "local", "mode": mode}))
                 runs[mode]["dask-local"].append(measure(spec | {"executor": "dask-local", "mode": mode}))
+                runs[mode]["untrimmed"].append(measure(spec | {"executor": "dask-local", "mode": mode, "untrimmed": True}))
             starts.append(tcp.start())
             try:
                 for mode in modes:
-                    runs[mode]["tcp"].append(measure(spec | {"executor": tcp.address, "mode": mode}))
+                    runs[mode]["tcp"].append(measure(spec | {"executor": tcp.address, "mode": mode, "tiny": str(files.batches[4])}))
             finally:
                 tcp.stop()
         for mode in modes:
@@ -379,10 +440,10 @@ def main() -> None:  # noqa: PLR0915 (a script: one section per measurement)
               "started until both workers joined (once per cluster; connecting took "
               f"{med(runs[modes[0]]['tcp'], 'start_s'):.2f} s); imports: pandas/pyarrow/workbench on each worker, once per worker "
               "process; stats: drift_stats (listing, tasks, tree merge, gather); total = start + imports + stats (tcp:// without "
-              "its start: a team's cluster is already running); peaks: VmHWM of each process, reset when the run starts\n")
+              "its start: a team's cluster is already running); peaks: VmHWM of each process, reset when the run starts; CPU s: user "
+              "+ system seconds of the client, the workers and the scheduler during stats\n")
         if "sketch" in modes:
-            projection(runs["sketch"]["tcp"], runs["sketch"]["local"], statistics.median(starts), info["rows"], args.partition_rows,
-                       info["rows"] // info["files"])
+            projection(runs["sketch"], statistics.median(starts), info["rows"], args.partition_rows, info["rows"] // info["files"])
         if not args.skip_memory:
             memory_runs(spec, batch, root, info, sizes, modes)
     finally:
@@ -400,7 +461,7 @@ def memory_runs(spec: dict, batch: Path, root: Path, info: dict, sizes: list[int
     print(f"{'mode':<7} {'row group':>10} {'partition':>10} {'tasks':>6} {'stats s':>8} {'worker idle MB':>15} {'worker peaks MB':>16} "
           f"{'peak - idle':>12} {'client peak MB':>15}")
     variants = {info["row_group"]: batch}
-    cases = [(mode, info["row_group"], size) for mode in modes for size in sizes]
+    cases = [("sketch", info["row_group"], size) for size in sizes]  # exact: its peak follows the batch (the runs below)
     cases += [("sketch", size, size) for size in sizes if size != info["row_group"] and size <= info["rows"] // info["files"]]
     for mode, group, size in cases:
         if group not in variants:
