@@ -349,7 +349,8 @@ def projection(runs: dict[str, list[dict]], start_s: float, rows: int, partition
     print(f"per-partition cost, seconds per 1M rows per worker thread ({partition_rows / 1e6:g}M-row partitions, sketch):")
     print(f"  tcp:// workers (Dask's defaults): CPU {cpu:.3f}, task wall time here {wall:.3f} (Dask's task stream; 2 workers, the "
           "client and the scheduler share 2 cores)")
-    print(f"  dask-local workers with MALLOC_TRIM_THRESHOLD_ unset: CPU {lean:.3f}")
+    print(f"  dask-local workers with MALLOC_TRIM_THRESHOLD_ unset: CPU {lean:.3f} (Dask's nannies set it to 65536 in their workers, "
+          f"which disables glibc's adaptive mmap threshold: {cpu / lean:.2f}x the CPU per partition)")
     print(f"  local executor (one process, merges included): CPU {local_cpu:.3f}, wall {local_wall:.3f}")
     print(f"merge of two partitions' statistics on a worker: {merge * 1000:.1f} ms; client-side listing of the Parquet metadata: "
           f"{listing * 1000:.2f} ms per file; fixed cost of a run (a one-task batch: listing, profile scatter, round trip, gather): "
@@ -415,7 +416,8 @@ def main() -> None:  # noqa: PLR0915 (a script: one section per measurement)
               f"{os.getloadavg()[0]:.1f}")
         print(f"batch: {info['rows']:,} rows x 15 columns (6 numeric + 6 categorical profiled), {info['files']} Parquet files of "
               f"{info['rows'] // info['files']:,} rows in {info['row_group']:,}-row groups, {info['bytes'] / MB:.0f} MB, written in "
-              f"{info['seconds']:.1f} s; generator peak RSS {peak_mb():.0f} MB ({before:.0f} MB before: imports + demo)")
+              f"{info['seconds']:.1f} s; generator peak RSS {peak_mb():.0f} MB ({before:.0f} MB before: imports + demo; it holds "
+              "one chunk of <= 1M rows at a time, whatever --rows)")
         print(f"runs: each a fresh process; side by side in turns, median of {args.repeat}; partitions of {args.partition_rows:,} rows "
               "(dask.partition_rows); workers: 1 thread each\n")
         spec = {"reference": str(files.reference), "batch": str(batch), "rows_per_task": args.partition_rows}
@@ -441,7 +443,10 @@ def main() -> None:  # noqa: PLR0915 (a script: one section per measurement)
               f"{med(runs[modes[0]]['tcp'], 'start_s'):.2f} s); imports: pandas/pyarrow/workbench on each worker, once per worker "
               "process; stats: drift_stats (listing, tasks, tree merge, gather); total = start + imports + stats (tcp:// without "
               "its start: a team's cluster is already running); peaks: VmHWM of each process, reset when the run starts; CPU s: user "
-              "+ system seconds of the client, the workers and the scheduler during stats\n")
+              "+ system seconds of the client, the workers and the scheduler during stats")
+        print(f"on this {os.cpu_count()}-core machine a cluster is slower than local, as expected: its 2 worker processes share the "
+              "cores with the client and the scheduler, and pay process start, imports and transfers; it pays off with more cores "
+              "or machines (the projection below, from the measured per-partition cost)\n")
         if "sketch" in modes:
             projection(runs["sketch"], statistics.median(starts), info["rows"], args.partition_rows, info["rows"] // info["files"])
         if not args.skip_memory:
