@@ -349,8 +349,8 @@ def projection(runs: dict[str, list[dict]], start_s: float, rows: int, partition
     print(f"per-partition cost, seconds per 1M rows per worker thread ({partition_rows / 1e6:g}M-row partitions, sketch):")
     print(f"  tcp:// workers (Dask's defaults): CPU {cpu:.3f}, task wall time here {wall:.3f} (Dask's task stream; 2 workers, the "
           "client and the scheduler share 2 cores)")
-    print(f"  dask-local workers with MALLOC_TRIM_THRESHOLD_ unset: CPU {lean:.3f} (Dask's nannies set it to 65536 in their workers, "
-          f"which disables glibc's adaptive mmap threshold: {cpu / lean:.2f}x the CPU per partition)")
+    print(f"  dask-local workers with MALLOC_TRIM_THRESHOLD_ unset: CPU {lean:.3f} (Dask's nannies set it to 65536 in their workers: "
+          f"glibc hands freed memory back to the OS and faults it in again for the next arrays; {cpu / lean:.2f}x the CPU)")
     print(f"  local executor (one process, merges included): CPU {local_cpu:.3f}, wall {local_wall:.3f}")
     print(f"merge of two partitions' statistics on a worker: {merge * 1000:.1f} ms; client-side listing of the Parquet metadata: "
           f"{listing * 1000:.2f} ms per file; fixed cost of a run (a one-task batch: listing, profile scatter, round trip, gather): "
