@@ -82,7 +82,7 @@ bench: install
 
 # `make lint`: ruff, then the import contracts between the parts (pyproject.toml, [tool.importlinter]).
 lint: install
-	$(BIN)/ruff check workbench tests benchmarks
+	$(BIN)/ruff check workbench tests benchmarks examples
 	$(BIN)/lint-imports
 
 clean:
