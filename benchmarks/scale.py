@@ -444,8 +444,9 @@ def main() -> None:  # noqa: PLR0915 (a script: one section per measurement)
               "process; stats: drift_stats (listing, tasks, tree merge, gather); total = start + imports + stats (tcp:// without "
               "its start: a team's cluster is already running); peaks: VmHWM of each process, reset when the run starts; CPU s: user "
               "+ system seconds of the client, the workers and the scheduler during stats")
-        print(f"on this {os.cpu_count()}-core machine a cluster is slower than local, as expected: its 2 worker processes share the "
-              "cores with the client and the scheduler, and pay process start, imports and transfers; it pays off with more cores "
+        print(f"on this {os.cpu_count()}-core machine a cluster with Dask's defaults is slower than local (the x local columns), as "
+              "expected: its 2 worker processes share the cores with the client and the scheduler, pay process start, imports and "
+              "transfers, and Dask's MALLOC_TRIM_THRESHOLD_ costs each partition more CPU (below); a cluster pays off with more cores "
               "or machines (the projection below, from the measured per-partition cost)\n")
         if "sketch" in modes:
             projection(runs["sketch"], statistics.median(starts), info["rows"], args.partition_rows, info["rows"] // info["files"])
