@@ -80,7 +80,8 @@ class DaskExecutor:
 
         distributed's scatter takes a list, tuple or dict as many items to scatter one by one, so those stay as they are.
         """
-        return arg if isinstance(arg, list | tuple | dict | set | str) else self.client.scatter(arg, broadcast=True)
+        # hash=False: a content-keyed scatter of the same profile in a second call can race the release of the first key (a hang)
+        return arg if isinstance(arg, list | tuple | dict | set | str) else self.client.scatter(arg, broadcast=True, hash=False)
 
     def workers(self) -> int:
         """Worker threads in the cluster now."""
