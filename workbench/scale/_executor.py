@@ -60,20 +60,22 @@ class DaskExecutor:
 
     def map(self, fn: Callable[..., R], items: Sequence[Any], *args: Any) -> list[R]:
         """``fn(item, *args)`` for every item on the cluster, results in item order."""
-        shared = [self._share(a) for a in args]
-        futures = self.client.map(fn, list(items), *[[s] * len(items) for s in shared], pure=False)
-        return self.client.gather(futures)
+        return self.client.gather(self._mapped(fn, items, args))
 
     def map_reduce(self, fn: Callable[..., T], items: Sequence[Any], merge: Callable[[T, T], T], *args: Any) -> T:
         """``fn`` over ``items`` on the workers, merged pairwise in item order (a tree), gathered once."""
         if not items:
             raise ValueError("map_reduce needs at least one item")
-        shared = [self._share(a) for a in args]
-        level = self.client.map(fn, list(items), *[[s] * len(items) for s in shared], pure=False)
+        level = self._mapped(fn, items, args)
         while len(level) > 1:  # neighbours merge, so the result is the same fold order every time
             paired = [self.client.submit(merge, level[i], level[i + 1], pure=False) for i in range(0, len(level) - 1, 2)]
             level = paired + ([level[-1]] if len(level) % 2 else [])
         return self.client.gather(level[0])
+
+    def _mapped(self, fn: Callable[..., Any], items: Sequence[Any], args: tuple[Any, ...]) -> list[Any]:
+        """One future per item: ``fn(item, *args)``, each argument shared once (see :meth:`_share`)."""
+        shared = [self._share(a) for a in args]
+        return self.client.map(fn, list(items), *[[s] * len(items) for s in shared], pure=False)
 
     def _share(self, arg: Any) -> Any:
         """A large argument (a profile) goes to every worker once; small collections travel in the task graph.

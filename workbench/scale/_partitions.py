@@ -51,21 +51,22 @@ def partitions(files: list[Path], rows_per_task: int) -> list[Partition]:
             continue
         with reading(path, "Parquet metadata"):
             meta = pq.read_metadata(path)
-        group, sizes = [], [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-        for i, size in enumerate(sizes):
-            if group and sum(sizes[g] for g in group) + size > rows_per_task:
-                out.append(_parquet(path, group, sizes, start))
-                start = _advance(start, sum(sizes[g] for g in group))
-                group = []
+        group, rows = [], 0
+        for i in range(meta.num_row_groups):
+            size = meta.row_group(i).num_rows
+            if group and rows + size > rows_per_task:
+                out.append(_parquet(path, group, rows, start))
+                start, group, rows = _advance(start, rows), [], 0
             group.append(i)
+            rows += size
         if group:
-            out.append(_parquet(path, group, sizes, start))
-            start = _advance(start, sum(sizes[g] for g in group))
+            out.append(_parquet(path, group, rows, start))
+            start = _advance(start, rows)
     return out
 
 
-def _parquet(path: Path, group: list[int], sizes: list[int], start: int) -> Partition:
-    return Partition(str(path), "parquet", tuple(group), None if start < 0 else start, sum(sizes[g] for g in group))
+def _parquet(path: Path, group: list[int], rows: int, start: int) -> Partition:
+    return Partition(str(path), "parquet", tuple(group), None if start < 0 else start, rows)
 
 
 def _advance(start: int, rows: int) -> int:
