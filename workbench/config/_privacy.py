@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -16,15 +17,23 @@ RELEASES = ("drift", "fairness")  # aggregate releases that can be made private
 class Budget(_Strict):
     """A total privacy budget: every private release of a dataset spends from it (basic composition)."""
 
-    epsilon: float = Field(gt=0.0, le=1000.0)
-    delta: float = Field(0.0, ge=0.0, lt=1.0)
+    epsilon: float = Field(gt=0.0, le=1000.0, allow_inf_nan=False)  # NaN would compare false with every spend: a budget never exceeded
+    delta: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
 
 
 class PrivateFeatures(_Strict):
     """Feature extraction with per-row Laplace noise (local DP) on these columns, at this epsilon."""
 
     columns: list[str] = Field(min_length=1)
-    epsilon: float = Field(gt=0.0, le=1000.0)
+    epsilon: float = Field(gt=0.0, le=1000.0, allow_inf_nan=False)
+
+    @field_validator("columns")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        twice = sorted({c for c in value if value.count(c) > 1})
+        if twice:  # a column listed twice is one column of the frame: the noise split k would be counted wrong downstream
+            raise ValueError(f"column(s) {', '.join(twice)} listed more than once: list each column once")
+        return value
 
 
 class PrivacyConfig(_Strict):
@@ -55,9 +64,10 @@ class PrivacyConfig(_Strict):
     @field_validator("bounds")
     @classmethod
     def _ordered(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
-        bad = [k for k, (lo, hi) in value.items() if not lo < hi or not all(abs(v) < float("inf") for v in (lo, hi))]
+        # hi - lo is the sensitivity: it must be finite too ([-1e308, 1e308] overflows)
+        bad = [k for k, (lo, hi) in value.items() if not lo < hi or not math.isfinite(hi - lo)]
         if bad:
-            raise ValueError(f"bounds of {', '.join(bad)} must be finite [lower, upper] with lower < upper")
+            raise ValueError(f"bounds of {', '.join(bad)} must be finite [lower, upper] with lower < upper and a finite width")
         return value
 
     @field_validator("utility_epsilons")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.analyses.privacy._mechanisms import Release, laplace, noise_scale
-from workbench.analyses.privacy._releases import _check_bounds
+from workbench.analyses.privacy._releases import _check_bounds, _check_numeric
 from workbench.exceptions import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,6 +44,13 @@ def privatize_features(frame: pd.DataFrame, *, columns: Sequence[str], bounds: d
     (pandas.DataFrame, Release)
         The privatized copy (those columns as float) and what each row spent (sensitivity
         ``k`` and scale ``k / epsilon`` in units of each column's range ``hi - lo``).
+
+    Raises
+    ------
+    DataError
+        A column is not in ``frame`` or is not numeric (text, categories, dates).
+    ParameterError
+        No columns, a column without bounds, bounds not finite with lower < upper, or a bad ``epsilon``.
     """
     import pandas as pd
 
@@ -51,6 +58,7 @@ def privatize_features(frame: pd.DataFrame, *, columns: Sequence[str], bounds: d
     if not columns:
         raise ParameterError("The 'columns' parameter of privatize_features must name at least one column. Got [] instead.")
     checked = _check_bounds(bounds, frame, caller="privatize_features", empty_ok=False, columns=columns)
+    _check_numeric(frame, list(checked), caller="privatize_features")
     k = len(checked)
     scale = noise_scale(sensitivity=float(k), epsilon=epsilon, caller="privatize_features")
     out = frame.copy()
@@ -103,7 +111,8 @@ def utility_table(train: pd.DataFrame, holdout: pd.DataFrame, *, fit_and_score: 
         raise ParameterError("The 'epsilons' parameter of utility_table must list at least one epsilon. Got [] instead.")
     for eps in epsilons:
         noise_scale(sensitivity=1.0, epsilon=eps, caller="utility_table")
-    _check_bounds(bounds, holdout, caller="utility_table", empty_ok=False, columns=columns)
+    for frame, name in ((train, "utility_table (train)"), (holdout, "utility_table (holdout)")):
+        _check_numeric(frame, list(_check_bounds(bounds, frame, caller=name, empty_ok=False, columns=columns)), caller=name)
     clean = float(fit_and_score(train, holdout))
     rows = [{"setting": "clean", "epsilon": math.nan, "metric": clean, "metric_private_holdout": clean, "loss": 0.0,
              "mean_abs_noise": 0.0, **{f"mean_abs_noise_{c}": 0.0 for c in columns}}]

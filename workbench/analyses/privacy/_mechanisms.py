@@ -102,7 +102,11 @@ def noise_scale(*, sensitivity: float, epsilon: float, caller: str) -> float:
     for name, value in (("epsilon", epsilon), ("sensitivity", sensitivity)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value) or value <= 0:
             raise ParameterError(f"The {name!r} parameter of {caller} must be a finite number > 0. Got {value!r} instead.")
-    return float(sensitivity) / float(epsilon)
+    scale = float(sensitivity) / float(epsilon)
+    if not math.isfinite(scale):  # a tiny epsilon over a huge sensitivity overflows: OpenDP would refuse it without naming either
+        raise ParameterError(f"{caller}: the noise scale sensitivity / epsilon = {sensitivity!r} / {epsilon!r} overflows a float. "
+                             "Fix: use a larger epsilon or narrower bounds.")
+    return scale
 
 
 _MEASUREMENTS: dict[float, Any] = {}

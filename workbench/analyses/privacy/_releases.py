@@ -121,7 +121,7 @@ def private_means(frame: pd.DataFrame, *, bounds: dict[str, tuple[float, float]]
     -------
     (pandas.DataFrame, Release)
         One row per column: ``column, lower, upper, count, mean, epsilon, count_scale, sum_scale``
-        (``count`` noisy and rounded; scales in the column's units), and what was spent
+        (``count`` noisy and rounded, ``mean`` NaN when it is 0; scales in the column's units), and what was spent
         (sensitivity and scale in units of each column's half range).
 
     Raises
@@ -145,7 +145,8 @@ def private_means(frame: pd.DataFrame, *, bounds: dict[str, tuple[float, float]]
     rows = []
     for i, (name, (lo, hi)) in enumerate(checked.items()):
         half, count = (hi - lo) / 2, max(0.0, float(np.rint(noisy[2 * i])))
-        mean = float(np.clip((lo + hi) / 2 + noisy[2 * i + 1] * half / max(count, 1.0), lo, hi))
+        # no value left after the noise: a mean would be the noise of the sum alone, clipped to a bound (post-processing either way)
+        mean = float(np.clip((lo + hi) / 2 + noisy[2 * i + 1] * half / count, lo, hi)) if count >= 1 else float("nan")
         rows.append({"column": name, "lower": lo, "upper": hi, "count": count, "mean": mean, "epsilon": float(epsilon),
                      "count_scale": scale, "sum_scale": scale * half})
     return pd.DataFrame(rows), Release("laplace", float(epsilon), 0.0, 2.0 * m, scale,
@@ -219,9 +220,26 @@ def _check_bounds(bounds: dict[str, tuple[float, float]], frame: pd.DataFrame, *
             raise ParameterError(f"{caller}: bounds of {name} must be [lower, upper]. Got {bounds[name]!r} instead.") from None
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ParameterError(f"{caller}: bounds of {name} must be finite with lower < upper. Got {bounds[name]!r} instead.")
+        if not np.isfinite(hi - lo):  # e.g. [-1e308, 1e308]: the sensitivity (the width) would be infinite
+            raise ParameterError(f"{caller}: bounds of {name} are too wide: upper - lower overflows a float. Got {bounds[name]!r} instead. "
+                                 "Fix: declare the range the column can really take.")
         out[name] = (lo, hi)
     absent = [c for c in out if c not in frame.columns]
     if absent:
         raise DataError(f"{caller}: column(s) {', '.join(absent)} are not in the data (found {', '.join(map(str, frame.columns[:20]))}). "
                         "Fix: pass only the bounds of columns the data holds.")
     return out
+
+
+def _check_numeric(frame: pd.DataFrame, columns: list[str], *, caller: str) -> None:
+    """DataError naming the ``columns`` of ``frame`` that are not numbers (text, categories, dates): noise on them means nothing.
+
+    Without it ``pd.to_numeric(..., errors="coerce")`` turns a text column into NaN and a date
+    into nanoseconds, and the "private" column silently carries no information or a wrong one.
+    """
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    text = [f"{c} ({frame[c].dtype})" for c in columns if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
+    if text:
+        raise DataError(f"{caller}: column(s) {', '.join(text)} are not numeric; Laplace noise needs numbers. "
+                        "Fix: privatize numeric columns only (encode a category as numbers first, or leave it out).")
