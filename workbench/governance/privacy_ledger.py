@@ -9,6 +9,10 @@ budget and appends the new one, both under the ledger's lock, so processes relea
 never spend past the budget together. The spend is recorded before the release is published:
 a release that fails afterwards still counts (conservative). A refused release is audited
 (``privacy.refused``) and raises :class:`BudgetExceeded` naming what remains.
+
+The spending is read from the audit trail only after its hash chain verifies: an edited spend
+record would otherwise hand budget back. A log that does not verify, or a store that cannot be
+written, raises :class:`~workbench.exceptions.AuditError` and nothing is spent.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from workbench.exceptions import BudgetExceeded, ParameterError
+from workbench.exceptions import AuditError, BudgetExceeded, ParameterError
 from workbench.governance import audit
 
 __all__ = ["BudgetExceeded", "ledger", "spend"]
@@ -58,21 +62,35 @@ def spend(store: Path, *, dataset: str, sha256: str, release: str, epsilon: floa
     ------
     BudgetExceeded
         The release would take the dataset past its budget; it is audited as refused and nothing is spent.
+    AuditError
+        The audit trail does not verify (edited, records missing) or the store cannot be written; nothing is spent.
     """
     _check(epsilon=epsilon, delta=delta, budget_epsilon=budget_epsilon, budget_delta=budget_delta, sha256=sha256)
     epsilon, delta, budget_epsilon, budget_delta = float(epsilon), float(delta), float(budget_epsilon), float(budget_delta)
-    with _lock(store):
-        earlier = [e["details"] for e in audit.read(store) if e["action"] == SPEND and e["details"].get("sha256") == sha256]
-        spent = math.fsum(float(d["epsilon"]) for d in earlier)
-        spent_delta = math.fsum(float(d.get("delta", 0.0)) for d in earlier)
-        over_eps = spent + epsilon > budget_epsilon + TOLERANCE
-        if over_eps or spent_delta + delta > budget_delta + TOLERANCE:
-            audit.record(store, REFUSED, dataset, sha256=sha256, release=release, epsilon=epsilon, delta=delta, spent=spent,
-                         spent_delta=spent_delta, budget_epsilon=budget_epsilon, budget_delta=budget_delta, run_id=run_id)
-            raise BudgetExceeded(_refusal(dataset, sha256, release, len(earlier), *(
-                ("epsilon", epsilon, spent, budget_epsilon) if over_eps else ("delta", delta, spent_delta, budget_delta))))
-        audit.record(store, SPEND, dataset, sha256=sha256, release=release, epsilon=epsilon, delta=delta, spent=spent + epsilon,
-                     spent_delta=spent_delta + delta, budget_epsilon=budget_epsilon, budget_delta=budget_delta, run_id=run_id)
+    try:
+        with _lock(store):
+            return _spend(store, dataset=dataset, sha256=sha256, release=release, epsilon=epsilon, delta=delta,
+                          budget_epsilon=budget_epsilon, budget_delta=budget_delta, run_id=run_id)
+    except OSError as exc:  # a read-only store, a full disk: the spend is not recorded, so nothing may be released
+        raise AuditError(f"privacy ledger in {store}: cannot record the spend of release {release!r} on dataset {dataset} "
+                         f"({type(exc).__name__}: {exc}); nothing was spent or released. Fix: make the store folder writable "
+                         "(config key store) and run again.") from exc
+
+
+def _spend(store: Path, *, dataset: str, sha256: str, release: str, epsilon: float, delta: float, budget_epsilon: float,
+           budget_delta: float, run_id: str | None) -> dict[str, Any]:
+    """The check and the spend of :func:`spend`; the caller holds the ledger's lock."""
+    earlier = [e["details"] for e in _trusted(store, outcome="nothing was spent or released") if e["action"] == SPEND and e["details"].get("sha256") == sha256]
+    spent = math.fsum(float(d["epsilon"]) for d in earlier)
+    spent_delta = math.fsum(float(d.get("delta", 0.0)) for d in earlier)
+    over_eps = spent + epsilon > budget_epsilon + TOLERANCE
+    if over_eps or spent_delta + delta > budget_delta + TOLERANCE:
+        audit.record(store, REFUSED, dataset, sha256=sha256, release=release, epsilon=epsilon, delta=delta, spent=spent,
+                     spent_delta=spent_delta, budget_epsilon=budget_epsilon, budget_delta=budget_delta, run_id=run_id)
+        raise BudgetExceeded(_refusal(dataset, sha256, release, len(earlier), *(
+            ("epsilon", epsilon, spent, budget_epsilon) if over_eps else ("delta", delta, spent_delta, budget_delta))))
+    audit.record(store, SPEND, dataset, sha256=sha256, release=release, epsilon=epsilon, delta=delta, spent=spent + epsilon,
+                 spent_delta=spent_delta + delta, budget_epsilon=budget_epsilon, budget_delta=budget_delta, run_id=run_id)
     return {"dataset": dataset, "sha256": sha256, "release": release, "epsilon": epsilon, "delta": delta, "spent": spent + epsilon,
             "spent_delta": spent_delta + delta, "remaining": max(0.0, budget_epsilon - spent - epsilon), "budget": budget_epsilon}
 
@@ -88,7 +106,7 @@ def ledger(store: Path) -> list[dict[str, Any]]:
         ``refused`` (releases refused), ``last`` (time of the latest spend).
     """
     rows: dict[str, dict[str, Any]] = {}
-    for event in audit.read(store):
+    for event in _trusted(store, outcome="the spending it would show is unknown"):
         if event["action"] not in (SPEND, REFUSED):
             continue
         d = event["details"]
@@ -105,6 +123,27 @@ def ledger(store: Path) -> list[dict[str, Any]]:
     return [{"dataset": r["dataset"], "sha256": r["sha256"], "releases": r["releases"], "epsilon_spent": math.fsum(r.pop("epsilons")),
              "delta_spent": math.fsum(r.pop("deltas")), "budget_epsilon": r["budget_epsilon"], "budget_delta": r["budget_delta"],
              "refused": r["refused"], "last": r["last"]} for r in rows.values()]
+
+
+def _trusted(store: Path, *, outcome: str) -> list[dict[str, Any]]:
+    """The audit trail's events once its hash chain checks out: spends are read from it, so an edited one must not count.
+
+    Without the check, a ``privacy.spend`` record edited to a smaller epsilon (same size, so the
+    head file still matches) would give budget back. A torn tail (a crash in the middle of an
+    append) leaves the complete records trustworthy: they are read, and appending refuses
+    until ``workbench audit repair``.
+    """
+    check = audit.verify(store)
+    if not check.ok and not check.torn:
+        raise AuditError(f"{audit.log_path(store)}: {check.problem}. The privacy ledger reads the budget spent from this log, "
+                         f"so it cannot be trusted; {outcome}. Fix: run `workbench audit verify`; restore the log from a backup.")
+    events = audit.read(store)
+    for number, event in enumerate(events, start=1):
+        d = event.get("details")
+        if event.get("action") in (SPEND, REFUSED) and not (isinstance(d, dict) and {"sha256", "epsilon", "budget_epsilon", "budget_delta"} <= d.keys()):
+            raise AuditError(f"{audit.log_path(store)}: record {number} ({event.get('action')} {event.get('subject')}) lacks the "
+                             "ledger's fields (sha256, epsilon, budget). Fix: run `workbench audit verify`; restore the log from a backup.")
+    return events
 
 
 def _refusal(dataset: str, sha256: str, release: str, releases: int, what: str, asked: float, spent: float, budget: float) -> str:
