@@ -371,7 +371,8 @@ def _problem(err: Any) -> str:
     if err["type"] == "missing":
         return f"missing required key '{key}'. Fix: add it (see README, 'Config keys')."
     got = err.get("input")
-    return f"key '{key}': {err['msg'].lower()} (got {got!r}). Fix the value in the config."
+    msg = err["msg"][:1].lower() + err["msg"][1:]  # not .lower(): it would mangle a pattern ([A-Za-z] read as [a-za-z])
+    return f"key '{key}': {msg} (got {got!r}). Fix the value in the config."
 
 
 def _suggest(loc: list[str]) -> str:

@@ -73,7 +73,7 @@ def merge(summaries: dict[str, dict[str, Any]], task: str) -> dict[str, Any]:
         for key in keys:
             mine, theirs = summary["schema"][key], first["schema"][key]
             if mine != theirs:
-                raise DataError(f"site {site!r} and site {first_site!r} disagree on data.{key}: {mine} vs {theirs}. "
+                raise DataError(f"site {site!r} and site {first_site!r} disagree on data.{key}: {_difference(key, site, mine, first_site, theirs)}. "
                                 f"Fix: give every site file the same columns and types, or declare data.{key} in the config.")
     schema = dict(first["schema"])
     rows = sum(s["rows"] for s in summaries.values())
@@ -99,6 +99,17 @@ def merge(summaries: dict[str, dict[str, Any]], task: str) -> dict[str, Any]:
         count, m, m2 = _pool([s["target"] for s in summaries.values()])
         spec["target_mean"], spec["target_var"] = m, m2 / count
     return spec
+
+
+def _difference(key: str, site: str, mine: Any, other_site: str, theirs: Any) -> str:
+    """What two sites' schema entries ``key`` differ in, by column (two lists of 60 columns are unreadable side by side)."""
+    if not (isinstance(mine, list) and isinstance(theirs, list)):
+        return f"{mine!r} at site {site!r}, {theirs!r} at site {other_site!r}"
+    only_mine, only_theirs = [c for c in mine if c not in theirs], [c for c in theirs if c not in mine]
+    what = "numeric" if key == "numeric" else ("categorical" if key == "categorical" else "features")
+    parts = [f"{what} only at site {s!r}: {', '.join(map(str, cols[:20]))}{' …' if len(cols) > 20 else ''}"
+             for s, cols in ((site, only_mine), (other_site, only_theirs)) if cols]
+    return "; ".join(parts) or f"the same columns in another order ({', '.join(map(str, mine[:20]))} vs {', '.join(map(str, theirs[:20]))})"
 
 
 def numeric_features(spec: dict[str, Any]) -> list[str]:
