@@ -40,6 +40,8 @@ from workbench.exceptions import FederatedError, WorkbenchError
 from workbench.federated import _encoding, _model, _profile, _protocol
 from workbench.governance import audit
 
+SITE_ERROR = "wb.error"  # a site that cannot do a task (its batch missing, its budget spent) answers with why, instead of dying unheard
+
 
 class Admission(ClientManager):
     """Flower's client manager, admitting only processes that prove to be a configured site."""
@@ -135,6 +137,7 @@ class Federation(Strategy):
         self.expected: list[str] = sorted(job["secrets"])
         self.min_sites = int(job["min_sites"])
         self.dropped: dict[str, dict[str, Any]] = {}
+        self._reported: set[str] = set()  # dropped sites that said why (SITE_ERROR)
         self.ready_at: float | None = None
 
     def gather(self) -> None:
@@ -163,16 +166,26 @@ class Federation(Strategy):
         if answered >= self.min_sites:
             return
         missing = "; ".join(f"{d['site']} ({d['reason']}, round {d['round']} {d['step']})" for d in self.dropped.values())
+        reported = self.dropped and self._reported >= set(self.dropped)
+        fix = ("correct what the missing site(s) report and run again" if reported else "restart the missing site(s) and run again")
         raise FederatedError(
             f"round {round_} ({step}): {answered} of {len(self.expected)} sites answered, but federated.min_sites is {self.min_sites}. "
-            f"Missing: {missing or 'none recorded'}. Nothing was registered. Fix: restart the missing site(s) and run again, "
+            f"Missing: {missing or 'none recorded'}. Nothing was registered. Fix: {fix}, "
             "or lower federated.min_sites to go on without them.")
 
     def collect(self, round_: int, step: str, sent: dict[str, Any], results: list[tuple[Any, Any]]) -> dict[str, Any]:
-        """The answers by site; sites that were sent the task and did not answer are dropped."""
-        got = {self.admission.site_of(proxy.cid): res for proxy, res in results}
+        """The answers by site; sites that were sent the task and did not answer, or answered with an error, are dropped."""
+        got = {}
+        for proxy, res in results:
+            site = self.admission.site_of(proxy.cid)
+            error = (getattr(res, "metrics", None) or getattr(res, "properties", None) or {}).get(SITE_ERROR)
+            if error:  # the site's own words (a missing batch, a spent budget): more use than "no answer"
+                self._drop(site, round_, step, f"failed: {str(error)[:2000]}")
+                self._reported.add(site)
+            else:
+                got[site] = res
         for site in sent:
-            if site not in got:
+            if site not in got and site not in self.dropped:
                 self._drop(site, round_, step, "no answer: its process died, disconnected or exceeded federated.round_timeout_s")
         self.require(len(got), round_, step)
         return got
