@@ -133,11 +133,22 @@ def _trusted(store: Path, *, outcome: str) -> list[dict[str, Any]]:
     append) leaves the complete records trustworthy: they are read, and appending refuses
     until ``workbench audit repair``.
     """
-    check = audit.verify(store)
+    # under the audit trail's own lock: other processes append (data access) at any time, and a log read before a
+    # head written after looks like deleted records. Released before the spend is appended (audit.record takes it).
+    lock = audit._lock(store)  # noqa: SLF001 - the ledger is the audit trail's reader in the same package
+    try:
+        lock.acquire()
+    except OSError:  # a store this process cannot write (a viewer's `privacy budget`): it cannot spend either, so read as is
+        lock = None
+    try:
+        check = audit.verify(store)
+        events = audit.read(store) if check.ok or check.torn else []
+    finally:
+        if lock is not None:
+            lock.release()
     if not check.ok and not check.torn:
         raise AuditError(f"{audit.log_path(store)}: {check.problem}. The privacy ledger reads the budget spent from this log, "
                          f"so it cannot be trusted; {outcome}. Fix: run `workbench audit verify`; restore the log from a backup.")
-    events = audit.read(store)
     for number, event in enumerate(events, start=1):
         d = event.get("details")
         if event.get("action") in (SPEND, REFUSED) and not (isinstance(d, dict) and {"sha256", "epsilon", "budget_epsilon", "budget_delta"} <= d.keys()):
