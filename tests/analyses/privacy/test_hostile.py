@@ -66,6 +66,12 @@ def test_the_utility_table_checks_the_training_rows_too() -> None:
                       bounds={"tenure": (0, 72)}, epsilons=[1.0])
 
 
+def test_the_utility_table_of_an_all_missing_column_says_nan_without_a_warning() -> None:
+    frame = pd.DataFrame({"empty": [np.nan] * 40, "y": np.arange(40) % 2})  # warnings are errors here: numpy's empty-slice one failed
+    table = utility_table(frame, frame, fit_and_score=lambda tr, ho: 0.5, columns=["empty"], bounds={"empty": (0.0, 1.0)}, epsilons=[1.0])
+    assert table["setting"].tolist() == ["clean", "epsilon=1"] and math.isnan(table.loc[1, "mean_abs_noise_empty"])
+
+
 def test_a_private_mean_with_no_value_left_is_nan_not_a_bound() -> None:
     frame = pd.DataFrame({"empty": [np.nan] * 50, "full": np.linspace(0, 1, 50)})
     out, _ = private_means(frame, bounds={"empty": (0.0, 1.0), "full": (0.0, 1.0)}, epsilon=1000.0)  # count noise scale 0.004: rounds to 0

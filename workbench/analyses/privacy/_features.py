@@ -121,10 +121,15 @@ def utility_table(train: pd.DataFrame, holdout: pd.DataFrame, *, fit_and_score: 
         private_train, _ = privatize_features(train, columns=columns, bounds=bounds, epsilon=eps)
         private_holdout, _ = privatize_features(holdout, columns=columns, bounds=bounds, epsilon=eps)
         metric = float(fit_and_score(private_train, holdout))
-        noise = {f"mean_abs_noise_{c}": float(np.nanmean(np.abs(private_train[c].to_numpy(dtype=float)
-                                                                 - pd.to_numeric(train[c], errors="coerce").to_numpy(dtype=float))))
+        noise = {f"mean_abs_noise_{c}": _mean_abs(private_train[c].to_numpy(dtype=float) - pd.to_numeric(train[c], errors="coerce").to_numpy(dtype=float))
                  for c in columns}
         rows.append({"setting": f"epsilon={eps:g}", "epsilon": eps, "metric": metric,
                      "metric_private_holdout": float(fit_and_score(private_train, private_holdout)), "loss": sign * (clean - metric),
-                     "mean_abs_noise": float(np.mean(list(noise.values()))), **noise})
+                     "mean_abs_noise": float(np.mean(list(noise.values()))), **noise})  # NaN when a column has no value
     return pd.DataFrame(rows)
+
+
+def _mean_abs(diff: np.ndarray) -> float:
+    """Mean absolute value of the non-missing entries; NaN (without numpy's empty-slice warning) for a column with no value."""
+    kept = diff[~np.isnan(diff)]
+    return float(np.abs(kept).mean()) if kept.size else math.nan
