@@ -135,7 +135,7 @@ def _trusted(store: Path, *, outcome: str) -> list[dict[str, Any]]:
     """
     # under the audit trail's own lock: other processes append (data access) at any time, and a log read before a
     # head written after looks like deleted records. Released before the spend is appended (audit.record takes it).
-    if not audit.log_path(store).exists():  # no trail, no spend; and reading must not create the store (the lock would)
+    if not audit.log_path(store).exists() and not audit.head_path(store).exists():  # no trail, no spend; reading creates no store
         return []
     lock = audit._lock(store)  # noqa: SLF001 - the ledger is the audit trail's reader in the same package
     try:

@@ -176,3 +176,13 @@ def test_spends_while_other_processes_append_to_the_audit_trail_never_see_a_brok
         for proc in writers:
             proc.join(timeout=30)
     assert spent[-1] == pytest.approx(1.5) and audit.verify(store).ok
+
+
+def test_a_deleted_audit_log_is_not_an_empty_ledger(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    _spend(store, 1.0)
+    audit.log_path(store).unlink()  # the head file still counts one record
+    with pytest.raises(AuditError, match=r"record 1: missing \(the head file says 1 records"):
+        privacy_ledger.ledger(store)
+    with pytest.raises(AuditError):
+        _spend(store, 1.0)
