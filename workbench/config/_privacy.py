@@ -53,6 +53,17 @@ class PrivacyConfig(_Strict):
             return self.datasets[name]
         return self.datasets.get(Path(name).name, self.budget)
 
+    @field_validator("datasets")
+    @classmethod
+    def _file_names(cls, value: dict[str, Budget]) -> dict[str, Budget]:
+        # a release looks its budget up by the dataset's file name: a key with a folder never matches, and that
+        # dataset would silently get privacy.budget (usually larger) instead
+        pathlike = [k for k in value if k != Path(k).name or not k.strip()]
+        if pathlike:
+            raise ValueError(f"keys are dataset file names, not paths: {', '.join(map(repr, pathlike))} would match no dataset. "
+                             f"Fix: write {Path(pathlike[0]).name!r}")
+        return value
+
     @field_validator("releases")
     @classmethod
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:

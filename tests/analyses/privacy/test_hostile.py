@@ -186,3 +186,11 @@ def test_a_deleted_audit_log_is_not_an_empty_ledger(tmp_path: Path) -> None:
         privacy_ledger.ledger(store)
     with pytest.raises(AuditError):
         _spend(store, 1.0)
+
+
+def test_a_dataset_budget_keyed_by_a_path_is_refused_not_silently_unused(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"privacy": {"datasets": {"batches/2026-03.parquet": {"epsilon": 1}}}})
+    with pytest.raises(ConfigError) as err:  # before: the batch got privacy.budget (10) instead of its budget of 1
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: key 'privacy.datasets': value error, keys are dataset file names, not paths: "
+                                     "'batches/2026-03.parquet' would match no dataset. Fix: write '2026-03.parquet'")
