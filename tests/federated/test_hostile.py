@@ -85,8 +85,9 @@ def test_a_site_missing_the_batch_is_named_with_its_own_reason_and_nothing_is_wr
     message = str(err.value)  # was: "b (no answer: its process died, ...). Fix: restart the missing site(s)"
     assert re.fullmatch(r"round 1 \(monitor\): 1 of 2 sites answered, but federated\.min_sites is 2\. Missing: b \(failed: site 'b': "
                         r"no batch file\(s\) named '2026-08\.parquet' under .*/b\. Fix: pass the file name of one of the site's batches "
-                        r"\(sites\.b\.batches\)\., round 1 monitor\)\. Nothing was registered\. Fix: correct what the missing site\(s\) "
-                        r"report and run again, or lower federated\.min_sites to go on without them\.", message), message
+                        r"\(sites\.b\.batches\)\., round 1 monitor\)\. Nothing was written \(no drift or fairness table\)\. "
+                        r"Fix: correct what the missing site\(s\) report and run again, or lower federated\.min_sites to go on without "
+                        r"them\.", message), message
     run = catalog.get_run(config, "missing-batch")
     assert run.status == "failed"
     assert sorted(p.name for p in run.phase_dir("federated").iterdir()) == ["logs"]  # no result, no table

@@ -56,6 +56,8 @@ class MonitoringSite(_client.Site):
 class MonitorStrategy(Federation):
     """One round: the champion out, each site's payload back, merged and decided on the server."""
 
+    NOTHING = "Nothing was written (no drift or fairness table)."
+
     def __init__(self, job: dict[str, Any], admission: Admission, config: Config) -> None:
         super().__init__(job, admission)
         self.config = config

@@ -132,6 +132,8 @@ class Admission(ClientManager):
 class Federation(Strategy):
     """Rounds over the admitted sites, with drop-outs recorded and ``federated.min_sites`` enforced."""
 
+    NOTHING = "Nothing was registered."  # what a run that stops below min_sites leaves (a subclass that registers nothing says so)
+
     def __init__(self, job: dict[str, Any], admission: Admission) -> None:
         self.job, self.admission = job, admission
         self.expected: list[str] = sorted(job["secrets"])
@@ -170,7 +172,7 @@ class Federation(Strategy):
         fix = ("correct what the missing site(s) report and run again" if reported else "restart the missing site(s) and run again")
         raise FederatedError(
             f"round {round_} ({step}): {answered} of {len(self.expected)} sites answered, but federated.min_sites is {self.min_sites}. "
-            f"Missing: {missing or 'none recorded'}. Nothing was registered. Fix: {fix}, "
+            f"Missing: {missing or 'none recorded'}. {self.NOTHING} Fix: {fix}, "
             "or lower federated.min_sites to go on without them.")
 
     def collect(self, round_: int, step: str, sent: dict[str, Any], results: list[tuple[Any, Any]]) -> dict[str, Any]:
