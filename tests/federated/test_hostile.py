@@ -17,7 +17,7 @@ from tests.federated.conftest import SITES, federated_project, site_split
 from workbench import federated
 from workbench.config import load_config
 from workbench.exceptions import ConfigError, DataError, FederatedError
-from workbench.federated import _encoding, watch
+from workbench.federated import _encoding, monitoring, watch
 from workbench.governance import actions
 from workbench.reports import catalog
 
@@ -57,6 +57,23 @@ def test_a_site_name_with_spaces_or_unicode_is_refused_with_the_pattern_as_writt
         load_config(path)
     assert str(err.value) == (f"{path}: key 'sites.north site.[key]': string should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}$' "
                               "(got 'north site'). Fix the value in the config.")  # was [a-za-z0-9]: the message was lower-cased whole
+
+
+def test_a_site_answering_the_server_reads_only_its_own_batches(tmp_path: Path, site_files) -> None:  # noqa: ANN001
+    path = federated_project(tmp_path, {"a": site_files["iid"]["a"], "b": site_files["iid"]["b"]})
+    config = yaml.safe_load(path.read_text())
+    config["sites"]["a"]["batches"] = "a-batches"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    (tmp_path / "a-batches").mkdir()
+    for file in (tmp_path / "2026-08.parquet", tmp_path / "a-batches" / "2026-08.parquet", tmp_path / "secret.parquet"):
+        file.write_bytes(b"")
+    config = load_config(path)
+    assert monitoring.site_batch(config, "a", "2026-08.parquet", batches_only=True) == tmp_path / "a-batches" / "2026-08.parquet"
+    assert monitoring.site_batch(config, "a", "2026-08.parquet") == tmp_path / "2026-08.parquet"  # in-process callers may pass paths
+    with pytest.raises(DataError) as err:  # before: the site read whatever file the server named
+        monitoring.site_batch(config, "a", str(tmp_path / "secret.parquet"), batches_only=True)
+    assert str(err.value) == (f"site 'a': batch '{tmp_path / 'secret.parquet'}' is a path, but a site reads only the files under "
+                              "sites.a.batches. Fix: pass --batch the file name (e.g. 'secret.parquet').")
 
 
 @pytest.fixture(scope="module")

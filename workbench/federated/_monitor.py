@@ -42,11 +42,12 @@ class MonitoringSite(_client.Site):
         Nothing of the batch is sent with the error.
         """
         meta = {k: v for k, v in ask.items() if k not in (_protocol.TASK, BATCH)}
+        batch = str(ask[BATCH])
         try:
             champ = monitoring.champion_from_arrays(list(parameters), meta)
             model = registry.load(self.config, champ.version)  # the version the profile is of (hash-checked)
-            arrays, scalars = monitoring.site_payload(self.config, self.name, str(ask[BATCH]), champ, model=model,
-                                                      dp_epsilon=self.config.federated.dp_epsilon)
+            arrays, scalars = monitoring.site_payload(self.config, self.name, batch, champ, model=model,
+                                                      dp_epsilon=self.config.federated.dp_epsilon, batches_only=True)
         except WorkbenchError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             return [], 0, {_protocol.SITE: self.name, SITE_ERROR: str(exc)}

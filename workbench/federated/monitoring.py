@@ -173,14 +173,21 @@ def champion_from_arrays(arrays: Arrays, scalars: Scalars) -> Champion:
     return Champion(version, drift.profile_from_arrays(arrays[:n_profile], scalars), sensitive, groups)
 
 
-def site_batch(config: Config, site: str, batch: str | Path) -> Path:
-    """The batch file of ``site``: a file name (or stem) among ``sites.<site>.batches``, or a path to a file."""
+def site_batch(config: Config, site: str, batch: str | Path, *, batches_only: bool = False) -> Path:
+    """The batch file of ``site``: a file name (or stem) among ``sites.<site>.batches``, or (not ``batches_only``) a path to a file.
+
+    A site process answering the server passes ``batches_only``: the server names a batch, the site
+    decides which of its files that is (a path from the server could point at any file the site can read).
+    """
     if site not in config.sites:
         raise ConfigError(f"{config.source}: no site {site!r} under 'sites'; the sites are: {', '.join(config.sites) or '(none)'}. "
                           "Fix: add it to sites: or pass one of these.")
+    if batches_only and (str(batch) != Path(str(batch)).name or str(batch) in ("", ".", "..")):
+        raise DataError(f"site {site!r}: batch {str(batch)!r} is a path, but a site reads only the files under sites.{site}.batches. "
+                        f"Fix: pass --batch the file name (e.g. {Path(str(batch)).name!r}).")
     path = Path(batch).expanduser()
     path = path if path.is_absolute() else config.source.parent / path
-    if path.is_file():
+    if not batches_only and path.is_file():
         return path.resolve()
     spec = config.sites[site].batches
     if not spec:
@@ -195,7 +202,7 @@ def site_batch(config: Config, site: str, batch: str | Path) -> Path:
 
 
 def site_payload(config: Config, site: str, batch: str | Path, champ: Champion, *, model: Any | None = None,
-                 dp_epsilon: float | None = None) -> tuple[Arrays, Scalars]:
+                 dp_epsilon: float | None = None, batches_only: bool = False) -> tuple[Arrays, Scalars]:
     """What one site sends: its batch's drift statistics and fairness counts against the champion, as arrays and scalars.
 
     Parameters
@@ -214,6 +221,8 @@ def site_payload(config: Config, site: str, batch: str | Path, champ: Champion, 
     dp_epsilon : float, optional
         Laplace noise on every count at this epsilon (``federated.dp_epsilon``), spent from the
         batch's privacy budget first; sketch-mode profiles only.
+    batches_only : bool
+        Refuse a path: read only under ``sites.<site>.batches`` (what a site process answering the server does).
 
     Returns
     -------
@@ -224,7 +233,7 @@ def site_payload(config: Config, site: str, batch: str | Path, champ: Champion, 
     if dp_epsilon is not None and champ.profile.mode == "exact":
         raise ParameterError("federated.dp_epsilon is set, but the drift profile is in exact mode, which ships each column's sorted "
                              "values: values cannot be noised. Fix: monitor in sketch mode (bin counts), or unset federated.dp_epsilon.")
-    path = site_batch(config, site, batch)
+    path = site_batch(config, site, batch, batches_only=batches_only)
     table = sources.read(config, path, purpose=f"federated monitoring at site {site}")
     frame, profile = table.frame, champ.profile
     stats = drift.batch_stats(frame, profile)
