@@ -7,6 +7,7 @@ artifact's sha256 matches the one recorded when it was logged or registered.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,26 @@ from workbench.registry.estimators import TRUSTED_TYPES
 from workbench.registry.lineage import pip_requirements
 
 MODEL_FILE = "model.skops"
+SERVING_CHECK = "Failed to validate serving input example"  # MLflow's warning when its own check cannot load the model
+
+
+class _NoServingCheckWarning(logging.Filter):
+    """Drop MLflow's serving-input warning: its check loads the model, which ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false``
+    forbids by design, so it always fails; the workbench checks the model by its own hash-checked skops load instead.
+    (Its switch, ``validate_serving_input=False``, also reaches the flavor's ``save_model``, which refuses it.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(SERVING_CHECK)
+
+
+@contextmanager
+def _quiet_serving_check() -> Iterator[None]:
+    logger, quiet = logging.getLogger("mlflow.models.model"), _NoServingCheckWarning()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 @dataclass(frozen=True)
 class LoggedModel:
@@ -52,14 +73,15 @@ def log_model(model: Any, *, name: str, input_example: Any) -> LoggedModel:
             f"model {name!r} contains types not in the estimator table (workbench/registry/estimators.py): {', '.join(extra)}. "
             "Fix: add them to that estimator's row after reviewing that they are safe to load."
         )
-    info = mlflow.sklearn.log_model(
-        model,
-        name=name,
-        serialization_format="skops",
-        skops_trusted_types=list(TRUSTED_TYPES),
-        pip_requirements=pip_requirements(),
-        input_example=input_example,
-    )
+    with _quiet_serving_check():
+        info = mlflow.sklearn.log_model(
+            model,
+            name=name,
+            serialization_format="skops",
+            skops_trusted_types=list(TRUSTED_TYPES),
+            pip_requirements=pip_requirements(),
+            input_example=input_example,
+        )
     with _downloaded(info.model_uri) as folder:
         digest = sha256_file(folder / MODEL_FILE)
     return LoggedModel(uri=info.model_uri, sha256=digest, estimator=type(model[-1]).__name__)
