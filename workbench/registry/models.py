@@ -7,6 +7,7 @@ artifact's sha256 matches the one recorded when it was logged or registered.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -96,21 +97,40 @@ def load_model(uri: str, expected_sha256: str, *, label: str | None = None, trac
         When the artifact's hash differs from ``expected_sha256`` (the file was changed
         after it was recorded) or the file is missing.
     """
-    import skops.io
+    return load_bytes(model_file(uri, expected_sha256, label=label, tracking_uri=tracking_uri), expected_sha256, label=label or uri)
 
+
+def model_file(uri: str, expected_sha256: str, *, label: str | None = None, tracking_uri: str | None = None) -> bytes:
+    """The bytes of a model's skops file in MLflow, after checking their sha256 (ModelIntegrityError otherwise)."""
     with _downloaded(uri, tracking_uri) as folder:
         path = folder / MODEL_FILE
         label = label or uri
         if not path.exists():
             raise ModelIntegrityError(f"model {label}: artifact {MODEL_FILE} is missing from {uri}.")
-        actual = sha256_file(path)
-        if actual != expected_sha256:
-            raise ModelIntegrityError(
-                f"model {label}: artifact {path.name} has sha256 {actual[:12]}…, but {expected_sha256[:12]}… "
-                "was recorded at registration; the file was changed after it was registered. Refusing to load. "
-                "Fix: restore the artifact or register a new version."
-            )
-        return skops.io.load(path, trusted=list(TRUSTED_TYPES))
+        data = path.read_bytes()
+    _check(data, expected_sha256, label, MODEL_FILE)
+    return data
+
+
+def load_bytes(data: bytes, expected_sha256: str, *, label: str) -> Any:
+    """A model from its skops file's bytes (sent by a federated server, say), refused unless their sha256 is the recorded one.
+
+    Only the types in :data:`TRUSTED_TYPES` load; the file's own trusted-type list is never read.
+    """
+    import skops.io
+
+    _check(data, expected_sha256, label, "the model's bytes")
+    return skops.io.loads(data, trusted=list(TRUSTED_TYPES))
+
+
+def _check(data: bytes, expected_sha256: str, label: str, what: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_sha256:
+        raise ModelIntegrityError(
+            f"model {label}: {what} has sha256 {actual[:12]}…, but {expected_sha256[:12]}… "
+            "was recorded at registration; the file was changed after it was registered. Refusing to load. "
+            "Fix: restore the artifact or register a new version."
+        )
 
 
 @contextmanager
