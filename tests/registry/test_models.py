@@ -43,3 +43,24 @@ def test_a_logged_model_loads_by_its_hash_and_mlflow_does_not_warn_about_the_che
     assert not any(m.startswith(models.SERVING_CHECK) for m in seen.messages), seen.messages
     assert seen.messages[-1] == "another MLflow warning"
     np.testing.assert_array_equal(loaded.predict_proba(x), pipe.predict_proba(x))
+
+
+def test_a_model_sent_as_bytes_loads_only_with_its_recorded_hash() -> None:
+    import hashlib
+
+    import pytest
+    import skops.io
+
+    from workbench import registry
+    from workbench.exceptions import ModelIntegrityError, RegistryError
+
+    x = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+    data = skops.io.dumps(Pipeline([("model", LogisticRegression())]).fit(x, [0, 0, 1, 1]))
+    tags = {registry.TAG + "model_sha256": hashlib.sha256(data).hexdigest(), registry.TAG + "semver": "1.0.0", registry.TAG + "schema": "{}"}
+    loaded = registry.from_file(data, "3", tags)
+    assert (loaded.version, loaded.semver) == ("3", "1.0.0") and loaded.model.predict(x).tolist() == [0, 0, 1, 1]
+    tampered = data[:-1] + bytes([data[-1] ^ 1])
+    with pytest.raises(ModelIntegrityError, match=r"model v3 \(1.0.0\): the model's bytes has sha256 .* was recorded at registration"):
+        registry.from_file(tampered, "3", tags)
+    with pytest.raises(RegistryError, match="version 3 came without a recorded sha256; refusing to load it"):
+        registry.from_file(data, "3", {})
