@@ -114,7 +114,12 @@ def _serve(run_dir: Path, run_id: str, name: str, site_job: dict[str, Any], moni
     proc = _processes.spawn(fleet, f"site-{name}", MONITOR if monitor else TRAIN, site_job)
     fleet.sites[name] = proc
     # The site program bounds its own waits (wait_s for the server, round_timeout_s per message), so no deadline here.
-    code = proc.wait()
+    try:
+        code = proc.wait()
+    finally:  # interrupted (Ctrl-C, a service stop): the site program goes with this command
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
     for reader in fleet.readers:
         reader.join(timeout=5)  # its last events (site_done) are read once the output closed
     fleet.ended = time.time()
