@@ -1,4 +1,4 @@
-"""``workbench federated train|monitor``: training and monitoring across the configured data sites (see :mod:`workbench.federated`)."""
+"""``workbench federated train|monitor|site``: training and monitoring across the configured data sites (see :mod:`workbench.federated`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench import federated
-from workbench.cli._common import config_arg, load
+from workbench.cli._common import config_arg, load, number_in
 from workbench.federated import site, watch
+
+ROUNDS = number_in(int, 1, 1000, "must be a whole number from 1 to 1000")
+WAIT_S = number_in(float, 1e-9, 86400, "must be a number of seconds above 0 and at most 86400")
 
 
 def register(sub: Any) -> dict[str, Any]:
@@ -18,7 +21,7 @@ def register(sub: Any) -> dict[str, Any]:
     verbs = parser.add_subparsers(dest="verb", metavar="{train,monitor,site}", required=True)
     train = verbs.add_parser("train", help="one Flower server and one process per site; the aggregated model is registered as a new version")
     config_arg(train)
-    train.add_argument("--rounds", type=_rounds, help="rounds of federated averaging (default: federated.rounds; bagging runs one)")
+    train.add_argument("--rounds", type=ROUNDS, help="rounds of federated averaging (default: federated.rounds; bagging runs one)")
     train.add_argument("--compare-pooled", action="store_true",
                        help="simulation only: also train on the sites' pooled rows and record the gap (reads every site's file)")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -35,7 +38,7 @@ def register(sub: Any) -> dict[str, Any]:
     joining.add_argument("--monitor", action="store_true", help="answer a monitoring run (workbench federated monitor) instead of a training run")
     joining.add_argument("--server", type=_address, help="host:port of the Flower server as this machine reaches it (default: federated.address)")
     joining.add_argument("--data", help="the site's training file (default: sites.<name>.data)")
-    joining.add_argument("--wait", type=_seconds, help="seconds to wait for the server to listen (default: federated.round_timeout_s)")
+    joining.add_argument("--wait", type=WAIT_S, help="seconds to wait for the server to listen (default: federated.round_timeout_s)")
     joining.add_argument("--json", action="store_true", help="print the result as JSON")
     return {"federated": _cmd_federated}
 
@@ -45,26 +48,6 @@ def _address(text: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError(f"must be host:port (port 1-65535), got {text!r}")
     return text
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 and at most 86400, got {text!r}")
-    return value
-
-
-def _rounds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 1000, got {text!r}")
-    return value
 
 
 def _cmd_federated(args: argparse.Namespace) -> int:
