@@ -41,11 +41,12 @@ def test_python_version_agrees() -> None:
 
 
 def test_import_is_fast_and_loads_no_heavy_library() -> None:
-    code = ("import sys, time; t = time.perf_counter(); import workbench, workbench.cli; "
-            "print(time.perf_counter() - t); print(','.join(m for m in ('pandas', 'mlflow', 'sklearn', 'shap', 'evidently', 'papermill') if m in sys.modules))")
-    seconds, heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert float(seconds) < 0.5
-    assert heavy == ""
+    code = ("import sys, time; t = time.perf_counter(); import workbench, workbench.cli; print(time.perf_counter() - t); "
+            "print(','.join(m for m in ('numpy', 'pandas', 'mlflow', 'sklearn', 'shap', 'evidently', 'papermill', 'flwr', 'opendp', 'dask') "
+            "if m in sys.modules))")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines() for _ in range(3)]
+    assert min(float(seconds) for seconds, _ in runs) < 0.5  # the best of three: a busy machine slows one start, not the import's cost
+    assert [heavy for _, heavy in runs] == ["", "", ""]
 
 
 def test_console_script_help_lists_commands() -> None:

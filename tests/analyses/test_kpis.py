@@ -83,7 +83,7 @@ def test_every_bad_kpi_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_duplicate_kpi_names_are_refused(tmp_path: Path) -> None:
     path = _config(tmp_path, [GOOD, GOOD])
-    with pytest.raises(ConfigError, match=r"key 'kpis': value error, kpi name\(s\) k used more than once; names must be unique"):
+    with pytest.raises(ConfigError, match=r"key 'kpis': value error, KPI name\(s\) k used more than once; names must be unique"):
         load_config(path)
 
 

@@ -109,7 +109,7 @@ def test_the_executor_key_takes_local_dask_local_or_a_scheduler_address(tmp_path
 
     for good in ("local", "dask-local", "tcp://10.0.0.5:8786", "tls://scheduler.internal:8786"):
         assert load_config(write_config(tmp_path, {"executor": good})).executor == good
-    with pytest.raises(ConfigError, match=r"key 'executor': .*must be 'local' \(default\), 'dask-local' .* or a dask scheduler address "
+    with pytest.raises(ConfigError, match=r"key 'executor': .*must be 'local' \(default\), 'dask-local' .* or a Dask scheduler address "
                                           r"such as 'tcp://10.0.0.5:8786' \(got 'dask'\)"):
         load_config(write_config(tmp_path, {"executor": "dask"}))
     same = [load_config(write_config(tmp_path, {"executor": e})).sha256() for e in ("local", "tcp://h:1")]

@@ -9,6 +9,8 @@ written.
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from workbench._io import apply_safe_env
@@ -43,3 +45,17 @@ def check_config(config: Config) -> None:
     preflight.check(config)
     estimators.check_config(config)
     kpis.check(config.kpis, config.model.task, source=config.source)
+
+
+def number_in(kind: type[int] | type[float], low: float, high: float, message: str) -> Callable[[str], int | float]:
+    """An argparse ``type``: ``kind`` parsed from the text and within [low, high], else ``message`` with what was given."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{message}, got {text!r}")
+        return value
+
+    return parse

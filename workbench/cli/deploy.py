@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
-from workbench.cli._common import config_arg, load
+from workbench.cli._common import config_arg, load, number_in
 from workbench.serving import deploy
+
+PORT = number_in(int, 1, 65535, "must be a TCP port between 1 and 65535")
+AT_LEAST_ONE = number_in(int, 1, math.inf, "must be a whole number of 1 or more")
 
 
 def register(sub: Any) -> dict[str, Any]:
@@ -17,30 +21,10 @@ def register(sub: Any) -> dict[str, Any]:
     config_arg(parser)
     parser.add_argument("--out", metavar="DIR", help="folder to write into (default: <config folder>/deploy/<project>-<semver>/)")
     parser.add_argument("--image", metavar="REPO", help="image repository, without a tag (default: workbench/<project as a Kubernetes name>); the tag is the semver")
-    parser.add_argument("--replicas", type=_at_least_one, default=deploy.DEFAULT_REPLICAS, metavar="N",
+    parser.add_argument("--replicas", type=AT_LEAST_ONE, default=deploy.DEFAULT_REPLICAS, metavar="N",
                         help=f"minimum pods of the autoscaler (default: {deploy.DEFAULT_REPLICAS}; maximum {deploy.MAX_REPLICAS} or this, if higher)")
-    parser.add_argument("--port", type=_port, default=deploy.DEFAULT_PORT, metavar="PORT", help=f"port the API listens on (default: {deploy.DEFAULT_PORT})")
+    parser.add_argument("--port", type=PORT, default=deploy.DEFAULT_PORT, metavar="PORT", help=f"port the API listens on (default: {deploy.DEFAULT_PORT})")
     return {"deploy-files": _cmd_deploy_files}
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a TCP port between 1 and 65535, got {text!r}")
-    return value
 
 
 def _cmd_deploy_files(args: argparse.Namespace) -> int:

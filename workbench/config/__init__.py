@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 from workbench.config._base import _Strict
 from workbench.config._estimation import EstimationConfig, FeedbackConfig
 from workbench.config._privacy import FederatedConfig, PrivacyConfig, SiteConfig, resolve_site_paths
+from workbench.config._privacy import loopback as loopback  # re-exported: is a Flower address loopback (federated site)
 from workbench.config._scale import DaskConfig, check_executor
 from workbench.config._yaml import read_yaml as _read_yaml
 from workbench.exceptions import ConfigError
@@ -370,9 +371,9 @@ def _problem(err: Any) -> str:
         return f"unknown key '{key}'{_suggest(loc)}."
     if err["type"] == "missing":
         return f"missing required key '{key}'. Fix: add it (see README, 'Config keys')."
-    got = err.get("input")
-    msg = err["msg"][:1].lower() + err["msg"][1:]  # not .lower(): it would mangle a pattern ([A-Za-z] read as [a-za-z])
-    return f"key '{key}': {msg} (got {got!r}). Fix the value in the config."
+    got, msg = err.get("input"), str(err["msg"])
+    # only the first letter: a message names columns, keys and variables whose case matters ("Value error, ..." reads on)
+    return f"key '{key}': {msg[:1].lower() + msg[1:]} (got {got!r}). Fix the value in the config."
 
 
 def _suggest(loc: list[str]) -> str:

@@ -104,6 +104,14 @@ class SiteConfig(_Strict):
     data: Path  # CSV or Parquet, relative paths against the config file
     batches: str | None = None  # folder or glob of the site's production batches (federated monitoring)
     token_env: str | None = None  # environment variable holding the site's secret; the server admits only known sites
+    remote: bool = False  # runs on its own machine (`workbench federated site`): train/monitor wait for it instead of starting it
+
+    @model_validator(mode="after")
+    def _remote_has_secret(self) -> SiteConfig:
+        if self.remote and not self.token_env:
+            raise ValueError("a remote site needs token_env: the server and the site's machine must hold the same secret "
+                             "(a per-run secret cannot reach another machine). Fix: add token_env: WB_SITE_<NAME>_TOKEN")
+        return self
 
 
 class TlsConfig(_Strict):
@@ -128,16 +136,21 @@ class FederatedConfig(_Strict):
 
     @model_validator(mode="after")
     def _loopback_or_tls(self) -> FederatedConfig:
-        host = self.address.rsplit(":", 1)[0].strip("[]")
-        if self.tls is None and host != "localhost":
-            try:
-                loopback = ipaddress.ip_address(host).is_loopback
-            except ValueError:
-                loopback = False
-            if not loopback:
-                raise ValueError(f"address {self.address!r} is not loopback: set federated.tls (ca, cert, key) "
-                                 "to serve Flower beyond this machine")
+        if self.tls is None and not loopback(self.address):
+            raise ValueError(f"address {self.address!r} is not loopback: set federated.tls (ca, cert, key) "
+                             "to serve Flower beyond this machine")
         return self
+
+
+def loopback(address: str) -> bool:
+    """Whether ``host:port`` names this machine only (localhost or a loopback IP)."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # any other host name
+        return False
 
 
 def resolve_site_paths(sites: dict[str, SiteConfig], federated: FederatedConfig,

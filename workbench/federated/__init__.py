@@ -5,7 +5,9 @@
   from per-site summaries, FedAvg (logistic/linear) or bagging of per-site trees, federated
   evaluation, and the aggregated model registered like any other version;
 - :mod:`~workbench.federated.watch` — ``workbench federated monitor``: the same processes run the
-  ``monitor`` task (statistics of :mod:`workbench.federated.monitoring`) on one batch per site.
+  ``monitor`` task (statistics of :mod:`workbench.federated.monitoring`) on one batch per site;
+- :mod:`~workbench.federated.site` — ``workbench federated site --site NAME``: a site marked
+  ``remote: true`` joins a training or monitoring run from its own machine.
 
 Process entry points (``python -m``): ``_server`` and ``_client`` (training), ``_monitor`` (monitoring).
 Flower is imported only inside those processes.
@@ -13,6 +15,6 @@ Flower is imported only inside those processes.
 
 from __future__ import annotations
 
-from workbench.federated.train import check, train
+from workbench.federated.train import check, remote_sites, train
 
-__all__ = ["check", "train"]
+__all__ = ["check", "remote_sites", "train"]

@@ -40,12 +40,19 @@ class Site:
 
     def __init__(self, config: Config, name: str, secret: str) -> None:
         self.config, self.name, self._secret = config, name, secret
+        self.tasks = 0  # tasks the server sent after admission (none: the site was refused, or the run failed before its first task)
 
     def properties(self, ask: dict[str, Any]) -> dict[str, Any]:
         """Answer a property request: the admission challenge, or a subclass's summary."""
         if ask.get(_protocol.TASK) == _protocol.ADMIT:
             return {_protocol.SITE: self.name, _protocol.PROOF: _protocol.proof(self._secret, self.name, str(ask[_protocol.NONCE]))}
+        self.started(str(ask.get(_protocol.TASK)))
         return self.describe(ask)
+
+    def started(self, task: str) -> None:
+        """Count a task and say so (the ``task`` event: ``workbench federated site`` shows it)."""
+        self.tasks += 1
+        _protocol.emit("task", site=self.name, task=task, n=self.tasks)
 
     def describe(self, ask: dict[str, Any]) -> dict[str, Any]:
         raise FederatedError(f"site {self.name!r}: unknown property request {ask.get(_protocol.TASK)!r}")
@@ -53,6 +60,7 @@ class Site:
     def run(self, parameters: list[np.ndarray], ask: dict[str, Any]) -> tuple[list[np.ndarray], int, dict[str, Any]]:
         """Run the task ``ask`` names (a ``task_<name>`` method)."""
         task = str(ask.get(_protocol.TASK, ""))
+        self.started(task)
         handler = getattr(self, f"task_{task}", None)
         if handler is None:
             raise FederatedError(f"site {self.name!r} has no task {task!r}")
@@ -132,6 +140,7 @@ def as_flower_client(site: Site) -> Any:
 
         def evaluate(self, parameters: list[np.ndarray], config: dict[str, Any]) -> tuple[float, int, dict[str, Any]]:
             evaluate = getattr(site, "evaluate", None)
+            site.started("evaluate")
             if evaluate is None:
                 raise FederatedError(f"site {site.name!r} does not evaluate")
             return evaluate(parameters, config)
@@ -158,8 +167,14 @@ def connect(site: Site, job: dict[str, Any]) -> None:
     """Serve the Flower server at ``job["address"]`` until it says the run is over."""
     tls = {"root_certificates": Path(job["ca"]).read_bytes()} if job.get("ca") else {"insecure": True}
     _protocol.emit("site_ready", site=site.name)
-    wait_for_server(job["address"], float(job["timeout"]))
+    wait_for_server(job["address"], float(job.get("wait") or job["timeout"]))
     flwr.client.start_client(server_address=job["address"], client=as_flower_client(site), max_wait_time=float(job["timeout"]), **tls)
+    _protocol.emit("site_done", site=site.name, tasks=site.tasks)
+    if job.get("expect_task") and site.tasks == 0:  # Flower ends a refused site's session like a finished one: tell them apart
+        raise FederatedError(f"site {site.name!r}: the server at {job['address']} closed the session without sending a task: it refused "
+                             "this site (a wrong secret or site name, or another process of this site is connected) or its run failed "
+                             "before the first task. Fix: check the site's secret (sites.<name>.token_env) and the server's result.json "
+                             "('refused', 'error').")
 
 
 def run_site(job: dict[str, Any], make: Any) -> int:

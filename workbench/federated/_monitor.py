@@ -3,8 +3,9 @@
 The server process builds the champion's drift profile (:func:`workbench.federated.monitoring.champion`)
 and sends it **as arrays in the Flower message** (``champion_to_arrays``: the profile's bins,
 values and levels, no file both sides must read) with the batch name; each admitted site
-process rebuilds it, loads the champion (the version the profile names) to score its labelled
-rows, and answers with :func:`~workbench.federated.monitoring.site_payload` (arrays and scalars).
+process rebuilds it, loads the champion from the skops file sent with it (hash-checked against
+the version's recorded sha256, trusted types only: a site need not reach the registry) to score
+its labelled rows, and answers with :func:`~workbench.federated.monitoring.site_payload` (arrays and scalars).
 The server merges the payloads (``merge_payloads``), decides (``compare``) and writes the tables
 (``save``) into the run's folder. Admission, drop-outs and ``federated.min_sites`` are the
 training run's (:mod:`workbench.federated._strategy`). The job's ``role`` says which side a
@@ -13,6 +14,7 @@ process is.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -29,6 +31,7 @@ from workbench.federated import _client, _protocol, _server, monitoring
 from workbench.federated._strategy import SITE_ERROR, Admission, Federation
 
 BATCH = "wb.batch"
+MODEL_TAGS = "wb.model_tags"  # the champion version's tags (lineage, schema, recorded sha256), beside its skops file
 
 
 class MonitoringSite(_client.Site):
@@ -41,12 +44,13 @@ class MonitoringSite(_client.Site):
         and the run would tell the user to restart a site whose batch or privacy budget is the problem.
         Nothing of the batch is sent with the error.
         """
-        meta = {k: v for k, v in ask.items() if k not in (_protocol.TASK, BATCH)}
-        batch = str(ask[BATCH])
+        meta = {k: v for k, v in ask.items() if k not in (_protocol.TASK, BATCH, MODEL_TAGS)}
         try:
-            champ = monitoring.champion_from_arrays(list(parameters), meta)
-            model = registry.load(self.config, champ.version)  # the version the profile is of (hash-checked)
-            arrays, scalars = monitoring.site_payload(self.config, self.name, batch, champ, model=model,
+            champ = monitoring.champion_from_arrays(list(parameters[:-1]), meta)
+            # The champion's skops file came with the profile (a site on another machine need not reach the registry): it loads
+            # only if it hashes to the version's recorded model_sha256, and only with the workbench's trusted types.
+            model = registry.from_file(parameters[-1].tobytes(), champ.version, json.loads(str(ask[MODEL_TAGS])))
+            arrays, scalars = monitoring.site_payload(self.config, self.name, str(ask[BATCH]), champ, model=model,
                                                       dp_epsilon=self.config.federated.dp_epsilon, batches_only=True)
         except WorkbenchError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -63,6 +67,7 @@ class MonitorStrategy(Federation):
         super().__init__(job, admission)
         self.config = config
         self.champ = monitoring.champion(config, mode=job["mode"])
+        self.model_file, self.model_tags = registry.version_file(config, self.champ.version)  # hash-checked here, and again at each site
         self.summary: dict[str, Any] = {}
         self.final: list[np.ndarray] = []
         self._sent: dict[str, Any] = {}
@@ -74,7 +79,8 @@ class MonitorStrategy(Federation):
     def configure_fit(self, server_round: int, parameters: Parameters, client_manager: Any) -> list[tuple[Any, FitIns]]:
         self._sent = self.participants(server_round, "monitor")
         arrays, meta = monitoring.champion_to_arrays(self.champ)
-        ask = meta | {_protocol.TASK: "monitor", BATCH: self.job["batch"]}
+        arrays.append(np.frombuffer(self.model_file, dtype=np.uint8))  # last: the model the sites score with
+        ask = meta | {_protocol.TASK: "monitor", BATCH: self.job["batch"], MODEL_TAGS: json.dumps(self.model_tags)}
         _protocol.emit("round", round=server_round, sites=sorted(self._sent))
         return [(proxy, FitIns(ndarrays_to_parameters(arrays), ask)) for proxy in self._sent.values()]
 

@@ -44,12 +44,18 @@ class Fleet:
     sites: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     on_event: Callable[[dict[str, Any], Fleet], None] | None = None
+    readers: list[threading.Thread] = field(default_factory=list, repr=False)  # one per process: its output into events and log
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def first(self, name: str) -> dict[str, Any] | None:
         """The first event called ``name``, or None."""
         with self._lock:
             return next((e for e in self.events if e["event"] == name), None)
+
+    def dropped(self) -> set[str]:
+        """The sites the server has dropped so far."""
+        with self._lock:
+            return {str(e.get("site")) for e in self.events if e["event"] == "dropped"}
 
     def _event(self, source: str, event: dict[str, Any]) -> None:
         event["source"] = source
@@ -97,13 +103,20 @@ def spawn(fleet: Fleet, name: str, module: str, job: dict[str, Any]) -> subproce
                     out.flush()
         stream.close()
 
-    threading.Thread(target=read, daemon=True, name=f"events-{name}").start()
+    reader = threading.Thread(target=read, daemon=True, name=f"events-{name}")
+    reader.start()
+    fleet.readers.append(reader)
     return proc
 
 
 def run(server_job: dict[str, Any], site_jobs: dict[str, dict[str, Any]], *, logs: Path, min_sites: int, deadline_s: float,
-        server_module: str = SERVER, site_module: str = SITE, on_event: Callable[[dict[str, Any], Fleet], None] | None = None) -> Fleet:
+        server_module: str = SERVER, site_module: str = SITE, on_event: Callable[[dict[str, Any], Fleet], None] | None = None,
+        remote: list[str] | None = None) -> Fleet:
     """Run one federated job to its end and return the fleet (its processes have all exited).
+
+    ``site_jobs`` are the sites started here; ``remote`` names the sites that join from their own
+    machines (``workbench federated site``): the server waits for them, and they count towards
+    ``min_sites`` while the server has not dropped them.
 
     Raises
     ------
@@ -117,18 +130,18 @@ def run(server_job: dict[str, Any], site_jobs: dict[str, dict[str, Any]], *, log
         fleet.server = spawn(fleet, "server", server_module, server_job)
         for site, job in site_jobs.items():
             fleet.sites[site] = spawn(fleet, f"site-{site}", site_module, job)
-        _watch(fleet, min_sites=min_sites, deadline=time.monotonic() + deadline_s)
+        _watch(fleet, min_sites=min_sites, deadline=time.monotonic() + deadline_s, remote=set(remote or ()))
     finally:
         _stop(fleet)
         fleet.ended = time.time()
     return fleet
 
 
-def _watch(fleet: Fleet, *, min_sites: int, deadline: float) -> None:
+def _watch(fleet: Fleet, *, min_sites: int, deadline: float, remote: set[str]) -> None:
     assert fleet.server is not None
     while fleet.server.poll() is None:
         failed = {s: p.returncode for s, p in fleet.sites.items() if p.poll() is not None and p.returncode > 0}  # killed ones: the server sees them
-        running = sum(p.poll() is None for p in fleet.sites.values())
+        running = sum(p.poll() is None for p in fleet.sites.values()) + len(remote - fleet.dropped())  # remote sites: alive until the server drops them
         if failed and running < min_sites and fleet.first("done") is None:
             named = "; ".join(f"site {s!r}: {fleet.site_error(s) or f'exit code {code} (see its log)'}" for s, code in failed.items())
             raise FederatedError(f"{named}. Only {running} site process(es) left, but federated.min_sites is {min_sites}; "

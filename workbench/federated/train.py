@@ -56,7 +56,7 @@ def check(config: Config, *, need_data: bool = True) -> None:
         raise ConfigError(f"{where}: key 'federated.min_sites' is {fed.min_sites} but only {len(config.sites)} sites are configured. "
                           "Fix: lower federated.min_sites or add sites.")
     for name, site in config.sites.items():
-        if need_data and not Path(site.data).is_file():
+        if need_data and not site.remote and not Path(site.data).is_file():  # a remote site's file is on its own machine
             raise ConfigError(f"{where}: key 'sites.{name}.data': file {site.data} does not exist. Fix: point it at the site's CSV or Parquet file.")
         if site.token_env and not os.environ.get(site.token_env):
             raise ConfigError(f"{where}: key 'sites.{name}.token_env': environment variable {site.token_env} is not set. "
@@ -83,8 +83,18 @@ def jobs(config: Config, secrets: dict[str, str], *, rounds: int, outcome: Path,
               "penalty": _model.penalty(config.model.task, config.model.estimator, config.model.params),
               "profile_bins": _profile_store.DP_BINS if fed.dp_epsilon is not None else _profile_store.DEFAULT_BINS}
     sites = {name: {"config": str(config.source), "site": name, "data": str(site.data), "secret": secrets[name], "address": fed.address,
-                    "ca": str(tls.ca) if tls else None, "timeout": fed.round_timeout_s} for name, site in config.sites.items()}
+                    "ca": str(tls.ca) if tls else None, "timeout": fed.round_timeout_s} for name, site in local_sites(config).items()}
     return server, sites
+
+
+def local_sites(config: Config) -> dict[str, Any]:
+    """The sites this command starts a process for (a ``remote`` site joins with ``workbench federated site`` on its machine)."""
+    return {name: site for name, site in config.sites.items() if not site.remote}
+
+
+def remote_sites(config: Config) -> list[str]:
+    """The sites that join from their own machines."""
+    return sorted(name for name, site in config.sites.items() if site.remote)
 
 
 def _trees(config: Config) -> int:
@@ -158,7 +168,7 @@ def _run(config: Config, run_dir: Path, run_id: str, *, rounds: int, compare_poo
         server_job, site_jobs = jobs(config, site_secrets(config), rounds=rounds, outcome=work, trees=trees)
         deadline = fed.round_timeout_s * (2 * rounds + 3) + 60
         fleet = _processes.run(server_job, site_jobs, logs=run_dir / PHASE / "logs", min_sites=server_job["min_sites"],
-                               deadline_s=deadline, on_event=on_event)
+                               deadline_s=deadline, on_event=on_event, remote=remote_sites(config))
         outcome, arrays = _runs.outcome(work, fleet)  # the work folder (the sites' profile) lives until registered
         result = _result(config, outcome, fleet, run_id, rounds)
         model = build(outcome, arrays)

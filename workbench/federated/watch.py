@@ -22,7 +22,7 @@ from workbench.config import Config
 from workbench.exceptions import ConfigError
 from workbench.federated import _processes, _profile_store, _runs
 from workbench.federated._runs import PHASE
-from workbench.federated.train import check, site_secrets
+from workbench.federated.train import check, local_sites, remote_sites, site_secrets
 from workbench.registry.store import init_store
 from workbench.reports import catalog
 
@@ -46,7 +46,7 @@ def monitor(config: Config, *, batch: str, mode: str | None = None, run_id: str 
         across sites (its profile is the sketch the sites computed at training), else exact.
     """
     check(config, need_data=False)
-    missing = [name for name, site in config.sites.items() if not site.batches]
+    missing = [name for name, site in local_sites(config).items() if not site.batches]  # a remote site's batches are on its machine
     if missing:
         raise ConfigError(f"{config.source}: key 'sites.{missing[0]}.batches' is not set. Fix: point it at the site's folder or glob of batches.")
     init_store(config)
@@ -75,9 +75,9 @@ def _run(config: Config, run_dir: Path, run_id: str, *, batch: str, mode: str,
                   "min_sites": min_sites, "secrets": secrets, "outcome": str(work), "batch": batch, "mode": mode,
                   "folder": str(run_dir / PHASE), "tls": {k: str(getattr(tls, k)) for k in ("ca", "cert", "key")} if tls else None}
         sites = {name: {"role": "site", "config": str(config.source), "site": name, "secret": secrets[name], "address": fed.address,
-                        "ca": str(tls.ca) if tls else None, "timeout": fed.round_timeout_s} for name in config.sites}
+                        "ca": str(tls.ca) if tls else None, "timeout": fed.round_timeout_s} for name in local_sites(config)}
         fleet = _processes.run(server, sites, logs=run_dir / PHASE / "logs", min_sites=min_sites, deadline_s=fed.round_timeout_s * 4 + 60,
-                               server_module=MODULE, site_module=MODULE, on_event=on_event)
+                               server_module=MODULE, site_module=MODULE, on_event=on_event, remote=remote_sites(config))
         outcome, _ = _runs.outcome(work, fleet)
     ready = outcome.get("ready_at")
     result = {"schema_version": 1, "phase": PHASE, "run_id": run_id, "batch": batch, "mode": mode, **outcome["result"],

@@ -21,12 +21,15 @@ from workbench.registry.versions import (
     create_baseline,
     create_version,
     federated_sites,
+    from_file,
     load,
     next_semver,
     resolve,
     set_alias,
     try_load,
+    version_file,
 )
 
 __all__ = ["BUMPS", "TAG", "LoadedVersion", "alias_version", "baseline_for", "candidate_versions", "client_tags", "create_baseline",
-           "create_version", "federated_sites", "load", "next_semver", "resolve", "set_alias", "try_load"]
+           "create_version", "federated_sites", "from_file", "load", "next_semver", "resolve", "set_alias", "try_load",
+           "version_file"]

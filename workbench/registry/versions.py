@@ -111,6 +111,26 @@ def load(config: Config, ref: str) -> LoadedVersion:
     return LoadedVersion(mv.version, mv.tags.get(TAG + "semver", ""), model, dict(mv.tags))
 
 
+def version_file(config: Config, version: str) -> tuple[bytes, dict[str, str]]:
+    """Version ``version``'s skops file (hash-checked) and tags: what :func:`from_file` loads elsewhere (a federated site)."""
+    mv = _client(config).get_model_version(config.project, str(version))
+    expected = mv.tags.get(TAG + "model_sha256")
+    if not expected:
+        raise RegistryError(f"model {config.project!r} v{mv.version} has no recorded sha256; refusing to load it.")
+    source = _client(config).get_model_version_download_uri(config.project, mv.version)
+    label = f"{config.project!r} v{mv.version} ({mv.tags.get(TAG + 'semver')})"
+    return models.model_file(source, expected, label=label, tracking_uri=config.mlflow_uri), dict(mv.tags)
+
+
+def from_file(data: bytes, version: str, tags: dict[str, str]) -> LoadedVersion:
+    """The version :func:`version_file` gave, loaded from its bytes: refused unless they hash to its ``model_sha256`` tag."""
+    expected = tags.get(TAG + "model_sha256")
+    if not expected:
+        raise RegistryError(f"version {version} came without a recorded sha256; refusing to load it.")
+    label = f"v{version} ({tags.get(TAG + 'semver')})"
+    return LoadedVersion(str(version), tags.get(TAG + "semver", ""), models.load_bytes(data, expected, label=label), dict(tags))
+
+
 def try_load(config: Config, alias: str) -> LoadedVersion | None:
     """Like :func:`load`, but None when the alias does not exist yet."""
     return load(config, alias) if alias_version(config, alias) is not None else None
