@@ -120,3 +120,19 @@ def test_with_min_sites_met_the_run_goes_on_and_records_why_a_site_was_dropped(c
     assert "no batch file(s) named '2026-08.parquet'" in out["dropped"][0]["reason"]
     (site,) = out["sites"]
     assert (site["site"], site["rows"], site["fairness"]) == ("a", 1000, "not counted: the batch lacks column(s) churned")
+    text = watch.summary(out)  # what the command prints says it too
+    assert "  site a: 1000 rows of 2026-08.parquet" in text and "; fairness not counted: the batch lacks column(s) churned" in text
+    assert "  dropped: b (monitor): failed: site 'b': no batch file(s) named '2026-08.parquet'" in text
+
+
+@pytest.mark.parametrize("batch", ["../2026-08.parquet", "/etc/passwd", "sub/2026-08.parquet", ".."])
+def test_a_batch_given_as_a_path_is_refused_before_any_process_starts(tmp_path: Path, site_files, batch: str) -> None:  # noqa: ANN001
+    from workbench.exceptions import ParameterError
+
+    path = federated_project(tmp_path, {"a": site_files["iid"]["a"]})
+    raw = yaml.safe_load(path.read_text())
+    raw["sites"]["a"]["batches"] = "a-batches"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ParameterError, match=r"--batch .*: give the batch's file name \(or stem\) .* not a path"):
+        watch.monitor(load_config(path), batch=batch)
+    assert not (tmp_path / "reports").exists()

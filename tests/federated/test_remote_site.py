@@ -166,3 +166,19 @@ def test_the_orchestrator_starts_no_process_for_a_remote_site_and_counts_it_towa
     assert sorted(sites) == ["a", "b"] and sorted(server["secrets"]) == ["a", "b", "c"] and server["secrets"]["c"] == "s"
     assert server["min_sites"] == 3 and remote_sites(config) == ["c"] and federated.remote_sites(config) == ["c"]
     assert site.job(config, "c", monitor=False, data=files["a"])["expect_task"] is True
+
+
+@pytest.mark.slow
+def test_a_remote_site_that_cannot_train_tells_the_server_why_and_exits_1(tmp_path, demo_files, site_files, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv(SECRET_ENV, "the secret of c")
+    path, machine = _machines(tmp_path, demo_files, site_files["iid"], rounds=1, min_sites=2)
+    frame = pd.read_parquet(machine / "c.parquet")
+    frame[frame["churned"] == 0].to_parquet(machine / "c.parquet", index=False)  # one class only: c cannot train
+    joining = _site(machine, secret="the secret of c")
+    result = federated.train(load_config(path))
+    out, err = joining.communicate(timeout=120)
+    assert joining.returncode == 1, out + err
+    assert "holds one class only (0)" in err and "Fix: leave the site out of sites:" in err
+    (dropped,) = result["dropped"]  # said at the first task, not "never connected" after round_timeout_s
+    assert (dropped["site"], dropped["step"]) == ("c", "summary") and dropped["reason"].startswith("failed: site 'c' (")
+    assert "holds one class only (0)" in dropped["reason"] and sorted(result["sites"]) == ["a", "b"]

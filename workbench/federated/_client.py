@@ -31,7 +31,7 @@ from workbench import data
 from workbench._io import apply_safe_env
 from workbench.config import Config, load_config
 from workbench.data import frames, sources
-from workbench.exceptions import FederatedError, WorkbenchError
+from workbench.exceptions import DataError, FederatedError, WorkbenchError
 from workbench.federated import _encoding, _model, _profile, _protocol
 
 
@@ -41,13 +41,33 @@ class Site:
     def __init__(self, config: Config, name: str, secret: str) -> None:
         self.config, self.name, self._secret = config, name, secret
         self.tasks = 0  # tasks the server sent after admission (none: the site was refused, or the run failed before its first task)
+        self.broken: WorkbenchError | None = None  # the site cannot work (a bad file): every task is answered with this reason
 
     def properties(self, ask: dict[str, Any]) -> dict[str, Any]:
         """Answer a property request: the admission challenge, or a subclass's summary."""
         if ask.get(_protocol.TASK) == _protocol.ADMIT:
             return {_protocol.SITE: self.name, _protocol.PROOF: _protocol.proof(self._secret, self.name, str(ask[_protocol.NONCE]))}
         self.started(str(ask.get(_protocol.TASK)))
-        return self.describe(ask)
+        try:
+            self.usable()
+            return self.describe(ask)
+        except WorkbenchError as exc:
+            return self.failed(exc)
+
+    def usable(self) -> None:
+        """Raise the reason this site cannot work, if it has one."""
+        if self.broken is not None:
+            raise self.broken
+
+    def failed(self, exc: WorkbenchError) -> dict[str, Any]:
+        """The answer of a task this site cannot do: its reason, for the server to name (the process stays to hear the end).
+
+        A site process that died would reach the server as "no answer", and the run would tell the
+        user to restart a site whose file, batch or privacy budget is the problem. Nothing of the
+        site's data is sent with the error.
+        """
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return {_protocol.SITE: self.name, _protocol.SITE_ERROR: str(exc)[:2000]}
 
     def started(self, task: str) -> None:
         """Count a task and say so (the ``task`` event: ``workbench federated site`` shows it)."""
@@ -64,7 +84,11 @@ class Site:
         handler = getattr(self, f"task_{task}", None)
         if handler is None:
             raise FederatedError(f"site {self.name!r} has no task {task!r}")
-        return handler(parameters, ask)
+        try:
+            self.usable()
+            return handler(parameters, ask)
+        except WorkbenchError as exc:
+            return [], 0, self.failed(exc)
 
 
 class TrainingSite(Site):
@@ -72,15 +96,23 @@ class TrainingSite(Site):
 
     def __init__(self, config: Config, name: str, secret: str, path: Path) -> None:
         super().__init__(config, name, secret)
+        self._encoded: tuple[str, Any, np.ndarray, np.ndarray] | None = None
+        try:
+            self._read(path)
+        except WorkbenchError as exc:  # said at the first task: the server names the site and why (a remote site's only way to tell it)
+            self.broken = exc
+
+    def _read(self, path: Path) -> None:
+        config, name = self.config, self.name
         table = sources.read(config, path, purpose=f"federated training at site {name}")
         source = f"site {name!r} ({table.path})"
         self.schema = sources.schema(config, table.frame, source=source)
         data.check_quality(table.frame, self.schema, source=source, require_target=True).raise_for_errors()
+        _one_class(table.frame, self.schema.target, config.model.task, source=source)
         frames.check_target(table.frame, self.schema, config.model.task, source=source)
         self.train, self.holdout = frames.split(table.frame, self.schema, config, source=source)
         self.frame = table.frame  # the whole file: the reference a profile describes, as centrally
         self.facts = {"sha256": table.sha256, "file_rows": table.rows, "holdout_rows": len(self.holdout)}
-        self._encoded: tuple[str, Any, np.ndarray, np.ndarray] | None = None
 
     def describe(self, ask: dict[str, Any]) -> dict[str, Any]:
         if ask.get(_protocol.TASK) != "summary":
@@ -128,6 +160,15 @@ class TrainingSite(Site):
         return value, len(y), metrics | {_protocol.SITE: self.name}
 
 
+def _one_class(frame: Any, target: str, task: str, *, source: str) -> None:
+    """A binary site with one class only: say so (the central check's "encode the positive class as 1" would mislead)."""
+    levels = sorted(map(str, frame[target].dropna().unique()))
+    if task == "binary" and len(levels) == 1 and levels[0] in ("0", "1", "True", "False"):
+        raise DataError(f"{source}: column '{target}' (data.target) holds one class only ({levels[0]}): a site trains a local model "
+                        "and keeps a stratified holdout, so it needs rows of both classes. Fix: leave the site out of sites: "
+                        "(or merge its rows into another site's file), or lower federated.min_sites so the others train without it.")
+
+
 def as_flower_client(site: Site) -> Any:
     """The Flower client that hands every message to ``site``."""
 
@@ -143,7 +184,11 @@ def as_flower_client(site: Site) -> Any:
             site.started("evaluate")
             if evaluate is None:
                 raise FederatedError(f"site {site.name!r} does not evaluate")
-            return evaluate(parameters, config)
+            try:
+                site.usable()
+                return evaluate(parameters, config)
+            except WorkbenchError as exc:
+                return 0.0, 0, site.failed(exc)
 
     return _Client().to_client()
 
@@ -170,6 +215,7 @@ def connect(site: Site, job: dict[str, Any]) -> None:
     wait_for_server(job["address"], float(job.get("wait") or job["timeout"]))
     flwr.client.start_client(server_address=job["address"], client=as_flower_client(site), max_wait_time=float(job["timeout"]), **tls)
     _protocol.emit("site_done", site=site.name, tasks=site.tasks)
+    site.usable()  # a site that could not work told the server why; its process fails with the same reason
     if job.get("expect_task") and site.tasks == 0:  # Flower ends a refused site's session like a finished one: tell them apart
         raise FederatedError(f"site {site.name!r}: the server at {job['address']} closed the session without sending a task: it refused "
                              "this site (a wrong secret or site name, or another process of this site is connected) or its run failed "

@@ -15,7 +15,6 @@ process is.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,8 @@ from flwr.common import FitIns, Parameters, ndarrays_to_parameters, parameters_t
 from workbench import registry
 from workbench._io import apply_safe_env
 from workbench.config import Config, load_config
-from workbench.exceptions import WorkbenchError
 from workbench.federated import _client, _protocol, _server, monitoring
-from workbench.federated._strategy import SITE_ERROR, Admission, Federation
+from workbench.federated._strategy import Admission, Federation
 
 BATCH = "wb.batch"
 MODEL_TAGS = "wb.model_tags"  # the champion version's tags (lineage, schema, recorded sha256), beside its skops file
@@ -38,23 +36,15 @@ class MonitoringSite(_client.Site):
     """A site that answers the ``monitor`` task with its batch's statistics against the champion the server sent."""
 
     def task_monitor(self, parameters: list[np.ndarray], ask: dict[str, Any]) -> tuple[list[np.ndarray], int, dict[str, Any]]:
-        """This site's payload; a site that cannot make one (its batch missing or unreadable, its budget spent) answers why.
-
-        Answering keeps the reason: a site process that died would reach the server as "no answer",
-        and the run would tell the user to restart a site whose batch or privacy budget is the problem.
-        Nothing of the batch is sent with the error.
-        """
+        """This site's payload; a site that cannot make one (its batch missing or unreadable, its budget spent) answers why
+        (:meth:`~workbench.federated._client.Site.failed`)."""
         meta = {k: v for k, v in ask.items() if k not in (_protocol.TASK, BATCH, MODEL_TAGS)}
-        try:
-            champ = monitoring.champion_from_arrays(list(parameters[:-1]), meta)
-            # The champion's skops file came with the profile (a site on another machine need not reach the registry): it loads
-            # only if it hashes to the version's recorded model_sha256, and only with the workbench's trusted types.
-            model = registry.from_file(parameters[-1].tobytes(), champ.version, json.loads(str(ask[MODEL_TAGS])))
-            arrays, scalars = monitoring.site_payload(self.config, self.name, str(ask[BATCH]), champ, model=model,
-                                                      dp_epsilon=self.config.federated.dp_epsilon, batches_only=True)
-        except WorkbenchError as exc:
-            print(f"error: {exc}", file=sys.stderr, flush=True)
-            return [], 0, {_protocol.SITE: self.name, SITE_ERROR: str(exc)}
+        champ = monitoring.champion_from_arrays(list(parameters[:-1]), meta)
+        # The champion's skops file came with the profile (a site on another machine need not reach the registry): it loads
+        # only if it hashes to the version's recorded model_sha256, and only with the workbench's trusted types.
+        model = registry.from_file(parameters[-1].tobytes(), champ.version, json.loads(str(ask[MODEL_TAGS])))
+        arrays, scalars = monitoring.site_payload(self.config, self.name, str(ask[BATCH]), champ, model=model,
+                                                  dp_epsilon=self.config.federated.dp_epsilon, batches_only=True)
         return arrays, max(0, int(round(float(scalars["rows"])))), scalars
 
 

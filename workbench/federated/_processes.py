@@ -143,7 +143,7 @@ def _watch(fleet: Fleet, *, min_sites: int, deadline: float, remote: set[str]) -
         failed = {s: p.returncode for s, p in fleet.sites.items() if p.poll() is not None and p.returncode > 0}  # killed ones: the server sees them
         running = sum(p.poll() is None for p in fleet.sites.values()) + len(remote - fleet.dropped())  # remote sites: alive until the server drops them
         if failed and running < min_sites and fleet.first("done") is None:
-            named = "; ".join(f"site {s!r}: {fleet.site_error(s) or f'exit code {code} (see its log)'}" for s, code in failed.items())
+            named = "; ".join(f"site {s!r}: {(fleet.site_error(s) or f'exit code {code} (see its log)').rstrip('.')}" for s, code in failed.items())
             raise FederatedError(f"{named}. Only {running} site process(es) left, but federated.min_sites is {min_sites}; "
                                  "nothing was registered. Fix the site's problem and run again.")
         if time.monotonic() > deadline:

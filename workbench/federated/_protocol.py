@@ -29,6 +29,7 @@ TREES = "wb.trees"  # bagging: trees this site grows
 SUMMARY = "wb.summary"  # a site's summary (JSON) in its answer to the summary task
 NONCE, SITE, PROOF = "wb.nonce", "wb.site", "wb.proof"
 ADMIT = "admit"
+SITE_ERROR = "wb.error"  # a site that cannot do a task (a bad file, a missing batch, a spent budget) answers with why, instead of dying unheard
 EVENT_PREFIX = "@@wbfed "  # a line a process prints on stdout for the orchestrator (JSON after the prefix)
 
 

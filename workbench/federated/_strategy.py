@@ -40,8 +40,6 @@ from workbench.exceptions import FederatedError, WorkbenchError
 from workbench.federated import _encoding, _model, _profile, _protocol
 from workbench.governance import audit
 
-SITE_ERROR = "wb.error"  # a site that cannot do a task (its batch missing, its budget spent) answers with why, instead of dying unheard
-
 
 class Admission(ClientManager):
     """Flower's client manager, admitting only processes that prove to be a configured site."""
@@ -139,7 +137,7 @@ class Federation(Strategy):
         self.expected: list[str] = sorted(job["secrets"])
         self.min_sites = int(job["min_sites"])
         self.dropped: dict[str, dict[str, Any]] = {}
-        self._reported: set[str] = set()  # dropped sites that said why (SITE_ERROR)
+        self._reported: set[str] = set()  # dropped sites that said why (_protocol.SITE_ERROR)
         self.ready_at: float | None = None
 
     def gather(self) -> None:
@@ -180,7 +178,7 @@ class Federation(Strategy):
         got = {}
         for proxy, res in results:
             site = self.admission.site_of(proxy.cid)
-            error = (getattr(res, "metrics", None) or getattr(res, "properties", None) or {}).get(SITE_ERROR)
+            error = (getattr(res, "metrics", None) or getattr(res, "properties", None) or {}).get(_protocol.SITE_ERROR)
             if error:  # the site's own words (a missing batch, a spent budget): more use than "no answer"
                 self._drop(site, round_, step, f"failed: {str(error)[:2000]}")
                 self._reported.add(site)

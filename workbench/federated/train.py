@@ -61,6 +61,11 @@ def check(config: Config, *, need_data: bool = True) -> None:
         if site.token_env and not os.environ.get(site.token_env):
             raise ConfigError(f"{where}: key 'sites.{name}.token_env': environment variable {site.token_env} is not set. "
                               f"Fix: export {site.token_env} with the site's secret, or remove token_env for a per-run secret.")
+    if need_data and config.privacy is not None and config.privacy.features is not None:
+        raise ConfigError(f"{where}: key 'privacy.features': private features are made from the reference file at central training "
+                          "(`workbench run`); federated training does not apply them at the sites, so the model would train on "
+                          "clean features while the config says private. Fix: remove privacy.features from this config, "
+                          "or train centrally with `workbench run`.")
     if fed.tls is not None:
         for key in ("ca", "cert", "key"):
             if not Path(getattr(fed.tls, key)).is_file():

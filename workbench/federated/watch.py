@@ -19,7 +19,7 @@ from typing import Any
 from workbench import registry
 from workbench._io import write_json
 from workbench.config import Config
-from workbench.exceptions import ConfigError
+from workbench.exceptions import ConfigError, ParameterError
 from workbench.federated import _processes, _profile_store, _runs
 from workbench.federated._runs import PHASE
 from workbench.federated.train import check, local_sites, remote_sites, site_secrets
@@ -46,6 +46,9 @@ def monitor(config: Config, *, batch: str, mode: str | None = None, run_id: str 
         across sites (its profile is the sketch the sites computed at training), else exact.
     """
     check(config, need_data=False)
+    if Path(batch).name != batch or batch in ("", ".", ".."):
+        raise ParameterError(f"--batch {batch!r}: give the batch's file name (or stem) as it is in every site's batches folder, not a path: "
+                             "each site reads only its own sites.<name>.batches. Fix: e.g. --batch 2026-08.parquet")
     missing = [name for name, site in local_sites(config).items() if not site.batches]  # a remote site's batches are on its machine
     if missing:
         raise ConfigError(f"{config.source}: key 'sites.{missing[0]}.batches' is not set. Fix: point it at the site's folder or glob of batches.")
@@ -94,7 +97,10 @@ def summary(result: dict[str, Any]) -> str:
     lines = [f"run {result['run_id']}: batch {result['batch']} across {len(result.get('sites', []))} sites ({result['mode']} mode)",
              "  drift: " + (f"{'DRIFT' if drift['drift'] else 'no drift'}: {drift.get('drifted_columns', '?')} of {drift.get('columns', '?')} columns drifted"
                            if "drift" in drift else "not computed")]
-    lines += [f"  site {s['site']}: {s['rows']} rows of {s['batch']} (sha256 {str(s['sha256'])[:12]})" for s in result.get("sites", [])]
+    lines += [f"  site {s['site']}: {s['rows']} rows of {s['batch']} (sha256 {str(s['sha256'])[:12]})"
+              + (f"; fairness {s['fairness']}" if str(s.get("fairness", "")).startswith("not counted") else "") for s in result.get("sites", [])]
+    lines += [f"  dropped: {d['site']} ({d['step']}): {d['reason']}" for d in result.get("dropped", [])]
+    lines += [f"  refused: {r['site']!r}: {r['reason']}" for r in result.get("refused", [])]
     if result.get("dp_epsilon"):
         lines.append(f"  DP: epsilon {result['dp_epsilon']} per site, noise scale {result['noise_scale']:.3g} per count")
     fair = result.get("fairness", {})
