@@ -136,3 +136,15 @@ def test_a_batch_given_as_a_path_is_refused_before_any_process_starts(tmp_path: 
     with pytest.raises(ParameterError, match=r"--batch .*: give the batch's file name \(or stem\) .* not a path"):
         watch.monitor(load_config(path), batch=batch)
     assert not (tmp_path / "reports").exists()
+
+
+def test_private_features_are_refused_for_federated_training_instead_of_ignored(tmp_path: Path, site_files) -> None:  # noqa: ANN001
+    path = federated_project(tmp_path, {"a": site_files["iid"]["a"]})
+    raw = yaml.safe_load(path.read_text())
+    raw["privacy"] = {"bounds": {"tenure_months": [0, 72]}, "features": {"columns": ["tenure_months"], "epsilon": 1.0}}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    config = load_config(path)
+    with pytest.raises(ConfigError, match=r"key 'privacy.features': private features are made from the reference file at central training"):
+        federated.train(config)
+    federated.check(config, need_data=False)  # monitoring does not train: the key is no obstacle there
+    assert not (tmp_path / "reports").exists()
