@@ -137,20 +137,46 @@ def test_a_store_that_cannot_be_written_is_a_clear_error_and_spends_nothing(tmp_
     assert str(err.value).endswith("nothing was spent or released. Fix: make the store folder writable (config key store) and run again.")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="permissions do not bind root")
+_SPEND_READ_ONLY = """
+import json, sys
+from pathlib import Path
+from workbench.exceptions import AuditError
+from workbench.governance import privacy_ledger
+store = Path(sys.argv[1])
+try:
+    privacy_ledger.spend(store, dataset="2026-03.parquet", sha256=sys.argv[2], release="drift", epsilon=1.0, budget_epsilon=3.0)
+    error = None
+except AuditError as exc:
+    error = str(exc)
+print(json.dumps({"error": error, "ledger": [row["epsilon_spent"] for row in privacy_ledger.ledger(store)]}))
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_a_read_only_store_is_a_clear_error(tmp_path: Path) -> None:
+    import json
+    import shutil
+    import subprocess
+    import sys
+
     store = tmp_path / "store"
     _spend(store, 1.0)
     before = audit.log_path(store).read_bytes()
     for path in (store, *store.iterdir()):
         path.chmod(0o555 if path.is_dir() else 0o444)
+    # root (CI, containers) writes anywhere through CAP_DAC_OVERRIDE: the spend runs in a process without it, as a user's would
+    prefix = [] if os.geteuid() != 0 else [shutil.which("setpriv") or "setpriv", "--bounding-set=-dac_override,-dac_read_search",
+                                           "--inh-caps=-dac_override,-dac_read_search"]
     try:
-        with pytest.raises(AuditError, match=r"\(PermissionError: .*nothing was spent or released\. Fix: make the store folder writable"):
-            _spend(store, 1.0)
-        assert [row["epsilon_spent"] for row in privacy_ledger.ledger(store)] == [1.0]  # reading still works
+        proc = subprocess.run([*prefix, sys.executable, "-c", _SPEND_READ_ONLY, str(store), SHA], capture_output=True, text=True, timeout=120)
     finally:
         for path in (store, *store.iterdir()):
             path.chmod(0o755 if path.is_dir() else 0o644)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert "(PermissionError: " in out["error"] and out["error"].endswith(
+        "nothing was spent or released. Fix: make the store folder writable (config key store) and run again.")
+    assert out["ledger"] == [1.0]  # reading still works
     assert audit.log_path(store).read_bytes() == before
 
 
