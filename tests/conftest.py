@@ -107,19 +107,33 @@ def workbench(*args: str, cwd: Path, timeout: int = 600) -> subprocess.Completed
 
 
 @pytest.fixture(scope="session")
-def trained_demo(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
-    """The flat demo trained once per session (champion v1, baseline v2), for tests that only ADD to it.
-
-    Allowed: monitor runs of batch files named by the test (tests/phases/test_batch_contract.py,
-    tests/phases/test_feedback_loop.py), review queues and feedback, served predictions and their log
-    (tests/serving/test_feedback_api.py, tests/serving/test_prometheus.py). Tests that move an alias, train
-    again, change the config or touch the store's files build their own project (e.g. ``trained_api_project``).
-    """
-    project = tmp_path_factory.mktemp("trained-demo")
+def _flat_demo_trained(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
+    """The flat demo trained once per session (champion v1, baseline v2): ``monitored_demo`` goes on in this folder, and
+    ``trained_demo`` is a copy of it as trained, so the session pays for one training run instead of two."""
+    project = tmp_path_factory.mktemp("monitor-project")
     shutil.copytree(demo_files, project / "data" / "demo")
     write_config(project)
     run = workbench("run", cwd=project)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return project
+
+
+@pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory: pytest.TempPathFactory, _flat_demo_trained: Path) -> Path:
+    """The flat demo trained once per session (champion v1, baseline v2), for tests that only ADD to it.
+
+    Allowed: monitor runs of batch files named by the test (tests/phases/test_batch_contract.py,
+    tests/phases/test_feedback_loop.py; tests/scale/test_cluster.py, with config files and a batches folder of its own
+    names beside ``workbench.yaml``), review queues and feedback, served predictions and their log
+    (tests/serving/test_feedback_api.py, tests/serving/test_prometheus.py). Tests that move an alias, train
+    again, change the config or touch the store's files build their own project (e.g. ``trained_api_project``).
+
+    A copy of ``_flat_demo_trained`` taken before ``monitored_demo`` monitors anything there: its own config, data, reports
+    and store, except that MLflow keeps absolute artifact paths, so the model files it loads (and the artifacts of the
+    runs it adds) are under the original's ``.workbench/artifacts``: one more reason never to touch the store's files here.
+    """
+    project = tmp_path_factory.mktemp("trained-demo") / "project"
+    shutil.copytree(_flat_demo_trained, project)
     return project
 
 
@@ -145,17 +159,14 @@ def shipped_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[s
 
 
 @pytest.fixture(scope="session")
-def monitored_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """The demo trained once, then every batch monitored in order: shared, READ-ONLY history.
+def monitored_demo(_flat_demo_trained: Path, trained_demo: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The flat demo trained once (``_flat_demo_trained``), then every batch monitored in order: shared, READ-ONLY history.
 
     Tests that change the store (approve, rollback, tamper) must build their own project. Known exception:
     tests/phases/test_monitor.py monitors extra batches into it (a fallback, a batch with holes); tests that
     read the demo's whole story (the status page) live in tests/apps, which pytest runs before tests/phases.
     """
-    project = tmp_path_factory.mktemp("monitor-project")
-    copy_demo_config(project)
-    run = workbench("run", cwd=project)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    project = _flat_demo_trained  # trained_demo (requested above) has copied it as trained: monitoring only adds from here
     monitor = workbench("monitor", cwd=project, timeout=1200)
     assert monitor.returncode == 0, monitor.stdout[-3000:] + monitor.stderr[-3000:]
     return project, monitor

@@ -86,6 +86,20 @@ def serve_args(port: int, *extra: str) -> list[str]:
     return [str(BIN / "workbench"), "serve", "--port", str(port), *extra]
 
 
+APPS_TOKEN = "s3cret-test-token"
+
+
+@pytest.fixture(scope="package")
+def apps_server(monitored_demo) -> Iterator[Server]:
+    """``workbench serve --pool-size 1`` on the monitored demo with a token, started once for tests/apps/test_browser.py and
+    tests/apps/test_http.py (each start pre-heats a kernel per app); neither changes the server or the project."""
+    from tests.conftest import free_port
+
+    with serving(serve_args(free_port(), "--pool-size", "1"), cwd=monitored_demo[0], token=APPS_TOKEN,
+                 env={"WORKBENCH_SERVE_TOKEN": APPS_TOKEN}) as srv:
+        yield srv
+
+
 def stored_choice(folder: Path, batch: str = "2026-08"):  # noqa: ANN201
     """A monitor run folder (results already written under it) as the run pickers offer it: model v1, the champion."""
     from workbench.apps._context import Choice

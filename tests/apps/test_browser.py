@@ -12,14 +12,13 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.apps.conftest import OUTPUT, serve_args, serving
-from tests.conftest import free_port
+from tests.apps.conftest import APPS_TOKEN, OUTPUT
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-TOKEN = "browser-test-token"
+TOKEN = APPS_TOKEN
 SHOTS = OUTPUT / "screenshots"
 READY = ".jupyter-widgets .wb-app, .wb-msg"
 TIMEOUT_MS = 120_000
@@ -40,9 +39,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(monitored_demo):
-    with serving(serve_args(free_port(), "--pool-size", "1"), cwd=monitored_demo[0], token=TOKEN, env={"WORKBENCH_SERVE_TOKEN": TOKEN}) as srv:
-        yield srv
+def server(apps_server):
+    """The package's served monitored demo (shared with tests/apps/test_http.py)."""
+    return apps_server
 
 
 def _allowed(url: str | None) -> bool:

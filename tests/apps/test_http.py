@@ -12,23 +12,22 @@ import time
 import nbformat
 import pytest
 
-from tests.apps.conftest import REPO, serve_args, serving
+from tests.apps.conftest import APPS_TOKEN, REPO, serve_args, serving
 from tests.conftest import free_port
 from workbench.config import load_config
 from workbench.reports import catalog
 
 pytestmark = pytest.mark.slow
-TOKEN = "s3cret-test-token"
+TOKEN = APPS_TOKEN
 APPS = ["index", "drift", "fairness", "explain", "impact", "card"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 ERROR = "There was an error when executing cell"
 
 
 @pytest.fixture(scope="module")
-def server(monitored_demo):
-    project, _ = monitored_demo
-    with serving(serve_args(free_port(), "--pool-size", "1"), cwd=project, token=TOKEN, env={"WORKBENCH_SERVE_TOKEN": TOKEN}) as srv:
-        yield srv
+def server(apps_server):
+    """The package's served monitored demo (shared with tests/apps/test_browser.py)."""
+    return apps_server
 
 
 @pytest.fixture(scope="module")

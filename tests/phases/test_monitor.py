@@ -145,14 +145,24 @@ def test_batch_missing_a_feature_fails_with_its_name(monitored) -> None:
     assert "lacks feature column(s) tenure_months" in proc.stdout and "baseline fallback failed too" in proc.stdout
 
 
-def test_high_missing_share_is_an_alert_of_its_own(monitored) -> None:
+@pytest.fixture(scope="module")
+def holes_asked_by_id(monitored) -> tuple[subprocess.CompletedProcess[str], Path, str]:
+    """One monitor run read by two tests: 2026-02 with 70% of ``avg_session_minutes`` missing (a high missing share), and
+    two rows a person asks to be explained by id (``-p ids=``: one in the batch, one not). Returns the command, its run
+    folder and the id asked for that is in the batch."""
     project, _ = monitored
     batch = pd.read_parquet(project / "data" / "demo" / "batches" / "2026-02.parquet")
     batch.loc[batch.index[: int(0.7 * len(batch))], "avg_session_minutes"] = float("nan")
     batch.to_parquet(project / "holes.parquet")
-    proc = _ok(workbench("monitor", "--batch", "holes.parquet", cwd=project))
-    assert "avg_session_minutes" in proc.stdout
+    wanted = str(batch["customer_id"].iloc[7])
+    proc = _ok(workbench("monitor", "--batch", "holes.parquet", "-p", f"ids={wanted},NOPE", cwd=project))
     folder = sorted((project / "reports").glob("*-monitor-*"), key=lambda p: json.loads((p / "manifest.json").read_text())["started"])[-1]
+    return proc, folder, wanted
+
+
+def test_high_missing_share_is_an_alert_of_its_own(holes_asked_by_id) -> None:
+    proc, folder, _ = holes_asked_by_id
+    assert "avg_session_minutes" in proc.stdout
     verdict = json.loads((folder / "drift" / "verdict.json").read_text())
     assert verdict["alert"] and "data problems: avg_session_minutes (high missing share)" in verdict["reasons"]
     row = pd.read_parquet(folder / "drift" / "columns.parquet").set_index("column").loc["avg_session_minutes"]
@@ -197,11 +207,8 @@ def test_explanations_are_stored_with_drift_impact(monitored) -> None:
     assert all((folder / "explain" / f"waterfall_id_{i}.png").is_file() for i in drawn["id"])
 
 
-def test_explain_rows_a_person_asks_for_by_id(monitored) -> None:
-    project, _ = monitored
-    wanted = str(pd.read_parquet(project / "data" / "demo" / "batches" / "2026-02.parquet")["customer_id"].iloc[7])
-    _ok(workbench("monitor", "--batch", "data/demo/batches/2026-02.parquet", "-p", f"ids={wanted},NOPE", cwd=project))
-    folder = sorted((project / "reports").glob("*-monitor-*"), key=lambda p: json.loads((p / "manifest.json").read_text())["started"])[-1]
+def test_explain_rows_a_person_asks_for_by_id(holes_asked_by_id) -> None:
+    _, folder, wanted = holes_asked_by_id
     summary = json.loads((folder / "explain" / "explain.json").read_text())
     assert summary["ids_not_found"] == ["NOPE"]
     assert (folder / "explain" / f"waterfall_id_{wanted}.png").is_file()

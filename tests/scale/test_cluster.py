@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, copy_demo_config, free_port, workbench
+from tests.conftest import BIN, REPO, free_port, workbench
 from tests.scale.conftest import CATEGORICAL, NUMERIC, SENSITIVE, grown, predictions_for, write_parts
 from workbench import scale
 from workbench.analyses import drift, fairness
@@ -99,25 +99,22 @@ def test_a_2m_row_multi_file_batch_on_the_cluster_gives_the_local_statistics_exa
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, demo_files: Path, cluster: dict) -> dict:
-    """The demo trained once; a multi-file batch; one config monitoring on the cluster, one (a fan-out project) locally."""
-    import shutil
-
-    root = tmp_path_factory.mktemp("scaled")
-    shutil.copytree(demo_files, root / "data" / "demo")
-    copy_demo_config(root)
-    run = workbench("run", cwd=root, timeout=1200)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+def project(trained_demo: Path, demo_files: Path, cluster: dict) -> dict:
+    """The demo trained once (the session's shared ``trained_demo``, to which this module adds two monitor runs of its own
+    batch and config files of its own names); a multi-file batch; one config monitoring on the cluster, one (a fan-out
+    project) locally."""
+    root = trained_demo
     frame = grown(pd.read_parquet(demo_files / "batches" / "2026-05.parquet"), 60_000, seed=3)
-    parts = write_parts(frame, root / "incoming" / "2026-11", parts=3, row_group=6_000)
+    # a batches folder of this module's own: the fan-out monitors every batch in it, and exactly this one is expected
+    parts = write_parts(frame, root / "cluster-incoming" / "2026-11", parts=3, row_group=6_000)
     raw = yaml.safe_load((root / "workbench.yaml").read_text())
     on_cluster = dict(raw, executor=cluster["address"], dask={"partition_rows": 12_000})
     (root / "cluster.yaml").write_text(yaml.safe_dump(on_cluster, sort_keys=False))
-    fleet = root / "fleet"  # --all-projects: "a" monitors the same batch locally (the reference answer); "b" has a bad config
+    fleet = root / "cluster-fleet"  # --all-projects: "a" monitors the same batch locally (the reference answer); "b" has a bad config
     (fleet / "a").mkdir(parents=True)
     (fleet / "b").mkdir()
     local = dict(raw, store=str(root / ".workbench"), reports=str(root / "reports"), demo=False,
-                 data=dict(raw["data"], reference=str(root / "data" / "demo" / "reference.parquet"), batches=str(root / "incoming")))
+                 data=dict(raw["data"], reference=str(root / "data" / "demo" / "reference.parquet"), batches=str(root / "cluster-incoming")))
     (fleet / "a" / "workbench.yaml").write_text(yaml.safe_dump(local, sort_keys=False))
     (fleet / "b" / "workbench.yaml").write_text(yaml.safe_dump(dict(local, executor="dask"), sort_keys=False))
     return {"root": root, "parts": parts, "fleet": fleet}
