@@ -30,7 +30,6 @@ sets (an absolute path); every kernel inherits it.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import re
 import secrets
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.apps._voila import QUERY_ROUTE, app_class
+from workbench.config import is_loopback
 from workbench.exceptions import ConfigError, WorkbenchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,16 +80,6 @@ class ServeOptions:
     cull_idle_s: int = CULL_IDLE_S
     root: Path = field(default_factory=apps_dir)
     allow_hosts: tuple[str, ...] = ()  # host names answered besides the loopback names and the bound address
-
-
-def is_loopback(ip: str) -> bool:
-    """Whether ``ip`` only accepts connections from this machine."""
-    if ip == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(ip).is_loopback
-    except ValueError:  # a host name other than localhost, or "" (= every interface)
-        return False
 
 
 def check_bind(options: ServeOptions) -> None:

@@ -21,7 +21,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 from workbench.config._base import _Strict
 from workbench.config._estimation import EstimationConfig, FeedbackConfig
 from workbench.config._privacy import FederatedConfig, PrivacyConfig, SiteConfig, resolve_site_paths
-from workbench.config._privacy import loopback as loopback  # re-exported: is a Flower address loopback (federated site)
+from workbench.config._privacy import is_loopback as is_loopback  # re-exported: apps server, federated site
+from workbench.config._privacy import loopback as loopback
 from workbench.config._scale import DaskConfig, check_executor
 from workbench.config._yaml import read_yaml as _read_yaml
 from workbench.exceptions import ConfigError
@@ -29,8 +30,7 @@ from workbench.exceptions import ConfigError
 DEFAULT_CONFIG = "workbench.yaml"
 OPERATIONAL = {"executor", "dask"}  # where the work runs, not what it computes: left out of the config hash (lineage)
 
-# Named scikit-learn estimators a config may ask for, per task. Kept here (not in the
-# training module) so a typo is refused at config time, before any kernel starts.
+# Named scikit-learn estimators a config may ask for, per task: here (not in training) so a typo is refused at config time.
 ESTIMATORS: dict[str, tuple[str, ...]] = {
     "binary": ("hist_gradient_boosting", "random_forest", "logistic_regression", "gradient_boosting"),
     "regression": ("hist_gradient_boosting", "random_forest", "ridge", "gradient_boosting"),

@@ -144,12 +144,16 @@ class FederatedConfig(_Strict):
 
 def loopback(address: str) -> bool:
     """Whether ``host:port`` names this machine only (localhost or a loopback IP)."""
-    host = address.rsplit(":", 1)[0].strip("[]")
+    return is_loopback(address.rsplit(":", 1)[0].strip("[]"))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine (the apps' server binds check it too)."""
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # any other host name
+    except ValueError:  # a host name other than localhost, or "" (= every interface)
         return False
 
 
